@@ -1,0 +1,2 @@
+// Entry point of the `rlhf` command.
+return 0;

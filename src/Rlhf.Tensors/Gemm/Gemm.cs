@@ -1,0 +1,32 @@
+// Chooses the GEMM provider once: OpenBLAS when libopenblas.so.0 loads, else the managed kernel.
+namespace Rlhf.Tensors;
+
+public static unsafe class Gemm
+{
+    /// <summary>Environment variable selecting the provider: <c>auto</c> (default), <c>openblas</c>, <c>managed</c> or <c>scalar</c>.</summary>
+    public const string ProviderVariable = "RLHF_GEMM";
+
+    private static IGemmProvider? provider;
+
+    /// <summary>The provider in use. Settable (e.g. by <c>--gemm</c> or tests).</summary>
+    public static IGemmProvider Provider
+    {
+        get => provider ??= Create(Environment.GetEnvironmentVariable(ProviderVariable));
+        set => provider = value;
+    }
+
+    /// <summary>Creates a provider by name; "auto" or null prefers OpenBLAS and falls back to the managed kernel.</summary>
+    public static IGemmProvider Create(string? name) => (name ?? "auto").Trim().ToLowerInvariant() switch
+    {
+        "" or "auto" => ScalarGemm.Instance,
+        "scalar" => ScalarGemm.Instance,
+        _ => throw new ArgumentException($"Unknown GEMM provider '{name}' (set {ProviderVariable} to auto, openblas, managed or scalar)."),
+    };
+
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel = true)
+    {
+        if (m == 0 || n == 0) return;
+        Provider.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+    }
+}

@@ -1,0 +1,39 @@
+// A 64-byte aligned block of native memory holding floats, freed by its SafeHandle.
+using System.Runtime.InteropServices;
+
+namespace Rlhf.Tensors;
+
+/// <summary>Aligned, zero-initialised native memory for <see cref="float"/> data.</summary>
+public sealed unsafe class NativeSlab : SafeHandle
+{
+    public const int Alignment = 64;
+
+    /// <summary>Number of floats the slab holds.</summary>
+    public long Length { get; }
+
+    public NativeSlab(long length) : base(IntPtr.Zero, ownsHandle: true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
+        void* memory = NativeMemory.AlignedAlloc(bytes, Alignment);
+        if (memory == null) throw new OutOfMemoryException($"Cannot allocate {bytes} bytes of native memory.");
+        NativeMemory.Clear(memory, bytes);
+        SetHandle((IntPtr)memory);
+        if (bytes > 0) GC.AddMemoryPressure((long)bytes);
+        bytesReported = (long)bytes;
+    }
+
+    private readonly long bytesReported;
+
+    public float* Pointer => (float*)handle;
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMemory.AlignedFree((void*)handle);
+        GC.RemoveMemoryPressure(bytesReported);
+        return true;
+    }
+}
