@@ -1,0 +1,36 @@
+// Splits row-parallel kernel work across the worker threads (one per core).
+namespace Rlhf.Tensors;
+
+public static class Parallelism
+{
+    private static int threadCount = Environment.ProcessorCount;
+
+    /// <summary>Threads kernels may use (default: one per core). Same count, same results.</summary>
+    public static int ThreadCount
+    {
+        get => threadCount;
+        set => threadCount = Math.Max(1, value);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(start, end) over contiguous ranges covering [0, count), one range per
+    /// thread; runs inline when the work is small (fewer than <paramref name="minPerThread"/> items a thread).
+    /// Ranges depend only on count and thread count, so results are deterministic.
+    /// </summary>
+    public static void For(int count, int minPerThread, Action<int, int> body)
+    {
+        if (count <= 0) return;
+        int threads = Math.Min(threadCount, Math.Max(1, count / Math.Max(1, minPerThread)));
+        if (threads <= 1)
+        {
+            body(0, count);
+            return;
+        }
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            int start = (int)((long)count * t / threads);
+            int end = (int)((long)count * (t + 1) / threads);
+            if (end > start) body(start, end);
+        });
+    }
+}
