@@ -12,6 +12,7 @@ public sealed class Arena : IDisposable
     private long used;
     private readonly List<NativeSlab> overflow = [];
     private long overflowFloats;
+    private readonly Dictionary<long, Stack<Tensor>> recycled = [];
 
     public Arena(long initialFloats = 1 << 20) => slab = new NativeSlab(initialFloats);
 
@@ -22,7 +23,10 @@ public sealed class Arena : IDisposable
     /// <summary>A zeroed tensor (for gradients, which kernels add into).</summary>
     public Tensor Allocate(params int[] shape)
     {
-        var tensor = AllocateUninitialized(shape);
+        long length = Tensor.ElementCount(shape);
+        var tensor = recycled.TryGetValue(length, out var stack) && stack.Count > 0
+            ? stack.Pop().Reshape(shape)
+            : AllocateUninitialized(shape);
         tensor.Zero();
         return tensor;
     }
@@ -44,6 +48,16 @@ public sealed class Arena : IDisposable
         return new Tensor(chunk, 0, shape);
     }
 
+    /// <summary>
+    /// Returns a dead tensor (e.g. an activation gradient already consumed by backward) for reuse by a later
+    /// <see cref="Allocate"/> of the same size in this step; keeps backward's peak memory near one layer's worth.
+    /// </summary>
+    public void Recycle(Tensor tensor)
+    {
+        if (!recycled.TryGetValue(tensor.Length, out var stack)) recycled[tensor.Length] = stack = new Stack<Tensor>();
+        stack.Push(tensor);
+    }
+
     /// <summary>Releases every tensor handed out since the last reset (they must not be used again).</summary>
     public void Reset()
     {
@@ -57,6 +71,7 @@ public sealed class Arena : IDisposable
             slab = new NativeSlab(needed + needed / 8);
         }
         used = 0;
+        recycled.Clear();
     }
 
     public void Dispose()

@@ -18,7 +18,11 @@ public sealed class ParameterSet : IDisposable
 
     public IReadOnlyList<Parameter> Parameters => parameters;
 
+    /// <summary>Floats in the slab (parameters plus alignment padding).</summary>
     public long ElementCount => Values.Length;
+
+    /// <summary>Number of trainable scalars.</summary>
+    public long ParameterCount => parameters.Sum(p => p.Value.Length);
 
     /// <param name="layout">Name, shape and decay flag of every parameter, in storage order.</param>
     public ParameterSet(IEnumerable<(string Name, int[] Shape, bool Decay)> layout)

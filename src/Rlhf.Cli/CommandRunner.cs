@@ -1,0 +1,47 @@
+// Runs a parsed command line; errors become a single red line (the stack trace only with --verbose).
+using System.CommandLine;
+using Spectre.Console;
+
+namespace Rlhf.Cli;
+
+public static class CommonOptions
+{
+    public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
+}
+
+public static class CommandRunner
+{
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke();
+        }
+        catch (Exception error)
+        {
+            return Report(error, parse.GetValue(CommonOptions.Verbose));
+        }
+    }
+
+    /// <summary>Wraps a command body so that every failure is reported the same way.</summary>
+    public static Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parse =>
+    {
+        try
+        {
+            return body(parse);
+        }
+        catch (Exception error)
+        {
+            return Report(error, parse.GetValue(CommonOptions.Verbose));
+        }
+    };
+
+    private static int Report(Exception error, bool verbose)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        console.MarkupLine($"[red]error:[/] {Markup.Escape(error.Message)}");
+        if (verbose) console.WriteLine(error.ToString());
+        return 1;
+    }
+}

@@ -1,0 +1,146 @@
+// `rlhf bench`: throughput benchmarks, each printed beside a PyTorch reference run on the same machine.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Rlhf.Models;
+using Rlhf.Tensors;
+using Rlhf.Training;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class BenchCommand
+{
+    private static readonly Option<string> GemmProvider = new("--gemm") { Description = "GEMM provider: auto, openblas, managed or scalar.", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<int> Threads = new("--threads") { Description = "Worker threads (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private static readonly Option<bool> NoReference = new("--no-reference") { Description = "Skip the PyTorch reference run." };
+    private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object instead of a table." };
+
+    public static Command Create()
+    {
+        var command = new Command("bench", "Throughput benchmarks (tokens/s, with a PyTorch reference run beside ours).");
+        command.Subcommands.Add(CreateTrain());
+        return command;
+    }
+
+    private static void Configure(ParseResult parse)
+    {
+        Gemm.Provider = Gemm.Create(parse.GetValue(GemmProvider));
+        Parallelism.ThreadCount = parse.GetValue(Threads);
+    }
+
+    private static Command CreateTrain()
+    {
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 4 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 256 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 3 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first.", DefaultValueFactory = _ => 1 };
+        var shape = new ModelShapeOptions();
+        var command = new Command("train", "One GPT-2 training step (forward + backward + AdamW, fp32): ms/step, tokens/s, GFLOP/s, peak memory.")
+        {
+            batchSize, seqLen, steps, warmup, GemmProvider, Threads, NoReference, Json,
+        };
+        shape.AddTo(command);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            Configure(parse);
+            var config = shape.Resolve(parse, "gpt2");
+            int b = parse.GetValue(batchSize), t = parse.GetValue(seqLen), n = parse.GetValue(steps), w = parse.GetValue(warmup);
+            if (b <= 0 || t <= 0 || n <= 0 || w < 0) throw new ArgumentException("--batch-size, --seq-len and --steps must be positive, --warmup not negative.");
+            if (t > config.ContextLength) throw new ArgumentException($"--seq-len {t} exceeds the model's context ({config.ContextLength}).");
+
+            var ours = RunTrainBenchmark(config, b, t, n, w, parse.GetValue(Json));
+            JsonElement? reference = null;
+            string? failure = "skipped (--no-reference)";
+            if (!parse.GetValue(NoReference))
+            {
+                string? script = ReferenceScripts.Find("bench/pytorch_train.py");
+                failure = script is null ? "bench/pytorch_train.py not found" : null;
+                if (script is not null)
+                {
+                    if (!parse.GetValue(Json)) AnsiConsole.MarkupLine("[grey]Running the PyTorch reference (OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE)…[/]");
+                    reference = ReferenceScripts.Run(script,
+                    [
+                        "--n-layer", $"{config.LayerCount}", "--n-head", $"{config.HeadCount}", "--n-embd", $"{config.EmbeddingSize}",
+                        "--vocab-size", $"{config.VocabSize}", "--n-positions", $"{config.ContextLength}",
+                        "--batch-size", $"{b}", "--seq-len", $"{t}", "--steps", $"{n}", "--warmup", $"{w}",
+                        "--threads", $"{Parallelism.ThreadCount}",
+                    ], out failure);
+                }
+            }
+            Report(ours, reference, failure, parse.GetValue(Json));
+            return 0;
+        }));
+        return command;
+    }
+
+    private sealed record TrainResult(string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,
+        double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss);
+
+    private static TrainResult RunTrainBenchmark(Gpt2Config config, int batch, int tokens, int steps, int warmup, bool quiet)
+    {
+        using var model = Gpt2Model.CreateRandom(config, seed: 1);
+        using var step = new LanguageModelStep(model, new AdamWOptions(WeightDecay: 0.01f));
+        var rng = new Rng(2);
+        var ids = new int[batch * tokens];
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(config.VocabSize);
+        var data = new CausalLmBatch(batch, tokens, ids);
+        double firstLoss = 0, lastLoss = 0;
+        var times = new List<double>();
+        for (int s = 0; s < warmup + steps; s++)
+        {
+            var clock = Stopwatch.StartNew();
+            float loss = step.Accumulate(data);
+            step.Update(1e-4f, maxGradNorm: 1.0);
+            clock.Stop();
+            if (s == 0) firstLoss = loss;
+            lastLoss = loss;
+            if (s >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+            if (!quiet) AnsiConsole.MarkupLine($"[grey]step {s + 1}/{warmup + steps}{(s < warmup ? " (warm-up)" : "")}: loss {loss:F4}, {clock.Elapsed.TotalMilliseconds:F0} ms[/]");
+        }
+        double ms = times.Average();
+        double tokensPerSecond = batch * tokens / (ms / 1000);
+        return new TrainResult(Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
+            tokensPerSecond, TrainingFlopsPerToken(config, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss);
+    }
+
+    /// <summary>
+    /// Matmul FLOPs of one training token: 3 × forward (backward costs two forwards), where the forward is
+    /// 24·L·C² (attention and MLP projections) + 4·L·T·C (QKᵀ and PV over the full T) + 2·C·V (LM head).
+    /// </summary>
+    public static double TrainingFlopsPerToken(Gpt2Config config, int tokens)
+    {
+        double c = config.EmbeddingSize, l = config.LayerCount;
+        return 3 * (24 * l * c * c + 4 * l * tokens * c + 2 * c * config.VocabSize);
+    }
+
+    private static void Report(TrainResult ours, JsonElement? reference, string? failure, bool json)
+    {
+        double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
+        double? ratio = referenceTokens is > 0 ? ours.TokensPerSecond / referenceTokens : null;
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["rlhf"] = ours,
+                ["pytorch"] = reference,
+                ["ratio"] = ratio,
+                ["reference_error"] = reference is null ? failure : null,
+            }));
+            return;
+        }
+        var table = new Table().AddColumns("", "ms/step", "tokens/s", "GFLOP/s", "peak RSS (MiB)");
+        table.AddRow($"Rlhf.NET ({ours.Provider}, {ours.Threads} threads)", $"{ours.MsPerStep:F0}", $"{ours.TokensPerSecond:F1}",
+            $"{ours.GflopsPerSecond:F1}", ours.PeakRssMiB is double rss ? $"{rss:F0}" : "?");
+        if (reference is JsonElement r)
+        {
+            double refTokens = r.GetProperty("tokens_per_s").GetDouble();
+            table.AddRow("PyTorch", $"{r.GetProperty("ms_per_step").GetDouble():F0}", $"{refTokens:F1}",
+                $"{refTokens * ours.GflopsPerSecond / ours.TokensPerSecond:F1}",
+                r.TryGetProperty("peak_rss_mib", out var rss2) ? $"{rss2.GetDouble():F0}" : "?");
+        }
+        AnsiConsole.MarkupLine($"GPT-2 with {ours.Parameters:N0} parameters, batch {ours.BatchSize} × {ours.SeqLen} tokens; loss {ours.FirstLoss:F4} → {ours.LastLoss:F4}");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine(ratio is double x ? $"Speed-up over PyTorch: [bold]{x:F2}×[/]" : $"[yellow]No PyTorch reference: {Markup.Escape(failure ?? "?")}[/]");
+    }
+}

@@ -1,0 +1,19 @@
+// Peak resident memory of this process, from /proc/self/status (VmHWM).
+namespace Rlhf.Cli;
+
+public static class ProcessMemory
+{
+    /// <summary>Peak resident set size in MiB, or null where /proc is not available.</summary>
+    public static double? PeakResidentMiB()
+    {
+        const string path = "/proc/self/status";
+        if (!File.Exists(path)) return null;
+        foreach (var line in File.ReadLines(path))
+        {
+            if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return double.Parse(parts[1]) / 1024.0;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,55 @@
+// Finds and runs the PyTorch reference scripts under bench/ with the fair environment for this machine.
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Rlhf.Cli;
+
+public static class ReferenceScripts
+{
+    public const string Python = "/usr/bin/python3";
+
+    /// <summary>Looks for <paramref name="relativePath"/> above the working directory and the executable.</summary>
+    public static string? Find(string relativePath)
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                string candidate = Path.Combine(directory.FullName, relativePath);
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Runs a reference script and parses the last JSON line it prints. OPENBLAS_CORETYPE is removed and
+    /// OMP_WAIT_POLICY=PASSIVE set: this machine's default (Haswell) halves PyTorch's speed.
+    /// Returns null with a reason when Python or torch is missing.
+    /// </summary>
+    public static JsonElement? Run(string script, IEnumerable<string> arguments, out string? failure)
+    {
+        failure = null;
+        if (!File.Exists(Python)) { failure = $"{Python} not found (apt-get install python3-torch)"; return null; }
+        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(script);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.Environment.Remove("OPENBLAS_CORETYPE");
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var process = Process.Start(start)!;
+        var errorTask = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        string errors = errorTask.Result;
+        if (process.ExitCode != 0)
+        {
+            failure = errors.Contains("No module named 'torch'", StringComparison.Ordinal)
+                ? "PyTorch is not installed (apt-get install python3-torch)"
+                : $"the reference script failed: {errors.Trim().Split('\n').LastOrDefault()}";
+            return null;
+        }
+        var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        if (line is null) { failure = "the reference script printed no JSON result"; return null; }
+        return JsonDocument.Parse(line).RootElement.Clone();
+    }
+}

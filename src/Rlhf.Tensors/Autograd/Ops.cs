@@ -1,0 +1,208 @@
+// Differentiable ops: each runs its forward kernel and records the matching backward on the tape.
+using Rlhf.Tensors.Kernels;
+
+namespace Rlhf.Tensors;
+
+/// <summary>
+/// Builds a computation from kernels. Outputs come from the step's <see cref="Arena"/>; when the tape is
+/// enabled each op records a backward step that adds into its inputs' gradients and then releases its
+/// output's gradient for reuse. Shapes: N rows (= B·T tokens), C channels, V vocabulary.
+/// </summary>
+public sealed unsafe class Ops(Arena arena, Tape tape)
+{
+    public Arena Arena { get; } = arena;
+    public Tape Tape { get; } = tape;
+
+    private bool Recording => Tape.Enabled;
+
+    /// <summary>A constant input (no gradient).</summary>
+    public Node Constant(Tensor value) => new(value, false, Arena);
+
+    /// <summary>A parameter; its gradient accumulates into the parameter set's gradient slab when trainable.</summary>
+    public Node Parameter(Parameter parameter, bool trainable = true) =>
+        new(parameter.Value, trainable, Arena, trainable ? parameter.Gradient : null);
+
+    /// <summary>A tensor produced outside the tape whose gradient the caller will read (e.g. a head's input).</summary>
+    public Node Leaf(Tensor value) => new(value, true, Arena);
+
+    private Node Output(bool requiresGradient, params int[] shape) => new(Arena.AllocateUninitialized(shape), requiresGradient && Recording, Arena);
+
+    /// <summary>[N, C] = tokenTable[tokenIds] + positionTable[positionIds].</summary>
+    public Node Embedding(Node tokenTable, Node positionTable, int[] tokenIds, int[] positionIds)
+    {
+        int count = tokenIds.Length, channels = tokenTable.Shape[1];
+        var output = Output(tokenTable.RequiresGradient || positionTable.RequiresGradient, count, channels);
+        fixed (int* tokens = tokenIds, positions = positionIds)
+            EmbeddingKernels.Forward(output.Value.Pointer, tokens, positions, tokenTable.Value.Pointer, positionTable.Value.Pointer, count, channels);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                fixed (int* tokens = tokenIds, positions = positionIds)
+                    EmbeddingKernels.Backward(GradientOrNull(tokenTable), GradientOrNull(positionTable), output.Gradient.Pointer,
+                        tokens, positions, count, channels);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>LayerNorm over the last axis of [N, C].</summary>
+    public Node LayerNorm(Node input, Node weight, Node bias, float epsilon)
+    {
+        int channels = input.Shape[^1], rows = (int)(input.Value.Length / channels);
+        var output = Output(input.RequiresGradient || weight.RequiresGradient || bias.RequiresGradient, input.Shape);
+        var mean = Arena.AllocateUninitialized(rows);
+        var rstd = Arena.AllocateUninitialized(rows);
+        LayerNormKernels.Forward(output.Value.Pointer, mean.Pointer, rstd.Pointer, input.Value.Pointer, weight.Value.Pointer,
+            bias.Value.Pointer, rows, channels, epsilon);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                LayerNormKernels.Backward(GradientOrNull(input), GradientOrNull(weight), GradientOrNull(bias), output.Gradient.Pointer,
+                    input.Value.Pointer, weight.Value.Pointer, mean.Pointer, rstd.Pointer, rows, channels);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>[N, out] = [N, in]·W[in, out] + b (Conv1D layout).</summary>
+    public Node Linear(Node input, Node weight, Node? bias)
+    {
+        int inputChannels = weight.Shape[0], outputChannels = weight.Shape[1];
+        int rows = (int)(input.Value.Length / inputChannels);
+        var output = Output(input.RequiresGradient || weight.RequiresGradient || (bias?.RequiresGradient ?? false), rows, outputChannels);
+        LinearKernels.Forward(output.Value.Pointer, input.Value.Pointer, weight.Value.Pointer,
+            bias is null ? null : bias.Value.Pointer, rows, inputChannels, outputChannels);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                LinearKernels.Backward(GradientOrNull(input), GradientOrNull(weight), bias is null ? null : GradientOrNull(bias),
+                    output.Gradient.Pointer, input.Value.Pointer, weight.Value.Pointer, rows, inputChannels, outputChannels);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    public Node Gelu(Node input)
+    {
+        var output = Output(input.RequiresGradient, input.Shape);
+        GeluKernels.Forward(output.Value.Pointer, input.Value.Pointer, input.Value.Length);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                GeluKernels.Backward(input.Gradient.Pointer, input.Value.Pointer, output.Gradient.Pointer, input.Value.Length);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    public Node Add(Node a, Node b)
+    {
+        var output = Output(a.RequiresGradient || b.RequiresGradient, a.Shape);
+        ResidualKernels.Forward(output.Value.Pointer, a.Value.Pointer, b.Value.Pointer, a.Value.Length);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                if (a.RequiresGradient) ResidualKernels.Accumulate(a.Gradient.Pointer, output.Gradient.Pointer, a.Value.Length);
+                if (b.RequiresGradient) ResidualKernels.Accumulate(b.Gradient.Pointer, output.Gradient.Pointer, b.Value.Length);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// Causal multi-head self-attention. qkv [B·T, 3C] → [B·T, C]; keyMask [B, T] (1 real, 0 padding) or null.
+    /// </summary>
+    public Node Attention(Node qkv, Tensor? keyMask, int batch, int tokens, int heads)
+    {
+        int channels = qkv.Shape[^1] / 3;
+        var output = Output(qkv.RequiresGradient, batch * tokens, channels);
+        var probabilities = Arena.AllocateUninitialized(batch, heads, tokens, tokens);
+        float* mask = keyMask is null ? null : keyMask.Pointer;
+        AttentionKernels.Forward(output.Value.Pointer, probabilities.Pointer, qkv.Value.Pointer, mask, batch, tokens, channels, heads);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, probabilities.Pointer,
+                    keyMask is null ? null : keyMask.Pointer, batch, tokens, channels, heads);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// Per-token log-probabilities through the tied LM head: logp[n] = log softmax(hidden[n]·Eᵀ)[target[n]]
+    /// (0 where target is negative). hidden [N, C], embedding [V, C] → [N].
+    /// </summary>
+    public Node TokenLogProbs(Node hidden, Node embedding, int[] targets)
+    {
+        int rows = targets.Length, channels = hidden.Shape[^1], vocab = embedding.Shape[0];
+        var output = Output(hidden.RequiresGradient || embedding.RequiresGradient, rows);
+        var logSumExp = Arena.AllocateUninitialized(rows);
+        var scratch = Arena.AllocateUninitialized(checked((int)LmHeadKernels.ScratchLength(rows, channels, vocab)));
+        fixed (int* target = targets)
+            LmHeadKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, embedding.Value.Pointer, target,
+                rows, channels, vocab, scratch.Pointer);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                fixed (int* target = targets)
+                    LmHeadKernels.Backward(GradientOrNull(hidden), GradientOrNull(embedding), output.Gradient.Pointer, hidden.Value.Pointer,
+                        embedding.Value.Pointer, target, logSumExp.Pointer, rows, channels, vocab, scratch.Pointer);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>
+    /// Weighted cross-entropy through the tied LM head: loss = −Σₙ w[n]·logp[n] (a scalar [1]). Because the
+    /// weights are known up front, the gradient is computed in the same pass as the forward (no logits
+    /// recomputation); the recorded backward step only checks that the loss was the root of backward.
+    /// </summary>
+    public Node CrossEntropy(Node hidden, Node embedding, int[] targets, float[] weights)
+    {
+        if (weights.Length != targets.Length) throw new ArgumentException("One weight per target is needed.", nameof(weights));
+        int rows = targets.Length, channels = hidden.Shape[^1], vocab = embedding.Shape[0];
+        var loss = Output(hidden.RequiresGradient || embedding.RequiresGradient, 1);
+        var logProbs = Arena.AllocateUninitialized(rows);
+        var logSumExp = Arena.AllocateUninitialized(rows);
+        var scratch = Arena.AllocateUninitialized(checked((int)LmHeadKernels.ScratchLength(rows, channels, vocab)));
+        bool eager = loss.RequiresGradient;
+        fixed (int* target = targets)
+        fixed (float* weight = weights)
+        {
+            LmHeadKernels.Forward(logProbs.Pointer, logSumExp.Pointer, hidden.Value.Pointer, embedding.Value.Pointer, target,
+                rows, channels, vocab, scratch.Pointer,
+                eager ? weight : null, eager ? GradientOrNull(hidden) : null, eager ? GradientOrNull(embedding) : null);
+        }
+        double total = 0;
+        for (int n = 0; n < rows; n++) total -= (double)weights[n] * logProbs.Pointer[n];
+        loss.Value.Pointer[0] = (float)total;
+        if (eager)
+        {
+            loss.Gradient.Pointer[0] = 1f;
+            Tape.Record(() =>
+            {
+                if (loss.Gradient.Pointer[0] != 1f)
+                    throw new InvalidOperationException("A fused cross-entropy loss must be the root of backward with gradient 1; scale its weights instead.");
+                loss.ReleaseGradient();
+            });
+        }
+        return loss;
+    }
+
+    private static float* GradientOrNull(Node node) => node.RequiresGradient ? node.Gradient.Pointer : null;
+}

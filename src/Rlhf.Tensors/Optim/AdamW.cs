@@ -1,0 +1,46 @@
+// AdamW over a ParameterSet: decoupled weight decay on weights and embeddings, none on biases and norms.
+namespace Rlhf.Tensors;
+
+public sealed record AdamWOptions(float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0.0f);
+
+public sealed unsafe class AdamW : IDisposable
+{
+    private readonly ParameterSet parameters;
+
+    public AdamWOptions Options { get; }
+
+    /// <summary>First and second moments, laid out like <see cref="ParameterSet.Values"/>.</summary>
+    public NativeSlab FirstMoment { get; }
+    public NativeSlab SecondMoment { get; }
+
+    /// <summary>Updates taken so far (the t of the bias corrections).</summary>
+    public int StepCount { get; set; }
+
+    public AdamW(ParameterSet parameters, AdamWOptions? options = null)
+    {
+        this.parameters = parameters;
+        Options = options ?? new AdamWOptions();
+        FirstMoment = new NativeSlab(parameters.ElementCount);
+        SecondMoment = new NativeSlab(parameters.ElementCount);
+    }
+
+    /// <summary>Applies one update with the gradients now in the parameter set.</summary>
+    public void Step(float learningRate)
+    {
+        StepCount++;
+        foreach (var parameter in parameters.Parameters)
+        {
+            long offset = parameter.Value.Pointer - parameters.Values.Pointer;
+            Kernels.AdamWKernels.Step(parameter.Value.Pointer, parameter.Gradient.Pointer,
+                FirstMoment.Pointer + offset, SecondMoment.Pointer + offset, parameter.Value.Length,
+                learningRate, Options.Beta1, Options.Beta2, Options.Epsilon,
+                parameter.Decay ? Options.WeightDecay : 0f, StepCount);
+        }
+    }
+
+    public void Dispose()
+    {
+        FirstMoment.Dispose();
+        SecondMoment.Dispose();
+    }
+}

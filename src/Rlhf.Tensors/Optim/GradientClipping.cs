@@ -1,0 +1,31 @@
+// Global-norm gradient clipping, as torch.nn.utils.clip_grad_norm_.
+namespace Rlhf.Tensors;
+
+public static unsafe class GradientClipping
+{
+    /// <summary>The L2 norm of all gradients together.</summary>
+    public static double GlobalNorm(ParameterSet parameters)
+    {
+        double total = 0;
+        foreach (var parameter in parameters.Parameters)
+            total += Kernels.AdamWKernels.SumOfSquares(parameter.Gradient.Pointer, parameter.Gradient.Length);
+        return Math.Sqrt(total);
+    }
+
+    /// <summary>
+    /// Scales every gradient by min(1, maxNorm / (norm + 1e-6)) and returns the norm before clipping
+    /// (non-finite norms are returned unchanged and nothing is scaled, so callers can skip the step).
+    /// </summary>
+    public static double ClipByGlobalNorm(ParameterSet parameters, double maxNorm)
+    {
+        double norm = GlobalNorm(parameters);
+        if (!double.IsFinite(norm) || maxNorm <= 0) return norm;
+        double coefficient = maxNorm / (norm + 1e-6);
+        if (coefficient < 1)
+        {
+            foreach (var parameter in parameters.Parameters)
+                Kernels.AdamWKernels.Scale(parameter.Gradient.Pointer, parameter.Gradient.Length, (float)coefficient);
+        }
+        return norm;
+    }
+}

@@ -1,0 +1,132 @@
+// GPT-2 (Radford et al. 2019) on our kernels: embeddings, pre-LN blocks, final LayerNorm, LM head tied to wte.
+using Rlhf.Tensors;
+
+namespace Rlhf.Models;
+
+/// <summary>
+/// A GPT-2 backbone whose parameters carry Hugging Face names, so checkpoints move between this project and
+/// transformers unchanged. <see cref="Forward"/> returns the final hidden states; heads (LM, reward, value)
+/// are applied by the caller on top of them.
+/// </summary>
+public sealed class Gpt2Model : IDisposable
+{
+    public const string WeightsFileName = "model.safetensors";
+    public const string ConfigFileName = "config.json";
+
+    public Gpt2Config Config { get; }
+    public ParameterSet Parameters { get; }
+
+    public Gpt2Model(Gpt2Config config)
+    {
+        config.Validate();
+        Config = config;
+        Parameters = new ParameterSet(Layout(config));
+    }
+
+    /// <summary>Every parameter: HF name, shape (Conv1D weights are [in, out]) and whether AdamW decays it.</summary>
+    public static IEnumerable<(string Name, int[] Shape, bool Decay)> Layout(Gpt2Config config)
+    {
+        int c = config.EmbeddingSize;
+        yield return ("transformer.wte.weight", [config.VocabSize, c], true);
+        yield return ("transformer.wpe.weight", [config.ContextLength, c], true);
+        for (int i = 0; i < config.LayerCount; i++)
+        {
+            string prefix = $"transformer.h.{i}.";
+            yield return (prefix + "ln_1.weight", [c], false);
+            yield return (prefix + "ln_1.bias", [c], false);
+            yield return (prefix + "attn.c_attn.weight", [c, 3 * c], true);
+            yield return (prefix + "attn.c_attn.bias", [3 * c], false);
+            yield return (prefix + "attn.c_proj.weight", [c, c], true);
+            yield return (prefix + "attn.c_proj.bias", [c], false);
+            yield return (prefix + "ln_2.weight", [c], false);
+            yield return (prefix + "ln_2.bias", [c], false);
+            yield return (prefix + "mlp.c_fc.weight", [c, 4 * c], true);
+            yield return (prefix + "mlp.c_fc.bias", [4 * c], false);
+            yield return (prefix + "mlp.c_proj.weight", [4 * c, c], true);
+            yield return (prefix + "mlp.c_proj.bias", [c], false);
+        }
+        yield return ("transformer.ln_f.weight", [c], false);
+        yield return ("transformer.ln_f.bias", [c], false);
+    }
+
+    /// <summary>
+    /// Random initialisation as transformers' GPT2PreTrainedModel: weights and embeddings N(0, σ), residual
+    /// projections (c_proj) N(0, σ/√(2·n_layer)), biases 0, LayerNorm weights 1.
+    /// </summary>
+    public static Gpt2Model CreateRandom(Gpt2Config config, ulong seed)
+    {
+        var model = new Gpt2Model(config);
+        var rng = new Rng(seed);
+        double std = config.InitializerRange;
+        foreach (var parameter in model.Parameters.Parameters)
+        {
+            var values = parameter.Value.Span;
+            if (parameter.Name.EndsWith(".bias", StringComparison.Ordinal)) values.Clear();
+            else if (parameter.Name.Contains(".ln_", StringComparison.Ordinal)) values.Fill(1f);
+            else if (parameter.Name.EndsWith("c_proj.weight", StringComparison.Ordinal)) rng.FillNormal(values, 0, std / Math.Sqrt(2.0 * config.LayerCount));
+            else rng.FillNormal(values, 0, std);
+        }
+        return model;
+    }
+
+    /// <summary>Loads config.json and model.safetensors from a Hugging Face style folder.</summary>
+    public static Gpt2Model Load(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFileName);
+        string weightsPath = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The model folder has no config.json.");
+        if (!File.Exists(weightsPath)) throw new ModelFormatException(weightsPath, "The model folder has no model.safetensors.");
+        var model = new Gpt2Model(Gpt2Config.Load(configPath));
+        try
+        {
+            Gpt2Checkpoint.LoadWeights(weightsPath, model.Parameters);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>Writes config.json and model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
+    public void Save(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, WeightsFileName), Parameters);
+        Config.Save(Path.Combine(directory, ConfigFileName));
+    }
+
+    /// <summary>The token embedding as a node, to share between the input embedding and the tied LM head.</summary>
+    public Node TokenEmbedding(Ops ops, bool trainable = true) => ops.Parameter(Parameters["transformer.wte.weight"], trainable);
+
+    /// <summary>
+    /// Final hidden states [B·T, C] for token ids [B·T] at the given positions (left padding shifts positions,
+    /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
+    /// </summary>
+    public Node Forward(Ops ops, Node tokenEmbedding, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens, bool trainable = true)
+    {
+        if (tokenIds.Length != batch * tokens || positionIds.Length != tokenIds.Length)
+            throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
+        if (tokens > Config.ContextLength)
+            throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
+        Node P(string name) => ops.Parameter(Parameters[name], trainable);
+        float epsilon = Config.LayerNormEpsilon;
+
+        var x = ops.Embedding(tokenEmbedding, P("transformer.wpe.weight"), tokenIds, positionIds);
+        for (int i = 0; i < Config.LayerCount; i++)
+        {
+            string prefix = $"transformer.h.{i}.";
+            var h = ops.LayerNorm(x, P(prefix + "ln_1.weight"), P(prefix + "ln_1.bias"), epsilon);
+            var qkv = ops.Linear(h, P(prefix + "attn.c_attn.weight"), P(prefix + "attn.c_attn.bias"));
+            var attention = ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount);
+            x = ops.Add(x, ops.Linear(attention, P(prefix + "attn.c_proj.weight"), P(prefix + "attn.c_proj.bias")));
+            h = ops.LayerNorm(x, P(prefix + "ln_2.weight"), P(prefix + "ln_2.bias"), epsilon);
+            var up = ops.Gelu(ops.Linear(h, P(prefix + "mlp.c_fc.weight"), P(prefix + "mlp.c_fc.bias")));
+            x = ops.Add(x, ops.Linear(up, P(prefix + "mlp.c_proj.weight"), P(prefix + "mlp.c_proj.bias")));
+        }
+        return ops.LayerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), epsilon);
+    }
+
+    public void Dispose() => Parameters.Dispose();
+}
