@@ -17,7 +17,7 @@ public static unsafe class LayerNormKernels
     public static void Forward(float* output, float* mean, float* rstd, float* input, float* weight, float* bias,
         int rows, int channels, float epsilon)
     {
-        if (rows <= 0) return;
+        if (rows <= 0 || channels <= 0) return; // nothing to normalise (mean/rstd left untouched)
         Parallelism.For(rows, MinRows(channels), (start, end) =>
         {
             for (int r = start; r < end; r++) ForwardRow(output, mean, rstd, input, weight, bias, r, channels, epsilon);
@@ -27,6 +27,7 @@ public static unsafe class LayerNormKernels
     public static void ForwardScalar(float* output, float* mean, float* rstd, float* input, float* weight, float* bias,
         int rows, int channels, float epsilon)
     {
+        if (channels <= 0) return;
         for (int r = 0; r < rows; r++)
         {
             float* x = input + (long)r * channels;
