@@ -30,6 +30,9 @@ public sealed class ModelShapeOptions
             VocabSize = parse.GetValue(VocabSize) ?? config.VocabSize,
             ContextLength = parse.GetValue(ContextLength) ?? config.ContextLength,
         };
+        // GPT-2 keeps <|endoftext|> as its last token; a resized vocabulary keeps that convention.
+        if (config.EosTokenId >= config.VocabSize || config.BosTokenId >= config.VocabSize)
+            config = config with { BosTokenId = config.VocabSize - 1, EosTokenId = config.VocabSize - 1 };
         config.Validate();
         return config;
     }

@@ -1,0 +1,21 @@
+// The `rlhf` command tree: one verb per pipeline step (see DESIGN §6).
+using System.CommandLine;
+using Rlhf.Cli.Commands;
+
+namespace Rlhf.Cli;
+
+public static class RlhfApp
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Rlhf.NET: align causal language models with human preferences (SFT, reward models, PPO, DPO).");
+        root.Options.Add(CommonOptions.Verbose);
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        return root;
+    }
+
+    /// <summary>Parses and runs a command line; returns the process exit code (non-zero on any error).</summary>
+    public static int Run(string[] args) => CommandRunner.Invoke(Build(), args);
+}
