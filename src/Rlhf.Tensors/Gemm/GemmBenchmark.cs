@@ -7,7 +7,7 @@ namespace Rlhf.Tensors;
 /// <summary>One product to time: <c>C[M,N] = op(A)[M,K]·op(B)[K,N]</c>.</summary>
 public readonly record struct GemmShape(string Label, bool TransA, bool TransB, int M, int N, int K, bool Parallel = true);
 
-/// <summary>Timing of one provider on one shape; <see cref="Milliseconds"/> is the median of the timed runs.</summary>
+/// <summary>Timing of one provider on one shape; <see cref="Milliseconds"/> is the best of the timed runs.</summary>
 public readonly record struct GemmBenchmarkResult(string Provider, string Label, bool TransA, bool TransB,
     int M, int N, int K, bool Parallel, double Milliseconds, double Gflops);
 
@@ -38,7 +38,7 @@ public static unsafe class GemmBenchmark
 
     /// <summary>
     /// Times every provider on every shape: warm-up runs, then <paramref name="runs"/> timed runs (repeated
-    /// until each run lasts ≥ ~2 ms for tiny shapes); reports the median. Inputs are random, C starts as zero
+    /// until each run lasts ≥ ~2 ms for tiny shapes); reports the best (least disturbed by other load). Inputs are random, C starts as zero
     /// and beta = 0; row strides equal row lengths except the per-head QKᵀ shape, whose A and B are strided
     /// slices of a [M, 3·768] qkv matrix as in attention.
     /// </summary>
@@ -76,8 +76,7 @@ public static unsafe class GemmBenchmark
                         for (int i = 0; i < repeat; i++) Call();
                         samples[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds / repeat;
                     }
-                    Array.Sort(samples);
-                    double ms = samples[samples.Length / 2];
+                    double ms = samples.Min();
                     double gflops = 2.0 * shape.M * shape.N * shape.K / (ms * 1e6);
                     results.Add(new GemmBenchmarkResult(provider.Name, shape.Label, shape.TransA, shape.TransB,
                         shape.M, shape.N, shape.K, shape.Parallel, ms, gflops));

@@ -1,4 +1,6 @@
 // Packed, cache-blocked, register-tiled SGEMM in the style of BLIS/OpenBLAS, with its own deterministic threading.
+using System.Runtime.CompilerServices;
+
 namespace Rlhf.Tensors;
 
 /// <summary>Which micro-kernel a <see cref="ManagedGemm"/> runs.</summary>
@@ -121,6 +123,8 @@ public sealed unsafe class ManagedGemm : IGemmProvider
     }
 
     /// <summary>C[m0..m1, n0..n1] for the whole k range, single-threaded.</summary>
+    // Fully optimised from the first call: the loops are long-running, so tier-0 code would skew early calls.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Compute(in Job job, int m0, int m1, int n0, int n1)
     {
         int k = job.K;
