@@ -18,7 +18,10 @@ public static unsafe class Gemm
     /// <summary>Creates a provider by name; "auto" or null prefers OpenBLAS and falls back to the managed kernel.</summary>
     public static IGemmProvider Create(string? name) => (name ?? "auto").Trim().ToLowerInvariant() switch
     {
-        "" or "auto" => ScalarGemm.Instance,
+        "" or "auto" => (IGemmProvider?)OpenBlasGemm.Instance ?? ManagedGemm.Instance,
+        "openblas" => OpenBlasGemm.Instance ?? throw new InvalidOperationException(
+            $"{ProviderVariable}=openblas but libopenblas.so.0 (with cblas_sgemm) could not be loaded; install OpenBLAS (e.g. libopenblas0-pthread) or use auto/managed."),
+        "managed" => ManagedGemm.Instance,
         "scalar" => ScalarGemm.Instance,
         _ => throw new ArgumentException($"Unknown GEMM provider '{name}' (set {ProviderVariable} to auto, openblas, managed or scalar)."),
     };
