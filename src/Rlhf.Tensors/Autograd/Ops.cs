@@ -142,6 +142,20 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     }
 
     /// <summary>
+    /// Inference-only attention of n new tokens over a KV cache ([B·n, 3C] → [B·n, C]); keys and values are
+    /// appended at slots [start, start + n). Tensors are passed raw because the cache lives outside the arena.
+    /// </summary>
+    public Node CachedAttention(Node qkv, Tensor keyCache, Tensor valueCache, Tensor keyMask, int batch, int newTokens, int start, int heads)
+    {
+        if (Recording && qkv.RequiresGradient) throw new InvalidOperationException("Cached attention is for inference; disable the tape.");
+        int channels = qkv.Shape[^1] / 3, capacity = keyMask.Shape[1];
+        var output = Output(false, batch * newTokens, channels);
+        CachedAttentionKernels.Forward(output.Value.Pointer, qkv.Value.Pointer, keyCache.Pointer, valueCache.Pointer, keyMask.Pointer,
+            batch, newTokens, start, capacity, channels, heads);
+        return output;
+    }
+
+    /// <summary>
     /// Per-token log-probabilities through the tied LM head: logp[n] = log softmax(hidden[n]·Eᵀ)[target[n]]
     /// (0 where target is negative). hidden [N, C], embedding [V, C] → [N].
     /// </summary>

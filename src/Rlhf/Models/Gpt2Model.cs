@@ -103,8 +103,11 @@ public sealed class Gpt2Model : IDisposable
     /// <summary>
     /// Final hidden states [B·T, C] for token ids [B·T] at the given positions (left padding shifts positions,
     /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
+    /// With a <paramref name="cache"/> (inference), the T tokens follow those already cached and attend to them
+    /// too; their keys and values are appended and the cache advances by T.
     /// </summary>
-    public Node Forward(Ops ops, Node tokenEmbedding, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens, bool trainable = true)
+    public Node Forward(Ops ops, Node tokenEmbedding, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
+        bool trainable = true, KvCache? cache = null)
     {
         if (tokenIds.Length != batch * tokens || positionIds.Length != tokenIds.Length)
             throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
@@ -112,6 +115,13 @@ public sealed class Gpt2Model : IDisposable
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
         Node P(string name) => ops.Parameter(Parameters[name], trainable);
         float epsilon = Config.LayerNormEpsilon;
+        int start = 0;
+        if (cache is not null)
+        {
+            if (cache.BatchSize != batch) throw new ArgumentException($"The KV cache holds {cache.BatchSize} rows, not {batch}.");
+            start = cache.Length;
+            cache.SetMask(keyMask is null ? default : keyMask.Span, tokens);
+        }
 
         var x = ops.Embedding(tokenEmbedding, P("transformer.wpe.weight"), tokenIds, positionIds);
         for (int i = 0; i < Config.LayerCount; i++)
@@ -119,12 +129,15 @@ public sealed class Gpt2Model : IDisposable
             string prefix = $"transformer.h.{i}.";
             var h = ops.LayerNorm(x, P(prefix + "ln_1.weight"), P(prefix + "ln_1.bias"), epsilon);
             var qkv = ops.Linear(h, P(prefix + "attn.c_attn.weight"), P(prefix + "attn.c_attn.bias"));
-            var attention = ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount);
+            var attention = cache is null
+                ? ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount)
+                : ops.CachedAttention(qkv, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, Config.HeadCount);
             x = ops.Add(x, ops.Linear(attention, P(prefix + "attn.c_proj.weight"), P(prefix + "attn.c_proj.bias")));
             h = ops.LayerNorm(x, P(prefix + "ln_2.weight"), P(prefix + "ln_2.bias"), epsilon);
             var up = ops.Gelu(ops.Linear(h, P(prefix + "mlp.c_fc.weight"), P(prefix + "mlp.c_fc.bias")));
             x = ops.Add(x, ops.Linear(up, P(prefix + "mlp.c_proj.weight"), P(prefix + "mlp.c_proj.bias")));
         }
+        if (cache is not null) cache.Length += tokens;
         return ops.LayerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), epsilon);
     }
 

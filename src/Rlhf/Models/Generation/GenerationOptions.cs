@@ -1,0 +1,44 @@
+// Decoding settings, with Hugging Face's names and defaults (greedy unless sampling is asked for).
+namespace Rlhf.Models.Generation;
+
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 20;
+
+    /// <summary>Sample from the (filtered) distribution; false = greedy argmax.</summary>
+    public bool DoSample { get; init; }
+
+    public float Temperature { get; init; } = 1f;
+
+    /// <summary>Keep the k most likely tokens (ties at the k-th logit kept); 0 = no limit.</summary>
+    public int TopK { get; init; }
+
+    /// <summary>Keep the smallest set of most likely tokens whose mass reaches p; 1 = no limit.</summary>
+    public float TopP { get; init; } = 1f;
+
+    public ulong Seed { get; init; }
+
+    /// <summary>Stop a row when it emits this id (null: the model config's eos_token_id).</summary>
+    public int? EosTokenId { get; init; }
+
+    /// <summary>Id used to left-pad shorter prompts (never attended to; null: eos, else 0).</summary>
+    public int? PadTokenId { get; init; }
+
+    /// <summary>Drop prompt tokens from the left when prompt + new tokens exceed the context; otherwise an error.</summary>
+    public bool TruncatePromptLeft { get; init; }
+
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new ArgumentException($"max_new_tokens must be ≥ 0 (got {MaxNewTokens}).");
+        if (DoSample && !(Temperature > 0)) throw new ArgumentException($"temperature must be > 0 when sampling (got {Temperature}).");
+        if (TopK < 0) throw new ArgumentException($"top_k must be ≥ 0 (got {TopK}).");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"top_p must lie in (0, 1] (got {TopP}).");
+    }
+}
+
+/// <summary>
+/// One prompt's continuation: the generated ids (EOS included when emitted) and, for each, its log-probability
+/// under the distribution the policy defines at this temperature — log softmax(logits / T) — the quantity
+/// PPO's ratio and KL are computed from (top-k/top-p only restrict which tokens can be drawn).
+/// </summary>
+public sealed record GenerationResult(int[] PromptIds, int[] Ids, float[] LogProbs, bool EndedWithEos);

@@ -1,0 +1,55 @@
+// Keys and values of every layer for the tokens seen so far, so each new token costs one position's work.
+using Rlhf.Tensors;
+
+namespace Rlhf.Models;
+
+/// <summary>
+/// Per layer, keys and values [B, H, capacity, HS]; plus which slots hold real tokens (left padding is 0).
+/// <see cref="Gpt2Model.Forward"/> appends to it and advances <see cref="Length"/>.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    public int BatchSize { get; }
+    public int Capacity { get; }
+
+    /// <summary>Slots filled so far (the same for every row).</summary>
+    public int Length { get; internal set; }
+
+    public Tensor[] Keys { get; }
+    public Tensor[] Values { get; }
+
+    /// <summary>[B, capacity]: 1 where a slot holds a real token.</summary>
+    public Tensor KeyMask { get; }
+
+    public KvCache(Gpt2Config config, int batchSize, int capacity)
+    {
+        if (capacity > config.ContextLength)
+            throw new ArgumentException($"{capacity} tokens exceed the model's context of {config.ContextLength} (n_positions).");
+        BatchSize = batchSize;
+        Capacity = capacity;
+        Keys = new Tensor[config.LayerCount];
+        Values = new Tensor[config.LayerCount];
+        for (int i = 0; i < config.LayerCount; i++)
+        {
+            Keys[i] = Tensor.Zeros(batchSize, config.HeadCount, capacity, config.HeadSize);
+            Values[i] = Tensor.Zeros(batchSize, config.HeadCount, capacity, config.HeadSize);
+        }
+        KeyMask = Tensor.Zeros(batchSize, capacity);
+    }
+
+    /// <summary>Records the padding mask [B, n] of n tokens about to be appended.</summary>
+    internal void SetMask(ReadOnlySpan<float> mask, int newTokens)
+    {
+        if (Length + newTokens > Capacity) throw new InvalidOperationException($"The KV cache holds {Capacity} tokens; {Length + newTokens} were requested.");
+        var slots = KeyMask.Span;
+        for (int b = 0; b < BatchSize; b++)
+            for (int i = 0; i < newTokens; i++) slots[b * Capacity + Length + i] = mask.IsEmpty ? 1f : mask[b * newTokens + i];
+    }
+
+    public void Dispose()
+    {
+        // Tensors own their slabs; the GC's SafeHandles free them. Drop references promptly.
+        Array.Clear(Keys);
+        Array.Clear(Values);
+    }
+}

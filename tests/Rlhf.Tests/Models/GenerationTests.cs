@@ -1,0 +1,179 @@
+// Generation: PyTorch greedy reference, cache vs recomputation, batching vs one at a time, seeds, EOS, limits.
+using System.Text.Json;
+using Rlhf.Models;
+using Rlhf.Models.Generation;
+using Rlhf.Tensors;
+using Rlhf.Tests.Support;
+using Xunit;
+
+namespace Rlhf.Tests.Models;
+
+public class GenerationTests
+{
+    private static readonly string Folder = Fixtures.Path("gpt2_generate");
+
+    private static (int[] Prompt, int[] Ids, double[] LogProbs)[] Reference()
+    {
+        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "generate.json"))).RootElement;
+        return root.GetProperty("results").EnumerateArray().Select(r => (
+            r.GetProperty("prompt").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+            r.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+            r.GetProperty("logprobs").EnumerateArray().Select(x => x.GetDouble()).ToArray())).ToArray();
+    }
+
+    [Fact]
+    public void BatchedGreedyIdsEqualThePyTorchReference()
+    {
+        var reference = Reference();
+        using var model = Gpt2Model.Load(Folder);
+        var results = Generator.Generate(model, reference.Select(r => r.Prompt).ToArray(), new GenerationOptions { MaxNewTokens = 12 });
+        for (int i = 0; i < reference.Length; i++)
+        {
+            Assert.Equal(reference[i].Ids, results[i].Ids);
+            for (int t = 0; t < reference[i].Ids.Length; t++) Assert.Equal(reference[i].LogProbs[t], results[i].LogProbs[t], 1e-4);
+        }
+    }
+
+    [Fact]
+    public void CachedGenerationEqualsFullRecomputation()
+    {
+        using var model = Gpt2Model.Load(Folder);
+        int[] prompt = [7, 8, 9, 10];
+        var result = Generator.Generate(model, [prompt], new GenerationOptions { MaxNewTokens = 10, DoSample = true, Seed = 3, Temperature = 0.9f })[0];
+        // Recompute every step from scratch (no cache) on the full sequence.
+        int[] sequence = [.. prompt, .. result.Ids];
+        using var arena = new Arena();
+        var ops = new Ops(arena, new Tape { Enabled = false });
+        var batch = new CausalLmBatch(1, sequence.Length, sequence);
+        var logProbs = CausalLm.TokenLogProbs(model, ops, batch, trainable: false).Value.ToArray();
+        // Generated log-probs are at temperature 0.9: recompute those from the logits.
+        var full = FullLogits(model, sequence);
+        for (int t = 0; t < result.Ids.Length; t++)
+        {
+            var row = full.AsSpan((prompt.Length - 1 + t) * model.Config.VocabSize, model.Config.VocabSize).ToArray();
+            Sampling.LogSoftmax(row, 0.9f);
+            Assert.Equal(row[result.Ids[t]], result.LogProbs[t], 1e-4);
+            Assert.True(Math.Abs(logProbs[prompt.Length - 1 + t]) > 0); // a target exists there
+        }
+    }
+
+    private static unsafe float[] FullLogits(Gpt2Model model, int[] sequence)
+    {
+        using var arena = new Arena();
+        var ops = new Ops(arena, new Tape { Enabled = false });
+        var embedding = model.TokenEmbedding(ops, trainable: false);
+        var batch = new CausalLmBatch(1, sequence.Length, sequence);
+        var hidden = model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, null, 1, sequence.Length, trainable: false);
+        int c = model.Config.EmbeddingSize, v = model.Config.VocabSize;
+        var logits = new float[sequence.Length * v];
+        fixed (float* l = logits) Gemm.Sgemm(false, true, sequence.Length, v, c, 1f, hidden.Value.Pointer, c, embedding.Value.Pointer, c, 0f, l, v);
+        return logits;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BatchedLeftPaddedGenerationEqualsOnePromptAtATime(bool sample)
+    {
+        using var model = Gpt2Model.Load(Folder);
+        int[][] prompts = [[3], [4, 5, 6, 7, 8, 9], [10, 11]];
+        var options = new GenerationOptions { MaxNewTokens = 8, DoSample = sample, TopK = sample ? 20 : 0, TopP = sample ? 0.9f : 1f, Seed = 5 };
+        var batched = Generator.Generate(model, prompts, options);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            // Row i of a batch draws from the generator seeded with (seed, i): give the single run the same row.
+            var padded = Enumerable.Range(0, i + 1).Select(j => j == i ? prompts[i] : prompts[j]).ToArray();
+            var alone = Generator.Generate(model, padded, options)[i];
+            var single = Generator.Generate(model, [prompts[i]], options with { Seed = options.Seed })[0];
+            Assert.Equal(alone.Ids, batched[i].Ids);
+            if (!sample || i == 0) Assert.Equal(single.Ids, batched[i].Ids);
+            for (int t = 0; t < alone.Ids.Length; t++) Assert.Equal(alone.LogProbs[t], batched[i].LogProbs[t], 1e-4f);
+        }
+    }
+
+    [Fact]
+    public void SamplingIsReproducibleFromTheSeed()
+    {
+        using var model = Gpt2Model.Load(Folder);
+        int[][] prompts = [[1, 2, 3], [4]];
+        var options = new GenerationOptions { MaxNewTokens = 10, DoSample = true, Temperature = 1.5f, Seed = 11 };
+        var first = Generator.Generate(model, prompts, options);
+        var second = Generator.Generate(model, prompts, options);
+        var other = Generator.Generate(model, prompts, options with { Seed = 12 });
+        Assert.Equal(first.Select(r => r.Ids), second.Select(r => r.Ids));
+        Assert.NotEqual(first.SelectMany(r => r.Ids), other.SelectMany(r => r.Ids));
+    }
+
+    [Fact]
+    public void StopsAtEosAndReportsIt()
+    {
+        using var model = Gpt2Model.Load(Folder);
+        var reference = Reference();
+        // Make the first greedy token of prompt 0 the EOS id: generation stops right after it.
+        int firstToken = reference[0].Ids[0];
+        var result = Generator.Generate(model, [reference[0].Prompt], new GenerationOptions { MaxNewTokens = 12, EosTokenId = firstToken })[0];
+        Assert.Equal([firstToken], result.Ids);
+        Assert.True(result.EndedWithEos);
+        var capped = Generator.Generate(model, [reference[0].Prompt], new GenerationOptions { MaxNewTokens = 3 })[0];
+        Assert.Equal(reference[0].Ids[..3], capped.Ids);
+        Assert.False(capped.EndedWithEos);
+    }
+
+    [Fact]
+    public void PromptsBeyondTheContextAreRejectedOrTruncatedOnRequest()
+    {
+        using var model = Gpt2Model.Load(Folder); // n_positions 48
+        var longPrompt = Enumerable.Range(0, 45).Select(i => i % 50).ToArray();
+        var error = Assert.Throws<ArgumentException>(() => Generator.Generate(model, [longPrompt], new GenerationOptions { MaxNewTokens = 5 }));
+        Assert.Contains("context of 48", error.Message);
+        var truncated = Generator.Generate(model, [longPrompt], new GenerationOptions { MaxNewTokens = 5, TruncatePromptLeft = true })[0];
+        Assert.Equal(43, truncated.PromptIds.Length);
+        Assert.Equal(longPrompt[2..], truncated.PromptIds);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Generator.Generate(model, [[1, 99]], new GenerationOptions()));
+    }
+}
+
+public class SamplingTests
+{
+    private static float[] LogProbs(params double[] probabilities) => probabilities.Select(p => (float)Math.Log(p)).ToArray();
+
+    [Fact]
+    public void TopKKeepsTheKLargestAndTiesAtTheBoundary()
+    {
+        var lp = LogProbs(0.1, 0.3, 0.05, 0.3, 0.25);
+        Assert.Equal([false, true, false, true, false], Sampling.Allowed(lp, 2, 1f));
+        Assert.Equal([false, true, false, true, true], Sampling.Allowed(lp, 3, 1f));
+        var tied = LogProbs(0.2, 0.2, 0.2, 0.4);
+        Assert.Equal([true, true, true, true], Sampling.Allowed(tied, 2, 1f)); // ties at the 2nd value are kept, like HF
+        Assert.All(Sampling.Allowed(lp, 0, 1f), Assert.True);
+    }
+
+    [Fact]
+    public void TopPKeepsTheSmallestSetReachingP()
+    {
+        var lp = LogProbs(0.1, 0.3, 0.05, 0.35, 0.2);
+        Assert.Equal([false, false, false, true, false], Sampling.Allowed(lp, 0, 0.3f));
+        Assert.Equal([false, true, false, true, false], Sampling.Allowed(lp, 0, 0.6f));
+        Assert.Equal([false, true, false, true, true], Sampling.Allowed(lp, 0, 0.7f));
+        Assert.Equal([true, true, false, true, true], Sampling.Allowed(lp, 0, 0.9f));
+        Assert.Equal([false, false, false, true, false], Sampling.Allowed(lp, 0, 0.01f)); // at least one token
+        // top-k first, then top-p over the renormalised survivors: {0.35, 0.3} → 0.538, 0.462.
+        Assert.Equal([false, true, false, true, false], Sampling.Allowed(lp, 2, 0.6f));
+        Assert.Equal([false, false, false, true, false], Sampling.Allowed(lp, 2, 0.5f));
+    }
+
+    [Fact]
+    public void DrawFollowsTheRenormalisedDistribution()
+    {
+        var lp = LogProbs(0.5, 0.25, 0.25);
+        var allowed = new[] { true, false, true };
+        var rng = new Rng(1);
+        var counts = new int[3];
+        for (int i = 0; i < 30000; i++) counts[Sampling.Draw(lp, allowed, rng)]++;
+        Assert.Equal(0, counts[1]);
+        Assert.InRange(counts[0] / 30000.0, 0.64, 0.69); // 2/3
+    }
+
+    [Fact]
+    public void ArgMaxTakesTheFirstOnTies() => Assert.Equal(1, Sampling.ArgMax([0f, 2f, 2f, -1f]));
+}
