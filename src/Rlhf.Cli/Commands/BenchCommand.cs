@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Rlhf.Models;
+using Rlhf.Models.Generation;
 using Rlhf.Tensors;
 using Rlhf.Training;
 using Spectre.Console;
@@ -20,6 +21,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Throughput benchmarks (tokens/s, with a PyTorch reference run beside ours).");
         command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(CreateGenerate());
         return command;
     }
 
@@ -72,6 +74,79 @@ public static class BenchCommand
             return 0;
         }));
         return command;
+    }
+
+    private static Command CreateGenerate()
+    {
+        var batchSizes = new Option<int[]>("--batch-size") { Description = "Prompts decoded together (one run per value).", DefaultValueFactory = _ => [1, 16], AllowMultipleArgumentsPerToken = true };
+        var promptLength = new Option<int>("--prompt-len") { Description = "Prompt tokens.", DefaultValueFactory = _ => 32 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 64 };
+        var shape = new ModelShapeOptions();
+        var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for GPT-2 at each batch size, beside PyTorch.")
+        {
+            batchSizes, promptLength, newTokens, GemmProvider, Threads, NoReference, Json,
+        };
+        shape.AddTo(command);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            Configure(parse);
+            var config = shape.Resolve(parse, "gpt2");
+            int p = parse.GetValue(promptLength), n = parse.GetValue(newTokens);
+            if (p <= 0 || n < 2) throw new ArgumentException("--prompt-len must be positive and --new-tokens at least 2.");
+            bool json = parse.GetValue(Json);
+            using var model = Gpt2Model.CreateRandom(config, seed: 1);
+            string? script = parse.GetValue(NoReference) ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
+            var rows = new List<Dictionary<string, object?>>();
+            var table = new Table().AddColumns("batch", "prefill ms", "decode tokens/s", "PyTorch tokens/s", "ratio");
+            foreach (int b in parse.GetValue(batchSizes)!)
+            {
+                var (prefillMs, decodeTokensPerSecond) = TimeGeneration(model, b, p, n);
+                JsonElement? reference = null;
+                string? failure = script is null ? "skipped" : null;
+                if (script is not null)
+                {
+                    reference = ReferenceScripts.Run(script,
+                    [
+                        "--n-layer", $"{config.LayerCount}", "--n-head", $"{config.HeadCount}", "--n-embd", $"{config.EmbeddingSize}",
+                        "--vocab-size", $"{config.VocabSize}", "--n-positions", $"{config.ContextLength}",
+                        "--batch-size", $"{b}", "--prompt-len", $"{p}", "--new-tokens", $"{n}", "--threads", $"{Parallelism.ThreadCount}",
+                    ], out failure);
+                }
+                double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
+                double? ratio = referenceTokens is > 0 ? decodeTokensPerSecond / referenceTokens : null;
+                rows.Add(new() { ["batch_size"] = b, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
+                    ["pytorch_tokens_per_s"] = referenceTokens, ["ratio"] = ratio, ["reference_error"] = failure });
+                table.AddRow($"{b}", $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}", referenceTokens is double r ? $"{r:F1}" : Markup.Escape(failure ?? "?"),
+                    ratio is double x ? $"{x:F2}×" : "");
+            }
+            if (json) Console.WriteLine(JsonSerializer.Serialize(new { provider = Gemm.Provider.Name, prompt_len = p, new_tokens = n, runs = rows }));
+            else
+            {
+                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, {Gemm.Provider.Name} GEMM)");
+                AnsiConsole.Write(table);
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>
+    /// Prefill time (generating one token) and decode throughput: batch × (n − 1) tokens over the time the full
+    /// generation takes beyond the prefill — the same split the PyTorch script reports.
+    /// </summary>
+    private static (double PrefillMs, double TokensPerSecond) TimeGeneration(Gpt2Model model, int batch, int promptLength, int newTokens)
+    {
+        var rng = new Rng(7);
+        var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(model.Config.VocabSize)).ToArray()).ToArray();
+        var options = new GenerationOptions { MaxNewTokens = newTokens, EosTokenId = -1 };
+        Generator.Generate(model, prompts, options with { MaxNewTokens = 2 }); // warm-up
+        var clock = Stopwatch.StartNew();
+        Generator.Generate(model, prompts, options with { MaxNewTokens = 1 });
+        double prefill = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        Generator.Generate(model, prompts, options);
+        double total = clock.Elapsed.TotalMilliseconds;
+        return (prefill, batch * (newTokens - 1) / Math.Max(1e-9, (total - prefill) / 1000));
     }
 
     private sealed record TrainResult(string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,

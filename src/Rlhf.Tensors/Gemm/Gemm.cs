@@ -26,10 +26,20 @@ public static unsafe class Gemm
         _ => throw new ArgumentException($"Unknown GEMM provider '{name}' (set {ProviderVariable} to auto, openblas, managed or scalar)."),
     };
 
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C through the current provider; products with few rows (decoding) go to
+    /// <see cref="SkinnyGemm"/>, which streams B instead of packing it.
+    /// </summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool parallel = true)
     {
         if (m == 0 || n == 0) return;
-        Provider.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+        var current = Provider;
+        if (current is not ScalarGemm && SkinnyGemm.Supports(transA, m))
+        {
+            SkinnyGemm.Sgemm(transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+            return;
+        }
+        current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
     }
 }
