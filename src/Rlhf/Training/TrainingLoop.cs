@@ -1,0 +1,195 @@
+// The one training loop every trainer runs on: epochs or max steps, shuffling, gradient accumulation, clipping,
+// AdamW with a warmup schedule, logging, evaluation, atomic checkpoints with resume, and clean interruption.
+using System.Diagnostics;
+using Rlhf.Tensors;
+
+namespace Rlhf.Training;
+
+/// <summary>What the loop reports after each optimizer step (and at log/eval/save events).</summary>
+public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, string Event,
+    IReadOnlyDictionary<string, double> Metrics, double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Remaining);
+
+public sealed record TrainingResult(int GlobalStep, bool Interrupted, string? LastCheckpoint, int SkippedSteps,
+    IReadOnlyList<IReadOnlyDictionary<string, double>> LogHistory);
+
+public sealed class TrainingLoop<TExample>
+{
+    public const string MetricsFileName = "metrics.jsonl";
+
+    private readonly ITrainingTask<TExample> task;
+    private readonly TrainingArguments arguments;
+    private readonly IReadOnlyList<TExample> trainSet;
+    private readonly IReadOnlyList<TExample>? evalSet;
+
+    public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>Extra entries saved in every checkpoint's state (e.g. PPO's KL coefficient), read back on resume.</summary>
+    public Func<IReadOnlyDictionary<string, double>>? ExtraState { get; init; }
+    public Action<IReadOnlyDictionary<string, double>>? RestoreExtraState { get; init; }
+
+    public TrainingLoop(ITrainingTask<TExample> task, TrainingArguments arguments, IReadOnlyList<TExample> trainSet, IReadOnlyList<TExample>? evalSet = null)
+    {
+        arguments.Validate();
+        if (trainSet.Count == 0) throw new ArgumentException("The training set is empty.");
+        this.task = task;
+        this.arguments = arguments;
+        this.trainSet = trainSet;
+        this.evalSet = evalSet;
+    }
+
+    public int MicroBatchesPerEpoch => (trainSet.Count + arguments.PerDeviceTrainBatchSize - 1) / arguments.PerDeviceTrainBatchSize;
+    public int StepsPerEpoch => (MicroBatchesPerEpoch + arguments.GradientAccumulationSteps - 1) / arguments.GradientAccumulationSteps;
+    public int TotalSteps => arguments.MaxSteps > 0 ? arguments.MaxSteps : Math.Max(1, (int)Math.Ceiling(arguments.NumTrainEpochs * StepsPerEpoch));
+
+    public TrainingResult Run(CancellationToken cancellation = default)
+    {
+        string output = arguments.OutputDir;
+        var checkpoints = new CheckpointStore(output, arguments.SaveTotalLimit);
+        string? resumeFrom = checkpoints.Resolve(arguments.ResumeFromCheckpoint);
+        if (resumeFrom is null && !arguments.OverwriteOutputDir && OutputHoldsModel(output))
+            throw new IOException($"{output} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
+        Directory.CreateDirectory(output);
+
+        int totalSteps = TotalSteps;
+        var schedule = new LearningRateSchedule(arguments.LearningRate, arguments.ResolveWarmup(totalSteps), totalSteps,
+            LearningRateSchedule.ParseKind(arguments.LrSchedulerType));
+        using var optimizer = new AdamW(task.Parameters, arguments.AdamW);
+        var rng = new Rng(arguments.Seed);
+        var state = new TrainerState();
+        if (resumeFrom is not null)
+        {
+            state = checkpoints.Load(resumeFrom, task, optimizer);
+            rng.SetState(state.EpochRngState);
+            if (state.Extra is not null) RestoreExtraState?.Invoke(state.Extra);
+        }
+        task.Parameters.ZeroGradients();
+
+        using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName));
+        var history = new List<IReadOnlyDictionary<string, double>>();
+        var window = new MetricWindow();
+        var clock = Stopwatch.StartNew();
+        double tokensSinceStart = 0;
+        string? lastCheckpoint = resumeFrom;
+        int skipped = state.SkippedSteps;
+
+        while (state.GlobalStep < totalSteps)
+        {
+            // Each epoch's order comes from the RNG state at its start, so a resumed run replays it exactly.
+            if (state.StepInEpoch == 0) state.EpochRngState = rng.GetState();
+            else rng.SetState(state.EpochRngState);
+            var order = Enumerable.Range(0, trainSet.Count).ToArray();
+            rng.Shuffle(order.AsSpan());
+            var groups = Group(order);
+            for (int g = state.StepInEpoch; g < groups.Count && state.GlobalStep < totalSteps; g++)
+            {
+                var metrics = task.TrainStep(groups[g]);
+                float learningRate = schedule.At(state.GlobalStep);
+                double norm = arguments.MaxGradNorm > 0
+                    ? GradientClipping.ClipByGlobalNorm(task.Parameters, arguments.MaxGradNorm)
+                    : GradientClipping.GlobalNorm(task.Parameters);
+                bool finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
+                if (finite) optimizer.Step(learningRate);
+                else skipped++;
+                task.Parameters.ZeroGradients();
+                state.GlobalStep++;
+                state.StepInEpoch = g + 1;
+                state.Epoch = state.EpochIndex + (double)(g + 1) / groups.Count;
+                state.SkippedSteps = skipped;
+                tokensSinceStart += metrics.TryGetValue("tokens", out var tokens) ? tokens : 0;
+                window.Add(metrics, learningRate, norm);
+
+                double tokensPerSecond = tokensSinceStart / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                TimeSpan? remaining = TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds / (state.GlobalStep - state.StartStep) * (totalSteps - state.GlobalStep));
+                if (state.GlobalStep % arguments.LoggingSteps == 0 || state.GlobalStep == totalSteps)
+                {
+                    var logged = window.Flush(state.GlobalStep, state.Epoch, tokensPerSecond, skipped);
+                    metricsLog.Append(logged);
+                    history.Add(logged);
+                    Report("log", logged, tokensPerSecond, clock.Elapsed, remaining, state);
+                }
+                else Report("step", metrics, tokensPerSecond, clock.Elapsed, remaining, state);
+
+                if (evalSet is { Count: > 0 } && arguments.EvalSteps > 0 && state.GlobalStep % arguments.EvalSteps == 0)
+                    RunEvaluation(state, metricsLog, history, clock.Elapsed);
+                bool interrupted = cancellation.IsCancellationRequested;
+                if ((arguments.SaveSteps > 0 && state.GlobalStep % arguments.SaveSteps == 0) || (interrupted && state.GlobalStep < totalSteps))
+                {
+                    state.Extra = ExtraState?.Invoke().ToDictionary();
+                    lastCheckpoint = checkpoints.Save(state, task, optimizer, arguments);
+                    Report("save", new Dictionary<string, double>(), tokensPerSecond, clock.Elapsed, remaining, state);
+                }
+                if (interrupted && state.GlobalStep < totalSteps)
+                    return new TrainingResult(state.GlobalStep, true, lastCheckpoint, skipped, history);
+            }
+            if (state.StepInEpoch >= groups.Count)
+            {
+                state.EpochIndex++;
+                state.StepInEpoch = 0;
+            }
+        }
+
+        if (evalSet is { Count: > 0 }) RunEvaluation(state, metricsLog, history, clock.Elapsed);
+        task.SaveModel(output);
+        TrainerState.SaveArguments(Path.Combine(output, "training_args.json"), arguments);
+        return new TrainingResult(state.GlobalStep, false, lastCheckpoint, skipped, history);
+    }
+
+    private List<IReadOnlyList<IReadOnlyList<TExample>>> Group(int[] order)
+    {
+        int batch = arguments.PerDeviceTrainBatchSize, accumulation = arguments.GradientAccumulationSteps;
+        var microBatches = new List<IReadOnlyList<TExample>>();
+        for (int start = 0; start < order.Length; start += batch)
+            microBatches.Add(order.Skip(start).Take(batch).Select(i => trainSet[i]).ToArray());
+        var groups = new List<IReadOnlyList<IReadOnlyList<TExample>>>();
+        for (int start = 0; start < microBatches.Count; start += accumulation)
+            groups.Add(microBatches.Skip(start).Take(accumulation).ToArray());
+        return groups;
+    }
+
+    private void RunEvaluation(TrainerState state, MetricsLog log, List<IReadOnlyDictionary<string, double>> history, TimeSpan elapsed)
+    {
+        var metrics = task.Evaluate(evalSet!, arguments.PerDeviceEvalBatchSize);
+        var entry = new Dictionary<string, double> { ["step"] = state.GlobalStep, ["epoch"] = Math.Round(state.Epoch, 4) };
+        foreach (var (name, value) in metrics) entry["eval_" + name] = value;
+        log.Append(entry);
+        history.Add(entry);
+        Report("eval", entry, 0, elapsed, null, state);
+    }
+
+    private void Report(string kind, IReadOnlyDictionary<string, double> metrics, double tokensPerSecond, TimeSpan elapsed, TimeSpan? remaining, TrainerState state) =>
+        Progress?.Report(new TrainingProgress(state.GlobalStep, TotalSteps, state.Epoch, kind, metrics, tokensPerSecond, elapsed, remaining));
+
+    private static bool OutputHoldsModel(string directory) =>
+        File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "config.json"));
+
+    /// <summary>Averages step metrics over a logging window, adding lr, grad_norm, tokens/s.</summary>
+    private sealed class MetricWindow
+    {
+        private readonly Dictionary<string, double> sums = [];
+        private int count;
+        private double lastLearningRate, normSum;
+
+        public void Add(IReadOnlyDictionary<string, double> metrics, float learningRate, double norm)
+        {
+            foreach (var (name, value) in metrics)
+                if (name != "tokens") sums[name] = sums.GetValueOrDefault(name) + value;
+            lastLearningRate = learningRate;
+            normSum += norm;
+            count++;
+        }
+
+        public Dictionary<string, double> Flush(int step, double epoch, double tokensPerSecond, int skipped)
+        {
+            var entry = new Dictionary<string, double> { ["step"] = step, ["epoch"] = Math.Round(epoch, 4) };
+            foreach (var (name, sum) in sums) entry[name] = sum / Math.Max(1, count);
+            entry["learning_rate"] = lastLearningRate;
+            entry["grad_norm"] = normSum / Math.Max(1, count);
+            entry["tokens_per_second"] = Math.Round(tokensPerSecond, 2);
+            if (skipped > 0) entry["skipped_steps"] = skipped;
+            sums.Clear();
+            count = 0;
+            normSum = 0;
+            return entry;
+        }
+    }
+}
