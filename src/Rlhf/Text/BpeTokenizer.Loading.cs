@@ -68,7 +68,7 @@ public sealed partial class BpeTokenizer
                 if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(addedJson, "expected an object of token: id");
                 foreach (var entry in doc.RootElement.EnumerateObject())
                 {
-                    if (!entry.Value.TryGetInt32(out int id)) throw new ModelFormatException(addedJson, $"id of '{entry.Name}' is not an integer");
+                    if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id)) throw new ModelFormatException(addedJson, $"id of '{entry.Name}' is not an integer");
                     extraAdded.Add(new AddedToken(id, entry.Name, Special: false));
                 }
             }
@@ -229,7 +229,8 @@ public sealed partial class BpeTokenizer
             int i = 0;
             foreach (var token in addedElement.EnumerateArray())
             {
-                if (token.ValueKind != JsonValueKind.Object || !token.TryGetProperty("id", out var idElement) || !idElement.TryGetInt32(out int id))
+                if (token.ValueKind != JsonValueKind.Object || !token.TryGetProperty("id", out var idElement)
+                    || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt32(out int id))
                 {
                     throw new ModelFormatException(path, $"added_tokens[{i}]: expected an object with an integer \"id\"");
                 }
@@ -272,7 +273,7 @@ public sealed partial class BpeTokenizer
         var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in element.EnumerateObject())
         {
-            if (!entry.Value.TryGetInt32(out int id) || id < 0)
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
             {
                 throw new ModelFormatException(path, $"{what}: id of token '{entry.Name}' is not a non-negative integer");
             }
