@@ -183,5 +183,16 @@ public sealed class Gpt2TokenizerTests
         Assert.Equal("a\uFFFDb", tokenizer.Decode([64, ByteToken(tokenizer, 0x80), 65]));
     }
 
+    [Fact]
+    public void ConcurrentEncodingAgreesWithSequential()
+    {
+        var tokenizer = BpeTokenizer.FromFiles(Fixtures.Path("gpt2_vocab", "vocab.json"), Fixtures.Path("gpt2_vocab", "merges.txt"));
+        var texts = Enumerable.Range(0, 64).Select(i => SyntheticText.Generate(5_000, seed: i)).ToArray();
+        var expected = texts.Select(t => Gpt2.Value.Encode(t)).ToArray();
+        var actual = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => actual[i] = tokenizer.Encode(texts[i]));
+        for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+    }
+
     internal static int ByteToken(BpeTokenizer tokenizer, byte value) => tokenizer.TokenToId(ByteLevel.ByteToChar(value).ToString());
 }
