@@ -48,6 +48,12 @@ const corpus = [
   'x',
   'supercalifragilisticexpialidocious antidisestablishmentarianism pneumonoultramicroscopicsilicovolcanoconiosis',
   'ﬁ ligature, ½ fraction, ² superscript, Ⅻ roman numeral, ٣ arabic-indic digit, ꝏ',
+  // Long pre-tokenised words (more than 48 bytes), which take the heap-based merge path.
+  '吾輩は猫である名前はまだ無いどこで生れたかとんと見当がつかぬ何でも薄暗いじめじめした所でニャーニャー泣いていた事だけは記憶している',
+  '='.repeat(120) + '\n' + '-'.repeat(77) + ' ' + '#'.repeat(64),
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  '31415926535897932384626433832795028841971693993751058209749445923078164062862089986280348253421170679',
+  'ab'.repeat(80) + ' ' + 'aaaa'.repeat(30) + ' ' + 'Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft',
 ];
 
 const entries = corpus.map(text => {

@@ -375,8 +375,16 @@ public sealed partial class BpeTokenizer
         output.AddRange(result);
     }
 
+    /// <summary>Words with more byte symbols than this use the heap-based merge (linear in practice) instead of the
+    /// quadratic scan.</summary>
+    internal const int HeapMergeThreshold = 48;
+
+    /// <summary>Applies the merges to <paramref name="symbols"/> in place and returns the new length.</summary>
+    internal int MergeSymbols(Span<int> symbols) =>
+        symbols.Length > HeapMergeThreshold ? MergeSymbolsWithHeap(symbols) : MergeSymbolsByScanning(symbols);
+
     /// <summary>GPT-2's loop: merge every occurrence of the lowest-ranked adjacent pair until none has a rank.</summary>
-    private int MergeSymbols(Span<int> symbols)
+    internal int MergeSymbolsByScanning(Span<int> symbols)
     {
         int count = symbols.Length;
         while (count > 1)
@@ -410,6 +418,61 @@ public sealed partial class BpeTokenizer
             count = write;
         }
         return count;
+    }
+
+    /// <summary>
+    /// The same result as <see cref="MergeSymbolsByScanning"/> in O(n log n): a heap of (rank, position) over a linked
+    /// list of symbols, lowest rank first and leftmost first among equal ranks (as Hugging Face tokenizers does).
+    /// Identical to GPT-2's loop whenever every merge's parts are bytes or earlier merges (true of trained merges).
+    /// </summary>
+    internal int MergeSymbolsWithHeap(Span<int> symbols)
+    {
+        int count = symbols.Length;
+        var next = new int[count];
+        var previous = new int[count];
+        var queue = new PriorityQueue<int, long>(count);
+        for (int i = 0; i < count; i++)
+        {
+            next[i] = i + 1 < count ? i + 1 : -1;
+            previous[i] = i - 1;
+            if (i + 1 < count && mergeRanks.TryGetValue(PairKey(symbols[i], symbols[i + 1]), out int rank))
+            {
+                queue.Enqueue(i, ((long)rank << 32) | (uint)i);
+            }
+        }
+
+        var alive = new bool[count];
+        Array.Fill(alive, true);
+        while (queue.TryDequeue(out int position, out long priority))
+        {
+            int rank = (int)(priority >> 32);
+            int right = next[position];
+            // Stale entry: the symbol was absorbed, or its pair changed since it was queued.
+            if (!alive[position] || right < 0
+                || !mergeRanks.TryGetValue(PairKey(symbols[position], symbols[right]), out int currentRank) || currentRank != rank)
+            {
+                continue;
+            }
+            symbols[position] = mergeResults[rank];
+            alive[right] = false;
+            next[position] = next[right];
+            if (next[right] >= 0) previous[next[right]] = position;
+
+            int before = previous[position];
+            if (before >= 0 && mergeRanks.TryGetValue(PairKey(symbols[before], symbols[position]), out int leftRank))
+            {
+                queue.Enqueue(before, ((long)leftRank << 32) | (uint)before);
+            }
+            int after = next[position];
+            if (after >= 0 && mergeRanks.TryGetValue(PairKey(symbols[position], symbols[after]), out int rightRank))
+            {
+                queue.Enqueue(position, ((long)rightRank << 32) | (uint)position);
+            }
+        }
+
+        int write = 0;
+        for (int i = 0; i >= 0 && i < count; i = next[i]) symbols[write++] = symbols[i];
+        return write;
     }
 
     internal static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;

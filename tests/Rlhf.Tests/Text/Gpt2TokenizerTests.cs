@@ -194,5 +194,23 @@ public sealed class Gpt2TokenizerTests
         for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
     }
 
+    [Fact]
+    public void HeapMergeAgreesWithGpt2Scan()
+    {
+        var tokenizer = Gpt2.Value;
+        var random = new Random(5);
+        string alphabet = "aabbcdeeefghiillmnnoorssttuy  .,=-_0123456789éü日本語";
+        for (int trial = 0; trial < 200; trial++)
+        {
+            var word = new string(Enumerable.Range(0, random.Next(1, 400)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            byte[] bytes = Encoding.UTF8.GetBytes(word);
+            int[] scan = bytes.Select(b => ByteToken(tokenizer, b)).ToArray();
+            int[] heap = (int[])scan.Clone();
+            int scanLength = tokenizer.MergeSymbolsByScanning(scan);
+            int heapLength = tokenizer.MergeSymbolsWithHeap(heap);
+            Assert.Equal(scan[..scanLength], heap[..heapLength]);
+        }
+    }
+
     internal static int ByteToken(BpeTokenizer tokenizer, byte value) => tokenizer.TokenToId(ByteLevel.ByteToChar(value).ToString());
 }
