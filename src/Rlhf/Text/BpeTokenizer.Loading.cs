@@ -190,6 +190,11 @@ public sealed partial class BpeTokenizer
                 throw new ModelFormatException(path, $"model.{affix} is set; only GPT-2 style byte-level BPE is supported");
             }
         }
+        if (model.TryGetProperty("byte_fallback", out var byteFallback) && byteFallback.ValueKind == JsonValueKind.True)
+        {
+            throw new ModelFormatException(path, "model.byte_fallback is set; only GPT-2 style byte-level BPE is supported");
+        }
+        CheckGpt2Pipeline(path, root);
         if (!model.TryGetProperty("vocab", out var vocabElement)) throw new ModelFormatException(path, "missing model.vocab");
         var vocabulary = ReadVocabulary(path, vocabElement, "model.vocab");
 
@@ -240,6 +245,35 @@ public sealed partial class BpeTokenizer
         }
         added.AddRange(extraAdded);
         return new BpeTokenizer(vocabulary, mergeList, added, path, rank => $"model.merges[{rank}]");
+    }
+
+    /// <summary>Rejects pipelines this tokenizer would silently get wrong: a normalizer, or a pre-tokenizer other than
+    /// GPT-2's ByteLevel (add_prefix_space false, use_regex true). A missing pre_tokenizer is taken as ByteLevel.</summary>
+    private static void CheckGpt2Pipeline(string path, JsonElement root)
+    {
+        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
+        {
+            throw new ModelFormatException(path, $"normalizer {Describe(normalizer)} is not supported (GPT-2 has none)");
+        }
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind == JsonValueKind.Null) return;
+        string? type = pre.ValueKind == JsonValueKind.Object && pre.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (type != "ByteLevel")
+        {
+            throw new ModelFormatException(path, $"pre_tokenizer {Describe(pre)} is not supported; only GPT-2's ByteLevel is");
+        }
+        if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True)
+        {
+            throw new ModelFormatException(path, "pre_tokenizer ByteLevel with add_prefix_space true is not supported");
+        }
+        if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False)
+        {
+            throw new ModelFormatException(path, "pre_tokenizer ByteLevel with use_regex false is not supported");
+        }
+
+        static string Describe(JsonElement element) =>
+            element.ValueKind == JsonValueKind.Object && element.TryGetProperty("type", out var kind) && kind.ValueKind == JsonValueKind.String
+                ? $"\"{kind.GetString()}\""
+                : element.ValueKind.ToString();
     }
 
     private static JsonDocument ReadJson(string path)

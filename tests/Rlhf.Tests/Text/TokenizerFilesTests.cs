@@ -179,6 +179,18 @@ public sealed class TokenizerFilesTests : IDisposable
         File.WriteAllText(folder.File("tokenizer.json"),
             """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "continuing_subword_prefix": "##"}}""");
         Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromTokenizerJson(folder.File("tokenizer.json")));
+
+        // A Llama-style pipeline would give wrong ids silently: rejected.
+        File.WriteAllText(folder.File("tokenizer.json"),
+            """{"pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
+        var metaspace = Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromTokenizerJson(folder.File("tokenizer.json")));
+        Assert.Contains("Metaspace", metaspace.Message);
+        File.WriteAllText(folder.File("tokenizer.json"),
+            """{"normalizer": {"type": "NFC"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}""");
+        Assert.Contains("NFC", Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromTokenizerJson(folder.File("tokenizer.json"))).Message);
+        File.WriteAllText(folder.File("tokenizer.json"),
+            """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}}""");
+        Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromTokenizerJson(folder.File("tokenizer.json")));
     }
 
     [Fact]
