@@ -176,15 +176,30 @@ public sealed partial class BpeTokenizer
     public IReadOnlyList<AddedToken> AddedTokens => addedTokens;
 
     /// <summary><c>model_max_length</c> written to tokenizer_config.json (GPT-2: 1024).</summary>
-    public int ModelMaxLength { get; init; } = 1024;
+    public int ModelMaxLength { get; private init; } = 1024;
 
+    /// <summary>End-of-sequence token (GPT-2: &lt;|endoftext|&gt;), or null.</summary>
     public string? EosToken => Specials.Eos;
+
+    /// <summary>Beginning-of-sequence token (GPT-2: &lt;|endoftext|&gt;; GPT-2 does not prepend it), or null.</summary>
     public string? BosToken => Specials.Bos;
+
+    /// <summary>Unknown token, used only for bytes missing from an unusual vocabulary; or null.</summary>
     public string? UnkToken => Specials.Unk;
+
+    /// <summary>Padding token (GPT-2 has none; see <see cref="WithPadToken"/>), or null.</summary>
     public string? PadToken => Specials.Pad;
+
+    /// <summary>Id of <see cref="EosToken"/>.</summary>
     public int? EosTokenId => IdOrNull(Specials.Eos);
+
+    /// <summary>Id of <see cref="BosToken"/>.</summary>
     public int? BosTokenId => IdOrNull(Specials.Bos);
+
+    /// <summary>Id of <see cref="UnkToken"/>.</summary>
     public int? UnkTokenId => IdOrNull(Specials.Unk);
+
+    /// <summary>Id of <see cref="PadToken"/>.</summary>
     public int? PadTokenId => IdOrNull(Specials.Pad);
 
     /// <summary>This tokenizer with <paramref name="token"/> (which must be in the vocabulary, or null) as padding token.
