@@ -1,0 +1,65 @@
+// A self-contained Hugging Face model folder: config.json, model.safetensors, tokenizer files,
+// tokenizer_config.json and generation_config.json — loaded and saved together.
+using Rlhf.Models;
+using Rlhf.Models.Generation;
+
+namespace Rlhf.Text;
+
+public sealed class ModelFolder : IDisposable
+{
+    public Gpt2Model Model { get; }
+    public BpeTokenizer Tokenizer { get; }
+    public GenerationConfig Generation { get; }
+
+    public ModelFolder(Gpt2Model model, BpeTokenizer tokenizer, GenerationConfig? generation = null)
+    {
+        if (tokenizer.VocabSize > model.Config.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary holds only {model.Config.VocabSize}.");
+        Model = model;
+        Tokenizer = tokenizer;
+        Generation = generation ?? DefaultGeneration(model.Config, tokenizer);
+    }
+
+    /// <summary>The id used for padding: the tokenizer's pad token, else EOS (GPT-2's convention), else 0.</summary>
+    public int PadTokenId => Tokenizer.PadTokenId ?? Tokenizer.EosTokenId ?? Model.Config.EosTokenId ?? 0;
+
+    public int? EosTokenId => Tokenizer.EosTokenId ?? Model.Config.EosTokenId;
+
+    public static ModelFolder Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"The model folder '{directory}' does not exist.");
+        var model = Gpt2Model.Load(directory);
+        try
+        {
+            var tokenizer = BpeTokenizer.FromFolder(directory);
+            string generationPath = Path.Combine(directory, GenerationConfig.FileName);
+            var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
+            return new ModelFolder(model, tokenizer, generation);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes everything (each file atomically) so the folder loads here and in transformers.</summary>
+    public void Save(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var config = Model.Config with { PadTokenId = Tokenizer.PadTokenId ?? Model.Config.PadTokenId };
+        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Model.Parameters);
+        config.Save(Path.Combine(directory, Gpt2Model.ConfigFileName));
+        Tokenizer.Save(directory);
+        Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
+    }
+
+    private static GenerationConfig DefaultGeneration(Gpt2Config config, BpeTokenizer tokenizer) => new()
+    {
+        BosTokenId = tokenizer.BosTokenId ?? config.BosTokenId,
+        EosTokenId = tokenizer.EosTokenId ?? config.EosTokenId,
+        PadTokenId = tokenizer.PadTokenId ?? config.PadTokenId,
+    };
+
+    public void Dispose() => Model.Dispose();
+}
