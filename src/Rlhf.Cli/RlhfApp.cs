@@ -12,6 +12,9 @@ public static class RlhfApp
         root.Options.Add(CommonOptions.Verbose);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.CreateTokenizer());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

@@ -1,0 +1,85 @@
+// `rlhf tokenize` (ids of a text) and `rlhf tokenizer train` (a new byte-level BPE vocabulary).
+using System.CommandLine;
+using System.IO.Compression;
+using System.Text.Json;
+using Rlhf.Text;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class TokenizeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model or tokenizer folder.", Required = true };
+        var text = new Option<string?>("--text") { Description = "Text to tokenize." };
+        var file = new Option<string?>("--file") { Description = "File whose contents to tokenize." };
+        var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...]}." };
+        var command = new Command("tokenize", "Show the token ids of a text.") { model, text, file, json };
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            string? inline = parse.GetValue(text), path = parse.GetValue(file);
+            if ((inline is null) == (path is null)) throw new ArgumentException("Give exactly one of --text and --file.");
+            string input = inline ?? File.ReadAllText(path!);
+            var tokenizer = BpeTokenizer.FromFolder(parse.GetValue(model)!);
+            var ids = tokenizer.Encode(input);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { ids }));
+                return 0;
+            }
+            var table = new Table().AddColumns("id", "token", "text");
+            foreach (int id in ids) table.AddRow($"{id}", Markup.Escape(tokenizer.IdToToken(id)), Markup.Escape(tokenizer.Decode([id])));
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"{ids.Length} tokens");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command CreateTokenizer()
+    {
+        var inputs = new Option<string[]>("--input") { Description = "Training text: plain text files, or JSONL(.gz) whose string fields are used.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var vocabSize = new Option<int>("--vocab-size") { Description = "Vocabulary size, special tokens included.", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for vocab.json, merges.txt, tokenizer.json, tokenizer_config.json.", Required = true };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "Merge only pairs seen at least this often.", DefaultValueFactory = _ => 2 };
+        var special = new Option<string[]>("--special-token") { Description = "Special tokens (default <|endoftext|>).", AllowMultipleArgumentsPerToken = true };
+        var train = new Command("train", "Train a byte-level BPE tokenizer (GPT-2's algorithm and file formats).") { inputs, vocabSize, output, minFrequency, special };
+        train.SetAction(CommandRunner.Guard(parse =>
+        {
+            var files = parse.GetValue(inputs)!;
+            foreach (var path in files) if (!File.Exists(path)) throw new FileNotFoundException($"Input file '{path}' does not exist.");
+            var specials = parse.GetValue(special) is { Length: > 0 } given ? given : [BpeTokenizer.EndOfText];
+            var tokenizer = BpeTrainer.Train(files.SelectMany(ReadTexts), parse.GetValue(vocabSize), specials, parse.GetValue(minFrequency));
+            tokenizer.Save(parse.GetValue(output)!);
+            AnsiConsole.MarkupLine($"Trained a vocabulary of {tokenizer.VocabSize} tokens; wrote it to [green]{Markup.Escape(parse.GetValue(output)!)}[/].");
+            return 0;
+        }));
+        var command = new Command("tokenizer", "Tokenizer tools.");
+        command.Subcommands.Add(train);
+        return command;
+    }
+
+    /// <summary>Plain text files line by line; JSONL(.gz) rows as the concatenation of their string fields.</summary>
+    public static IEnumerable<string> ReadTexts(string path)
+    {
+        bool gzip = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        string name = gzip ? path[..^3] : path;
+        using Stream raw = File.OpenRead(path);
+        using Stream stream = gzip ? new GZipStream(raw, CompressionMode.Decompress) : raw;
+        using var reader = new StreamReader(stream);
+        bool jsonl = name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+        while (reader.ReadLine() is { } line)
+        {
+            if (!jsonl)
+            {
+                yield return line + "\n";
+                continue;
+            }
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            using var row = JsonDocument.Parse(line);
+            foreach (var property in row.RootElement.EnumerateObject())
+                if (property.Value.ValueKind == JsonValueKind.String) yield return property.Value.GetString()!;
+        }
+    }
+}
