@@ -22,6 +22,11 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     public Node Parameter(Parameter parameter, bool trainable = true) =>
         new(parameter.Value, trainable, Arena, trainable ? parameter.Gradient : null);
 
+    /// <summary>A parameter seen through another shape of the same size (e.g. an nn.Linear [out, in] weight with
+    /// out = 1 viewed as a Conv1D [in, 1] weight).</summary>
+    public Node ParameterView(Parameter parameter, int[] shape, bool trainable = true) =>
+        new(parameter.Value.Reshape(shape), trainable, Arena, trainable ? parameter.Gradient.Reshape(shape) : null);
+
     /// <summary>A tensor produced outside the tape whose gradient the caller will read (e.g. a head's input).</summary>
     public Node Leaf(Tensor value) => new(value, true, Arena);
 
@@ -135,6 +140,23 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
             {
                 AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, probabilities.Pointer,
                     keyMask is null ? null : keyMask.Pointer, batch, tokens, channels, heads);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
+    /// <summary>One vector per sequence: [B·T, C] pooled with weights [B, T] (one-hot for last/first token, 1/n for mean) → [B, C].</summary>
+    public Node Pool(Node input, Tensor weights, int batch, int tokens)
+    {
+        int channels = input.Shape[^1];
+        var output = Output(input.RequiresGradient, batch, channels);
+        PoolingKernels.Forward(output.Value.Pointer, input.Value.Pointer, weights.Pointer, batch, tokens, channels);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                PoolingKernels.Backward(input.Gradient.Pointer, output.Gradient.Pointer, weights.Pointer, batch, tokens, channels);
                 output.ReleaseGradient();
             });
         }

@@ -17,7 +17,12 @@ public static partial class Gpt2Checkpoint
     /// and <c>lm_head.weight</c> (tied to <c>wte</c>) are ignored. Everything is validated before any parameter is
     /// written, so on <see cref="ModelFormatException"/> the parameters are unchanged.
     /// </summary>
-    public static void LoadWeights(string safetensorsPath, ParameterSet parameters)
+    /// <param name="optional">Parameters that may be absent from the file (a fresh head on a pretrained backbone);
+    /// they keep their current values. Returns the names that were absent.</param>
+    /// <param name="ignoreExtra">Tensors the file may hold beyond this model's (e.g. a reward model's score head
+    /// when only the backbone is wanted).</param>
+    public static IReadOnlyList<string> LoadWeights(string safetensorsPath, ParameterSet parameters,
+        IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(safetensorsPath);
         ArgumentNullException.ThrowIfNull(parameters);
@@ -26,6 +31,7 @@ public static partial class Gpt2Checkpoint
         var plan = new List<(Parameter Parameter, SafeTensorInfo Source)>(parameters.Parameters.Count);
         var used = new HashSet<string>(StringComparer.Ordinal);
         var missing = new List<string>();
+        var absent = new List<string>();
         foreach (var parameter in parameters.Parameters)
         {
             SafeTensorInfo? source = null;
@@ -33,7 +39,8 @@ public static partial class Gpt2Checkpoint
                 if (file.Tensors.TryGetValue(candidate, out source)) break;
             if (source is null)
             {
-                missing.Add(parameter.Name);
+                if (optional?.Contains(parameter.Name) == true) absent.Add(parameter.Name);
+                else missing.Add(parameter.Name);
                 continue;
             }
             if (!source.Shape.SequenceEqual(parameter.Value.Shape))
@@ -51,24 +58,27 @@ public static partial class Gpt2Checkpoint
                 $"{missing.Count} parameter(s) have no tensor in the file: {Summarize(missing)} (looked for each name with and without the '{Prefix}' prefix); " +
                 "check that config.json matches this checkpoint.");
 
-        var unexpected = file.Tensors.Keys.Where(name => !used.Contains(name) && !IsIgnored(name)).Order(StringComparer.Ordinal).ToList();
+        var unexpected = file.Tensors.Keys.Where(name => !used.Contains(name) && !IsIgnored(name) && ignoreExtra?.Invoke(name) != true)
+            .Order(StringComparer.Ordinal).ToList();
         if (unexpected.Count > 0)
             throw new ModelFormatException(safetensorsPath,
                 $"{unexpected.Count} tensor(s) in the file match no parameter of this model: {Summarize(unexpected)}; check that config.json matches this checkpoint.");
 
         foreach (var (parameter, source) in plan) file.ReadInto(source.Name, parameter.Value.Span);
+        return absent;
     }
 
     /// <summary>
     /// Writes every parameter under its own name (with the <c>transformer.</c> prefix) as F32 with metadata
     /// <c>{"format": "pt"}</c>, which <c>transformers</c> expects. Atomic.
     /// </summary>
-    public static void SaveWeights(string safetensorsPath, ParameterSet parameters)
+    /// <param name="include">Which parameters to write (default: all), e.g. the backbone without a value head.</param>
+    public static void SaveWeights(string safetensorsPath, ParameterSet parameters, Func<string, bool>? include = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(safetensorsPath);
         ArgumentNullException.ThrowIfNull(parameters);
         SafeTensors.Write(safetensorsPath,
-            parameters.Parameters.Select(p => (p.Name, p.Value)),
+            parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)),
             new Dictionary<string, string> { ["format"] = "pt" });
     }
 

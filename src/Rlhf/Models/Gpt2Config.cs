@@ -48,6 +48,15 @@ public sealed record Gpt2Config
     /// <summary><c>pad_token_id</c>.</summary>
     public int? PadTokenId { get; init; }
 
+    /// <summary>
+    /// The transformers class this folder is for (config.json "architectures"): GPT2LMHeadModel for policies,
+    /// GPT2ForSequenceClassification (one label, the scalar <c>score</c> head) for reward models.
+    /// </summary>
+    public string Architecture { get; init; } = CausalLmArchitecture;
+
+    public const string CausalLmArchitecture = "GPT2LMHeadModel";
+    public const string SequenceClassificationArchitecture = "GPT2ForSequenceClassification";
+
     /// <summary>Width of one attention head: <see cref="EmbeddingSize"/> / <see cref="HeadCount"/>.</summary>
     public int HeadSize => HeadCount == 0 ? 0 : EmbeddingSize / HeadCount;
 
@@ -157,6 +166,9 @@ public sealed record Gpt2Config
                 BosTokenId = OptionalTokenId(path, root, "bos_token_id", defaults.BosTokenId),
                 EosTokenId = OptionalTokenId(path, root, "eos_token_id", defaults.EosTokenId),
                 PadTokenId = OptionalTokenId(path, root, "pad_token_id", defaults.PadTokenId),
+                Architecture = root.TryGetProperty("architectures", out var architectures) && architectures.ValueKind == JsonValueKind.Array
+                    && architectures.GetArrayLength() > 0 && architectures[0].ValueKind == JsonValueKind.String
+                    ? architectures[0].GetString()! : defaults.Architecture,
             };
             return config;
         }
@@ -172,8 +184,18 @@ public sealed record Gpt2Config
             json.WriteStartObject();
             json.WriteString("activation_function", ActivationFunction);
             json.WriteStartArray("architectures");
-            json.WriteStringValue("GPT2LMHeadModel");
+            json.WriteStringValue(Architecture);
             json.WriteEndArray();
+            if (Architecture == SequenceClassificationArchitecture)
+            {
+                // One label: the scalar reward (transformers derives num_labels = 1 from these maps).
+                json.WriteStartObject("id2label");
+                json.WriteString("0", "LABEL_0");
+                json.WriteEndObject();
+                json.WriteStartObject("label2id");
+                json.WriteNumber("LABEL_0", 0);
+                json.WriteEndObject();
+            }
             json.WriteNumber("attn_pdrop", 0.1);
             WriteNullable(json, "bos_token_id", BosTokenId);
             json.WriteNumber("embd_pdrop", 0.1);

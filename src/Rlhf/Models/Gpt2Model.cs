@@ -16,12 +16,20 @@ public sealed class Gpt2Model : IDisposable
     public Gpt2Config Config { get; }
     public ParameterSet Parameters { get; }
 
-    public Gpt2Model(Gpt2Config config)
+    /// <param name="heads">Extra parameters stored in the same set (so one optimizer covers them), e.g. a reward
+    /// model's <c>score.weight</c> or PPO's value head.</param>
+    public Gpt2Model(Gpt2Config config, IEnumerable<(string Name, int[] Shape, bool Decay)>? heads = null)
     {
         config.Validate();
         Config = config;
-        Parameters = new ParameterSet(Layout(config));
+        Parameters = new ParameterSet(Layout(config).Concat(heads ?? []));
     }
+
+    /// <summary>True for parameters of the transformer itself (not a head).</summary>
+    public static bool IsBackbone(string name) =>
+        name.StartsWith(Gpt2Checkpoint.Prefix, StringComparison.Ordinal) || name.StartsWith("h.", StringComparison.Ordinal)
+        || name.StartsWith("wte.", StringComparison.Ordinal) || name.StartsWith("wpe.", StringComparison.Ordinal)
+        || name.StartsWith("ln_f.", StringComparison.Ordinal);
 
     /// <summary>Every parameter: HF name, shape (Conv1D weights are [in, out]) and whether AdamW decays it.</summary>
     public static IEnumerable<(string Name, int[] Shape, bool Decay)> Layout(Gpt2Config config)
@@ -53,9 +61,9 @@ public sealed class Gpt2Model : IDisposable
     /// Random initialisation as transformers' GPT2PreTrainedModel: weights and embeddings N(0, σ), residual
     /// projections (c_proj) N(0, σ/√(2·n_layer)), biases 0, LayerNorm weights 1.
     /// </summary>
-    public static Gpt2Model CreateRandom(Gpt2Config config, ulong seed)
+    public static Gpt2Model CreateRandom(Gpt2Config config, ulong seed, IEnumerable<(string Name, int[] Shape, bool Decay)>? heads = null)
     {
-        var model = new Gpt2Model(config);
+        var model = new Gpt2Model(config, heads);
         var rng = new Rng(seed);
         double std = config.InitializerRange;
         foreach (var parameter in model.Parameters.Parameters)
@@ -69,17 +77,29 @@ public sealed class Gpt2Model : IDisposable
         return model;
     }
 
-    /// <summary>Loads config.json and model.safetensors from a Hugging Face style folder.</summary>
-    public static Gpt2Model Load(string directory)
+    /// <summary>
+    /// Loads config.json and model.safetensors from a Hugging Face style folder. With <paramref name="heads"/>,
+    /// those parameters are read when the file has them, else initialised from <paramref name="headSeed"/>
+    /// (a fresh head on a pretrained backbone); tensors of other heads in the file are ignored.
+    /// </summary>
+    /// <param name="configOverride">Use this configuration (same shapes) instead of the folder's, e.g. to turn a causal LM
+    /// into a sequence classifier.</param>
+    public static Gpt2Model Load(string directory, IEnumerable<(string Name, int[] Shape, bool Decay)>? heads = null, ulong headSeed = 0,
+        Func<Gpt2Config, Gpt2Config>? configOverride = null)
     {
         string configPath = Path.Combine(directory, ConfigFileName);
         string weightsPath = Path.Combine(directory, WeightsFileName);
         if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The model folder has no config.json.");
         if (!File.Exists(weightsPath)) throw new ModelFormatException(weightsPath, "The model folder has no model.safetensors.");
-        var model = new Gpt2Model(Gpt2Config.Load(configPath));
+        var headList = heads?.ToList() ?? [];
+        var config = Gpt2Config.Load(configPath);
+        var model = new Gpt2Model(configOverride?.Invoke(config) ?? config, headList);
         try
         {
-            Gpt2Checkpoint.LoadWeights(weightsPath, model.Parameters);
+            var headNames = headList.Select(h => h.Name).ToHashSet();
+            var absent = Gpt2Checkpoint.LoadWeights(weightsPath, model.Parameters, headNames, name => !IsBackbone(name) && !headNames.Contains(name));
+            var rng = new Rng(headSeed);
+            foreach (string name in absent) rng.FillNormal(model.Parameters[name].Value.Span, 0, model.Config.InitializerRange);
         }
         catch
         {
@@ -90,10 +110,11 @@ public sealed class Gpt2Model : IDisposable
     }
 
     /// <summary>Writes config.json and model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
-    public void Save(string directory)
+    /// <param name="include">Which parameters go into model.safetensors (default: all).</param>
+    public void Save(string directory, Func<string, bool>? include = null)
     {
         Directory.CreateDirectory(directory);
-        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, WeightsFileName), Parameters);
+        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, WeightsFileName), Parameters, include);
         Config.Save(Path.Combine(directory, ConfigFileName));
     }
 

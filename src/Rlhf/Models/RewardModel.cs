@@ -1,0 +1,158 @@
+// Reward model: a GPT-2 backbone and a scalar head on one pooled token, saved in transformers'
+// GPT2ForSequenceClassification layout (score.weight [1, C], num_labels 1).
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rlhf.Tensors;
+
+namespace Rlhf.Models;
+
+/// <summary>Which token's state the scalar head reads.</summary>
+public enum RewardPooling
+{
+    /// <summary>The last real token of each sequence, found from the attention mask (TRL's choice).</summary>
+    LastToken,
+    /// <summary>The first real token.</summary>
+    FirstToken,
+    /// <summary>The mean over real tokens.</summary>
+    Mean,
+}
+
+public sealed class RewardModel : IDisposable
+{
+    public const string HeadName = "score.weight";
+    public const string RewardConfigFileName = "reward_config.json";
+
+    public Gpt2Model Model { get; }
+    public RewardPooling Pooling { get; }
+
+    private RewardModel(Gpt2Model model, RewardPooling pooling)
+    {
+        Model = model;
+        Pooling = pooling;
+    }
+
+    public static (string Name, int[] Shape, bool Decay) Head(Gpt2Config config) => (HeadName, [1, config.EmbeddingSize], true);
+
+    /// <summary>A reward model from a causal LM folder: its backbone and a fresh head N(0, initializer_range).</summary>
+    public static RewardModel FromCausalLm(string directory, RewardPooling pooling, ulong seed)
+    {
+        var config = Gpt2Config.Load(Path.Combine(directory, Gpt2Model.ConfigFileName));
+        var model = Gpt2Model.Load(directory, [Head(config)], seed,
+            c => c with { Architecture = Gpt2Config.SequenceClassificationArchitecture });
+        return new RewardModel(model, pooling);
+    }
+
+    /// <summary>A fresh reward model around an existing backbone configuration (tests, demos).</summary>
+    public static RewardModel CreateRandom(Gpt2Config config, RewardPooling pooling, ulong seed) =>
+        new(Gpt2Model.CreateRandom(config with { Architecture = Gpt2Config.SequenceClassificationArchitecture }, seed, [Head(config)]), pooling);
+
+    /// <summary>Loads a folder saved by <see cref="Save"/> (or by transformers' GPT2ForSequenceClassification).</summary>
+    public static RewardModel Load(string directory, RewardPooling? pooling = null)
+    {
+        string configPath = Path.Combine(directory, Gpt2Model.ConfigFileName);
+        if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The reward-model folder has no config.json.");
+        var config = Gpt2Config.Load(configPath);
+        if (config.Architecture != Gpt2Config.SequenceClassificationArchitecture)
+            throw new ModelFormatException(configPath,
+                $"This is a {config.Architecture} folder, not a reward model ({Gpt2Config.SequenceClassificationArchitecture}); train one with `rlhf reward`.");
+        var model = Gpt2Model.Load(directory, [Head(config)]);
+        using (var file = SafeTensors.Open(Path.Combine(directory, Gpt2Model.WeightsFileName)))
+        {
+            if (!file.Tensors.ContainsKey(HeadName))
+            {
+                model.Dispose();
+                throw new ModelFormatException(Path.Combine(directory, Gpt2Model.WeightsFileName), $"The reward model has no '{HeadName}' tensor.");
+            }
+        }
+        return new RewardModel(model, pooling ?? ReadPooling(directory));
+    }
+
+    /// <summary>Loads a reward model folder as it is, or puts a fresh head on a causal LM folder.</summary>
+    public static RewardModel LoadOrCreate(string directory, RewardPooling pooling, ulong seed)
+    {
+        var config = Gpt2Config.Load(Path.Combine(directory, Gpt2Model.ConfigFileName));
+        return config.Architecture == Gpt2Config.SequenceClassificationArchitecture ? Load(directory, pooling) : FromCausalLm(directory, pooling, seed);
+    }
+
+    public void Save(string directory)
+    {
+        Model.Save(directory);
+        var json = new JsonObject { ["pooling"] = PoolingName(Pooling) };
+        AtomicFile.Write(Path.Combine(directory, RewardConfigFileName), stream => JsonSerializer.Serialize(stream, json));
+    }
+
+    /// <summary>Rewards [B] for a padded batch (any padding side); gradients flow to the backbone and head.</summary>
+    public Node Rewards(Ops ops, CausalLmBatch batch, bool trainable = true)
+    {
+        var embedding = Model.TokenEmbedding(ops, trainable);
+        var hidden = Model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable);
+        var weights = PoolingWeights(ops.Arena, batch.AttentionMask, batch.BatchSize, batch.SequenceLength, Pooling);
+        var pooled = ops.Pool(hidden, weights, batch.BatchSize, batch.SequenceLength);
+        // score.weight is nn.Linear's [1, C]; with one output that is the same memory as Conv1D's [C, 1].
+        var head = ops.ParameterView(Model.Parameters[HeadName], [Model.Config.EmbeddingSize, 1], trainable);
+        return ops.Linear(pooled, head, null);
+    }
+
+    /// <summary>
+    /// [B, T] pooling weights from the attention mask, so a pad token can never be scored (PITFALLS #1, #4):
+    /// one-hot at the last or first real token, or 1/n over the n real tokens.
+    /// </summary>
+    public static Tensor PoolingWeights(Arena arena, float[] attentionMask, int batch, int tokens, RewardPooling pooling)
+    {
+        var weights = arena.Allocate(batch, tokens);
+        var span = weights.Span;
+        for (int b = 0; b < batch; b++)
+        {
+            int first = -1, last = -1, count = 0;
+            for (int t = 0; t < tokens; t++)
+            {
+                if (attentionMask[b * tokens + t] == 0) continue;
+                if (first < 0) first = t;
+                last = t;
+                count++;
+            }
+            if (count == 0) throw new ArgumentException($"Sequence {b} of the batch has no real tokens to score.");
+            switch (pooling)
+            {
+                case RewardPooling.LastToken: span[b * tokens + last] = 1; break;
+                case RewardPooling.FirstToken: span[b * tokens + first] = 1; break;
+                default:
+                    for (int t = 0; t < tokens; t++) if (attentionMask[b * tokens + t] != 0) span[b * tokens + t] = 1f / count;
+                    break;
+            }
+        }
+        return weights;
+    }
+
+    public static RewardPooling ParsePooling(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "last" or "last_token" or "lasttoken" => RewardPooling.LastToken,
+        "first" or "first_token" or "firsttoken" => RewardPooling.FirstToken,
+        "mean" => RewardPooling.Mean,
+        _ => throw new ArgumentException($"Unknown pooling '{name}' (use last, first or mean)."),
+    };
+
+    public static string PoolingName(RewardPooling pooling) => pooling switch
+    {
+        RewardPooling.LastToken => "last",
+        RewardPooling.FirstToken => "first",
+        _ => "mean",
+    };
+
+    private static RewardPooling ReadPooling(string directory)
+    {
+        string path = Path.Combine(directory, RewardConfigFileName);
+        if (!File.Exists(path)) return RewardPooling.LastToken;
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(path));
+            return node?["pooling"] is JsonValue value && value.TryGetValue(out string? name) ? ParsePooling(name) : RewardPooling.LastToken;
+        }
+        catch (JsonException error)
+        {
+            throw new ModelFormatException(path, $"is not valid JSON ({error.Message}).", error);
+        }
+    }
+
+    public void Dispose() => Model.Dispose();
+}
