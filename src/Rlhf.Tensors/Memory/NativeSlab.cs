@@ -28,6 +28,13 @@ public sealed unsafe class NativeSlab : SafeHandle
 
     public float* Pointer => (float*)handle;
 
+    /// <summary>Copies every float into a slab of the same length (e.g. one parameter set into an identical one).</summary>
+    public void CopyTo(NativeSlab destination)
+    {
+        if (destination.Length != Length) throw new ArgumentException($"Slab sizes differ ({Length} vs {destination.Length}).");
+        Buffer.MemoryCopy(Pointer, destination.Pointer, destination.Length * 4L, Length * 4L);
+    }
+
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     protected override bool ReleaseHandle()

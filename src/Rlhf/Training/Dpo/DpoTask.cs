@@ -1,0 +1,197 @@
+// DPO on the shared loop: policy and frozen reference log-probs of chosen and rejected responses in one padded
+// forward each, the DPO loss family on their sums, and its gradient pushed back through the policy's LM head.
+using Rlhf.Models;
+using Rlhf.Tensors;
+
+namespace Rlhf.Training.Dpo;
+
+public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
+{
+    private readonly Arena arena = new();
+    private readonly Tape tape = new();
+    private readonly Tape frozen = new() { Enabled = false };
+    private readonly Action<string>? saveExtras;
+    private Gpt2Model? reference;
+
+    public Gpt2Model Policy { get; }
+    public DpoConfig Config { get; }
+    public int PadTokenId { get; }
+    public ParameterSet Parameters => Policy.Parameters;
+
+    /// <param name="reference">The frozen reference (usually the SFT model); null only in reference-free mode or when every
+    /// example already carries reference log-probs.</param>
+    public DpoTask(Gpt2Model policy, Gpt2Model? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null)
+    {
+        config.Validate();
+        if (reference is not null && reference.Config.VocabSize != policy.Config.VocabSize)
+            throw new ArgumentException($"The reference model's vocabulary ({reference.Config.VocabSize}) differs from the policy's ({policy.Config.VocabSize}); DPO needs both to score the same tokens.");
+        Policy = policy;
+        this.reference = reference;
+        Config = config;
+        PadTokenId = padTokenId;
+        this.saveExtras = saveExtras;
+    }
+
+    /// <summary>
+    /// Rows 2i and 2i+1 are example i's prompt+chosen and prompt+rejected, right-padded; labels are the response tokens.
+    /// </summary>
+    public static CausalLmBatch Collate(IReadOnlyList<DpoExample> examples, int padTokenId)
+    {
+        var rows = examples.SelectMany(e => new[] { (e.PromptIds, e.ChosenIds), (e.PromptIds, e.RejectedIds) }).ToArray();
+        int length = rows.Max(r => r.PromptIds.Length + r.Item2.Length);
+        var ids = new int[rows.Length * length];
+        var mask = new float[rows.Length * length];
+        var labels = new bool[rows.Length * length];
+        Array.Fill(ids, padTokenId);
+        for (int b = 0; b < rows.Length; b++)
+        {
+            var (prompt, response) = rows[b];
+            prompt.CopyTo(ids, b * length);
+            response.CopyTo(ids, b * length + prompt.Length);
+            for (int t = 0; t < prompt.Length + response.Length; t++)
+            {
+                mask[b * length + t] = 1f;
+                labels[b * length + t] = t >= prompt.Length;
+            }
+        }
+        return new CausalLmBatch(rows.Length, length, ids, mask, labels);
+    }
+
+    /// <summary>Σ over each row's targets of the per-token log-probs → one value per row.</summary>
+    private static float[] SequenceSums(float[] tokenLogProbs, CausalLmBatch batch)
+    {
+        var sums = new float[batch.BatchSize];
+        for (int i = 0; i < tokenLogProbs.Length; i++)
+            if (batch.Targets[i] >= 0) sums[i / batch.SequenceLength] += tokenLogProbs[i];
+        return sums;
+    }
+
+    /// <summary>Computes and stores the reference log-probs of every example, then releases the reference model.</summary>
+    public IReadOnlyList<DpoExample> PrecomputeReferenceLogProbs(IReadOnlyList<DpoExample> examples, int batchSize)
+    {
+        if (Config.ReferenceFree) return examples;
+        var result = new List<DpoExample>(examples.Count);
+        for (int start = 0; start < examples.Count; start += batchSize)
+        {
+            var chunk = examples.Skip(start).Take(batchSize).ToArray();
+            var sums = ReferenceSums(chunk);
+            for (int i = 0; i < chunk.Length; i++)
+                result.Add(chunk[i] with { ReferenceChosen = sums[2 * i], ReferenceRejected = sums[2 * i + 1] });
+        }
+        return result;
+    }
+
+    /// <summary>Drops the reference model (after precomputing its log-probs).</summary>
+    public void ReleaseReference()
+    {
+        reference?.Dispose();
+        reference = null;
+    }
+
+    private float[] ReferenceSums(IReadOnlyList<DpoExample> examples)
+    {
+        if (reference is null) throw new InvalidOperationException("No reference model: precompute reference log-probs or use reference-free DPO.");
+        arena.Reset();
+        var batch = Collate(examples, PadTokenId);
+        var logProbs = CausalLm.TokenLogProbs(reference, new Ops(arena, frozen), batch, trainable: false).Value.ToArray();
+        return SequenceSums(logProbs, batch);
+    }
+
+    private (float[] Chosen, float[] Rejected) References(IReadOnlyList<DpoExample> examples)
+    {
+        if (Config.ReferenceFree) return ([], []);
+        float[] sums = examples.All(e => e.ReferenceChosen is not null && e.ReferenceRejected is not null)
+            ? examples.SelectMany(e => new[] { e.ReferenceChosen!.Value, e.ReferenceRejected!.Value }).ToArray()
+            : ReferenceSums(examples);
+        return (sums.Where((_, i) => i % 2 == 0).ToArray(), sums.Where((_, i) => i % 2 == 1).ToArray());
+    }
+
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<DpoExample>> microBatches)
+    {
+        int total = microBatches.Sum(b => b.Count);
+        var sums = new Dictionary<string, double>();
+        double tokens = 0;
+        foreach (var examples in microBatches)
+        {
+            var (refChosen, refRejected) = References(examples); // before the policy's forward: the arena is reset there
+            arena.Reset();
+            var batch = Collate(examples, PadTokenId);
+            var logProbs = CausalLm.TokenLogProbs(Policy, new Ops(arena, tape), batch);
+            var (loss, rowGradient, metrics) = Loss(examples, batch, logProbs.Value.ToArray(), refChosen, refRejected);
+            float scale = (float)examples.Count / total;
+            var gradient = logProbs.Gradient.Span;
+            // ∂(Σ_t logp_t)/∂logp_t = 1 on each response token of the row.
+            for (int i = 0; i < gradient.Length; i++)
+                if (batch.Targets[i] >= 0) gradient[i] = rowGradient[i / batch.SequenceLength] * scale;
+            tape.Backward();
+            sums["loss"] = sums.GetValueOrDefault("loss") + loss * scale;
+            foreach (var (name, value) in metrics) sums[name] = sums.GetValueOrDefault(name) + value * scale;
+            tokens += batch.AttentionMask.Sum();
+        }
+        sums["tokens"] = tokens;
+        return sums;
+    }
+
+    public IReadOnlyDictionary<string, double> Evaluate(IReadOnlyList<DpoExample> examples, int batchSize)
+    {
+        var sums = new Dictionary<string, double>();
+        for (int start = 0; start < examples.Count; start += batchSize)
+        {
+            var chunk = examples.Skip(start).Take(batchSize).ToArray();
+            var (refChosen, refRejected) = References(chunk);
+            arena.Reset();
+            var batch = Collate(chunk, PadTokenId);
+            var logProbs = CausalLm.TokenLogProbs(Policy, new Ops(arena, frozen), batch, trainable: false).Value.ToArray();
+            var (loss, _, metrics) = Loss(chunk, batch, logProbs, refChosen, refRejected);
+            double weight = (double)chunk.Length / examples.Count;
+            sums["loss"] = sums.GetValueOrDefault("loss") + loss * weight;
+            foreach (var (name, value) in metrics) sums[name] = sums.GetValueOrDefault(name) + value * weight;
+        }
+        return sums;
+    }
+
+    /// <summary>
+    /// DPO loss on sequence log-probs; returns ∂loss/∂(row's summed log-prob). IPO uses length-averaged log-probs
+    /// (as TRL), so its gradient is divided by the response length.
+    /// </summary>
+    private (double Loss, float[] RowGradient, IReadOnlyDictionary<string, double> Metrics) Loss(IReadOnlyList<DpoExample> examples,
+        CausalLmBatch batch, float[] tokenLogProbs, float[] refChosen, float[] refRejected)
+    {
+        var rows = SequenceSums(tokenLogProbs, batch);
+        int n = examples.Count;
+        var counts = new int[2 * n];
+        for (int i = 0; i < batch.Targets.Length; i++) if (batch.Targets[i] >= 0) counts[i / batch.SequenceLength]++;
+        foreach (var (count, row) in counts.Select((c, r) => (c, r)))
+            if (count == 0) throw new ArgumentException($"Pair {row / 2} has an empty {(row % 2 == 0 ? "chosen" : "rejected")} response after truncation.");
+        bool average = Config.LossType == DpoLossType.Ipo;
+        float Scale(int row) => average ? 1f / counts[row] : 1f;
+        var policyChosen = Enumerable.Range(0, n).Select(i => rows[2 * i] * Scale(2 * i)).ToArray();
+        var policyRejected = Enumerable.Range(0, n).Select(i => rows[2 * i + 1] * Scale(2 * i + 1)).ToArray();
+        var referenceChosen = refChosen.Select((v, i) => v * Scale(2 * i)).ToArray();
+        var referenceRejected = refRejected.Select((v, i) => v * Scale(2 * i + 1)).ToArray();
+        var chosenCounts = Enumerable.Range(0, n).Select(i => counts[2 * i]).ToArray();
+        var result = DpoLosses.Compute(policyChosen, policyRejected, referenceChosen, referenceRejected, Config.LossOptions, chosenCounts);
+        var gradient = new float[2 * n];
+        for (int i = 0; i < n; i++)
+        {
+            gradient[2 * i] = result.DPolicyChosen[i] * Scale(2 * i);
+            gradient[2 * i + 1] = result.DPolicyRejected[i] * Scale(2 * i + 1);
+        }
+        return (result.Loss, gradient, result.Metrics);
+    }
+
+    public void SaveModel(string directory)
+    {
+        Policy.Save(directory);
+        saveExtras?.Invoke(directory);
+    }
+
+    public void LoadModel(string directory) =>
+        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Policy.Parameters);
+
+    public void Dispose()
+    {
+        arena.Dispose();
+        reference?.Dispose();
+    }
+}
