@@ -130,27 +130,13 @@ public static class DataRowReader
     private static IEnumerable<DataRow> ReadArray(string path, bool skipBadRows, DataReport? report)
     {
         using var stream = OpenText(path);
-        using var e = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable().GetEnumerator();
-        int index = 0;
+        var parser = new ArrayParser(stream, path);
         while (true)
         {
-            try
-            {
-                if (!e.MoveNext())
-                    yield break;
-            }
-            catch (JsonException ex)
-            {
-                throw new DataFormatException(DataRow.FormatLocation(path, index + 1, true), "invalid JSON",
-                    $"invalid JSON ({Shorten(ex)}); the file must be one JSON array of objects — fix the syntax or convert it to JSON Lines", ex);
-            }
-            catch (InvalidDataException ex)
-            {
-                throw new DataFormatException(DataRow.FormatLocation(path, index + 1, true), "corrupt gzip",
-                    $"corrupt gzip data ({ex.Message}); re-create or re-download the file", ex);
-            }
-            index++;
-            var row = new DataRow(path, index, true, e.Current);
+            JsonElement? element = parser.Next();
+            if (element is null)
+                yield break;
+            var row = new DataRow(path, parser.Index, true, element.Value);
             if (row.Value.ValueKind != JsonValueKind.Object)
             {
                 var error = NotObject(row);
@@ -160,6 +146,122 @@ public static class DataRowReader
                 continue;
             }
             yield return row;
+        }
+    }
+
+    /// <summary>
+    /// Streams the elements of a top-level JSON array with <see cref="Utf8JsonReader"/> over a growing window of the
+    /// stream, so memory is bounded by the largest element, not the file.
+    /// </summary>
+    private sealed class ArrayParser(Stream stream, string path)
+    {
+        private byte[] _buffer = new byte[1 << 16];
+        private int _length;
+        private int _start;
+        private bool _final;
+        private bool _begun;
+        private bool _done;
+        private bool _bomChecked;
+        private JsonReaderState _state = new(new JsonReaderOptions { MaxDepth = 64 });
+
+        /// <summary>1-based index of the element last returned.</summary>
+        public int Index { get; private set; }
+
+        public JsonElement? Next()
+        {
+            while (!_done)
+            {
+                var reader = new Utf8JsonReader(_buffer.AsSpan(_start, _length - _start), _final, _state);
+                try
+                {
+                    if (TryStep(ref reader, out var element))
+                    {
+                        Advance((int)reader.BytesConsumed, reader.CurrentState);
+                        if (element is not null)
+                            return element;
+                        continue;
+                    }
+                }
+                catch (JsonException e)
+                {
+                    long line = (e.LineNumber ?? 0) + 1; // the reader state carries line numbers across windows
+                    throw new DataFormatException(DataRow.FormatLocation(path, Index + 1, true), "invalid JSON",
+                        $"invalid JSON ({Shorten(e)} on line {line}); the file must be one JSON array of objects — fix the syntax or convert it to JSON Lines", e);
+                }
+                Fill();
+            }
+            return null;
+        }
+
+        /// <summary>Reads one step (the opening bracket, one element, or the closing bracket); false when more bytes are needed.</summary>
+        private bool TryStep(ref Utf8JsonReader reader, out JsonElement? element)
+        {
+            element = null;
+            if (!reader.Read())
+            {
+                if (_final)
+                    throw new DataFormatException(path, "invalid JSON", _begun
+                        ? "invalid JSON (the array is not closed with ']'); the file looks truncated"
+                        : "the file is empty; a .json data file must hold a JSON array of objects");
+                return false;
+            }
+            if (!_begun)
+            {
+                if (reader.TokenType != JsonTokenType.StartArray)
+                    throw new DataFormatException(path, "not a JSON array",
+                        "the top-level value is not a JSON array; use a .jsonl file with one object per line, or wrap the objects in [ ]");
+                _begun = true;
+                return true;
+            }
+            if (reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == 0)
+            {
+                _done = true;
+                return true;
+            }
+            if (!JsonDocument.TryParseValue(ref reader, out var doc))
+                return false;
+            using (doc)
+                element = doc.RootElement.Clone();
+            Index++;
+            return true;
+        }
+
+        private void Advance(int consumed, JsonReaderState state)
+        {
+            _start += consumed;
+            _state = state;
+        }
+
+        private void Fill()
+        {
+            if (_final)
+                throw new DataFormatException(path, "invalid JSON", "invalid JSON (unexpected end of file); the file looks truncated");
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _length - _start);
+                _length -= _start;
+                _start = 0;
+            }
+            if (_length == _buffer.Length)
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            int n;
+            try
+            {
+                n = stream.Read(_buffer, _length, _buffer.Length - _length);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new DataFormatException(path, "corrupt gzip", $"corrupt gzip data ({e.Message}); re-create or re-download the file", e);
+            }
+            if (n == 0)
+                _final = true;
+            _length += n;
+            if (!_bomChecked && (_length >= 3 || _final))
+            {
+                _bomChecked = true;
+                if (_buffer.AsSpan(0, _length).StartsWith("\uFEFF"u8))
+                    _start = 3;
+            }
         }
     }
 

@@ -149,7 +149,7 @@ public static class PreferencePipeline
     }
 
     internal static string? EmptyReason(string instruction, string chosen, string rejected) =>
-        string.IsNullOrWhiteSpace(instruction) ? DropReasons.EmptyInstruction
-        : string.IsNullOrWhiteSpace(chosen) || string.IsNullOrWhiteSpace(rejected) ? DropReasons.EmptyResponse
+        string.IsNullOrWhiteSpace(chosen) || string.IsNullOrWhiteSpace(rejected) ? DropReasons.EmptyResponse
+        : string.IsNullOrWhiteSpace(instruction) ? DropReasons.EmptyInstruction
         : null;
 }
