@@ -38,9 +38,18 @@ public sealed class DataReport
     /// <summary>Steps in order, each with the number of examples that survived it.</summary>
     public IReadOnlyList<DataStep> Steps => _steps;
 
-    /// <summary>Drop counts in order of first occurrence.</summary>
+    private static readonly string[] StepOrder =
+    [
+        DropReasons.MultiTurn, DropReasons.EmptyResponse, DropReasons.EmptyInstruction, DropReasons.AlreadyLetMeExplain,
+        DropReasons.IdenticalPair, DropReasons.PromptTooLong, DropReasons.TotalTooLong,
+    ];
+
+    /// <summary>Drop counts: bad rows first (by first occurrence), then the pipeline's reasons in step order.</summary>
     public IReadOnlyList<DropCount> Drops =>
-        _dropOrder.Select(r => new DropCount(r, _drops[r].Count, _drops[r].First, _drops[r].IsBad)).ToList();
+        _dropOrder
+            .OrderBy(r => _drops[r].IsBad ? -1 : Array.IndexOf(StepOrder, r) is int i && i >= 0 ? i : StepOrder.Length)
+            .Select(r => new DropCount(r, _drops[r].Count, _drops[r].First, _drops[r].IsBad))
+            .ToList();
 
     /// <summary>Rows skipped because they were malformed (all bad-row reasons together).</summary>
     public int BadRows => _drops.Values.Where(d => d.IsBad).Sum(d => d.Count);

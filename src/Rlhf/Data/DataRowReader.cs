@@ -247,13 +247,14 @@ public static class DataRowReader
             int n;
             try
             {
-                n = stream.Read(_buffer, _length, _buffer.Length - _length);
+                // Fill the window completely, so an element is re-parsed only when the window grows.
+                n = stream.ReadAtLeast(_buffer.AsSpan(_length), _buffer.Length - _length, throwOnEndOfStream: false);
             }
             catch (InvalidDataException e)
             {
                 throw new DataFormatException(path, "corrupt gzip", $"corrupt gzip data ({e.Message}); re-create or re-download the file", e);
             }
-            if (n == 0)
+            if (n < _buffer.Length - _length)
                 _final = true;
             _length += n;
             if (!_bomChecked && (_length >= 3 || _final))

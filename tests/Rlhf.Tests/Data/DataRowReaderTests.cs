@@ -178,4 +178,33 @@ public sealed class DataRowReaderTests
         string truncated = tmp.Write("cut.json", "[{\"a\":\"1\"}, {\"a\":");
         Assert.Contains("invalid JSON", Assert.Throws<DataFormatException>(() => DataRowReader.Read(truncated).ToList()).Message);
     }
+
+    [Fact]
+    public void JsonArray_ErrorAfterSeveralWindows_ReportsAbsoluteElementAndLine()
+    {
+        using var tmp = new DataTempFolder();
+        var sb = new System.Text.StringBuilder("[\n");
+        for (int i = 0; i < 5000; i++)
+            sb.Append($"{{\"i\": {i}, \"t\": \"some padding text for row {i}\"}},\n");
+        sb.Append("{\"i\": oops}\n]");
+        string path = tmp.Write("late.json", sb.ToString());
+        var e = Assert.Throws<DataFormatException>(() => DataRowReader.Read(path).ToList());
+        Assert.StartsWith($"{path}:element 5001: invalid JSON (", e.Message);
+        Assert.Contains("on line 5002", e.Message);
+    }
+
+    [Fact]
+    public void Inspect_SummarisesTheFile()
+    {
+        using var tmp = new DataTempFolder();
+        string path = tmp.WriteGzip("d.jsonl.gz", "{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\"}\nbad\n{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\",\"margin\":1}\n");
+        var s = DataInspector.Inspect(path);
+        Assert.True(s.IsGzip);
+        Assert.Equal(DataFormat.PreferenceExplicit, s.Format);
+        Assert.Equal(2, s.Rows);
+        Assert.Equal(1, s.Report.BadRows);
+        Assert.Equal(new KeyValuePair<string, int>("margin", 1), s.FieldCounts[^1]);
+        Assert.Contains("PreferenceExplicit", s.ToString());
+        Assert.Equal(DataFormat.HhRlhf, DataInspector.Inspect(DataSamples.HhSample, maxRows: 5).Format);
+    }
 }
