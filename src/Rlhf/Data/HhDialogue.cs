@@ -46,9 +46,21 @@ public static class HhDialogue
             return ("", "");
         int start = first + AssistantMarker.Length;
         int second = text.IndexOf(AssistantMarker, start, StringComparison.Ordinal);
-        string human = text[..first].Replace(HumanMarker, "", StringComparison.Ordinal).Trim();
-        string answer = (second < 0 ? text[start..] : text[start..second]).Trim();
+        string human = PyStrip(text[..first].Replace(HumanMarker, "", StringComparison.Ordinal));
+        string answer = PyStrip(second < 0 ? text[start..] : text[start..second]);
         return (human, answer);
+    }
+
+    /// <summary>Python's <c>str.strip()</c>: .NET whitespace plus U+001C–U+001F, which Python also strips.</summary>
+    public static string PyStrip(string text)
+    {
+        static bool IsPySpace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
+        int a = 0, b = text.Length;
+        while (a < b && IsPySpace(text[a]))
+            a++;
+        while (b > a && IsPySpace(text[b - 1]))
+            b--;
+        return a == 0 && b == text.Length ? text : text[a..b];
     }
 
     /// <summary>

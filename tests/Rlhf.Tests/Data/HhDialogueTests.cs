@@ -48,6 +48,8 @@ public sealed class HhDialogueTests
         // "Human: " inside the question part is removed everywhere (str.replace), inside the answer kept.
         Assert.Equal(("say hi", "Sure. Human: hi"), HhDialogue.ExtractConversation("\n\nHuman: say Human: hi\n\nAssistant: Sure. Human: hi"));
         Assert.Equal(("say hi", "Sure."), HhDialogue.ExtractConversation("Human: say Human: hi Assistant: Sure."));
+        // Python's strip() also removes U+001C..U+001F.
+        Assert.Equal(("q", "a"), HhDialogue.ExtractConversation("\x1fHuman: q\u00a0Assistant: a\x1c\t"));
     }
 
     [Fact]
