@@ -1,0 +1,97 @@
+// SFT data preparation: read → single-turn → extract → render with the template → length filter.
+namespace Rlhf.Data;
+
+/// <summary>
+/// Turns an SFT file (or the chosen side of an hh-rlhf file) into rendered <see cref="InstructionExample"/>s
+/// (Instruction = prompt part, Response = response part with EOS) and a report. Steps: <c>read</c>,
+/// <c>single-turn</c> (hh text with "Human: " twice or more, or messages with more than one user turn),
+/// <c>extract</c> (non-empty instruction and response), <c>length</c> (prompt ≤ MaxPromptLength and
+/// prompt + response ≤ MaxLength, each part encoded separately; skipped without an encoder).
+/// </summary>
+public static class SftPipeline
+{
+    public static PipelineResult<InstructionExample> Run(string path, DataPipelineOptions options)
+    {
+        var report = new DataReport { Source = path };
+        return Run(DataRowReader.Read(path, options.SkipBadRows, report), options, report);
+    }
+
+    public static PipelineResult<InstructionExample> Run(IEnumerable<DataRow> rows, DataPipelineOptions options, DataReport? report = null)
+    {
+        options.Validate();
+        report ??= new DataReport();
+        if (options.Format is not (DataFormat.Auto or DataFormat.Instruction or DataFormat.HhRlhf))
+            throw new ArgumentException($"SftPipeline reads Instruction or HhRlhf data (chosen side), not {options.Format}");
+        int read = 0, singleTurn = 0, extracted = 0;
+        var output = new List<InstructionExample>();
+        foreach (var row in rows)
+        {
+            try
+            {
+                var (multi, example) = Extract(row, options);
+                read++;
+                if (options.SingleTurnOnly && multi)
+                {
+                    report.AddDrop(DropReasons.MultiTurn, row.Location);
+                    continue;
+                }
+                singleTurn++;
+                if (PreferencePipeline.EmptyReason(example.Instruction, example.Response, example.Response) is { } drop)
+                {
+                    report.AddDrop(drop, row.Location);
+                    continue;
+                }
+                extracted++;
+                var rendered = example.Render(options.Template, options.Eos);
+                if (options.Encoder is { } encoder)
+                {
+                    int promptLength = encoder.CountTokens(rendered.Instruction);
+                    if (promptLength > options.MaxPromptLength)
+                    {
+                        report.AddDrop(DropReasons.PromptTooLong, row.Location);
+                        continue;
+                    }
+                    if (promptLength + encoder.CountTokens(rendered.Response) > options.MaxLength)
+                    {
+                        report.AddDrop(DropReasons.TotalTooLong, row.Location);
+                        continue;
+                    }
+                }
+                output.Add(rendered);
+            }
+            catch (DataFormatException e) when (options.SkipBadRows)
+            {
+                report.AddBadRow(e);
+            }
+        }
+        report.AddStep("read", read);
+        if (options.SingleTurnOnly)
+            report.AddStep("single-turn", singleTurn);
+        report.AddStep("extract", extracted);
+        if (options.Encoder is not null)
+            report.AddStep("length", output.Count);
+        return new PipelineResult<InstructionExample>(output, report);
+    }
+
+    private static (bool MultiTurn, InstructionExample Example) Extract(DataRow row, DataPipelineOptions options)
+    {
+        bool plainFields = row.Has("instruction") || row.Has("question") || row.Has("prompt");
+        string? hhField = plainFields ? null : row.Has("text") ? "text" : row.Has("chosen") && !row.Has("messages") ? "chosen" : null;
+        if (hhField is not null)
+        {
+            string text = row.GetString(hhField);
+            var (human, answer) = options.Extraction == HhExtraction.Seed
+                ? HhDialogue.ExtractConversation(text)
+                : HhDialogue.ExtractLastTurn(text);
+            return (HhDialogue.CountHuman(text) >= 2, new InstructionExample(human, answer));
+        }
+        if (!plainFields && row.Has("messages"))
+        {
+            var messages = DataFormats.ParseMessages(row, "messages");
+            var example = DataFormats.ParseInstruction(row);
+            return (DataFormats.CountUserTurns(messages) > 1, example);
+        }
+        var plain = DataFormats.ParseInstruction(row);
+        return (HhDialogue.CountHuman(plain.Instruction + plain.Response) >= 2, plain);
+    }
+}
