@@ -13,6 +13,7 @@ public static class RlhfApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(LabelCommand.Create());
         return root;
     }
 

@@ -28,16 +28,26 @@ public sealed class FeedbackStore
         if (json.Contains('\n') || json.Contains('\r')) throw new ArgumentException("a record must serialise to one line", nameof(json));
         string? directory = System.IO.Path.GetDirectoryName(Path);
         if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
-        using var stream = OpenLocked();
+        using var stream = Retry(() => new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0));
+        // Only this holder of the exclusive lock writes now; every write goes after the current end (never truncates).
         // A crash mid-write could leave a partial last line: start ours on a fresh line rather than glue onto it.
-        bool needsNewline = stream.Length > 0 && LastByte() != (byte)'\n';
+        bool needsNewline = false;
+        if (stream.Length > 0)
+        {
+            stream.Seek(-1, SeekOrigin.End);
+            needsNewline = stream.ReadByte() != '\n';
+        }
+        stream.Seek(0, SeekOrigin.End);
         byte[] bytes = Encoding.UTF8.GetBytes((needsNewline ? "\n" : "") + json + "\n");
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>Opens for appending with FileShare.None (an exclusive flock on Unix), retrying while another writer holds it.</summary>
-    private FileStream OpenLocked()
+    /// <summary>
+    /// Opens the file, retrying while another writer holds it: .NET takes an advisory flock on Unix (exclusive for
+    /// FileShare.None, shared otherwise), so writers exclude each other and readers wait out a write in progress.
+    /// </summary>
+    private static FileStream Retry(Func<FileStream> open)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         int delayMs = 1;
@@ -45,7 +55,7 @@ public sealed class FeedbackStore
         {
             try
             {
-                return new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.None, bufferSize: 0);
+                return open();
             }
             catch (IOException) when (started.Elapsed < LockTimeout)
             {
@@ -53,14 +63,6 @@ public sealed class FeedbackStore
                 delayMs = Math.Min(delayMs * 2, 50);
             }
         }
-    }
-
-    private byte LastByte()
-    {
-        using var reader = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        if (reader.Length == 0) return (byte)'\n';
-        reader.Seek(-1, SeekOrigin.End);
-        return (byte)reader.ReadByte();
     }
 
     /// <summary>Reads every record; lines that do not parse (e.g. a write cut short by a crash) are counted, not returned.</summary>
@@ -71,7 +73,7 @@ public sealed class FeedbackStore
         var records = new List<FeedbackRecord>();
         var bad = new List<int>();
         if (!File.Exists(path)) return new FeedbackFile(records, bad);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var stream = Retry(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
         using var reader = new StreamReader(stream, Encoding.UTF8);
         int lineNumber = 0;
         while (reader.ReadLine() is { } line)

@@ -22,6 +22,7 @@ public sealed class LabelingSession
     private readonly List<LabelPrompt> fresh;
     private readonly List<LabelPrompt> skippedOnce = [];
     private readonly HashSet<string> judged = [];
+    private readonly HashSet<string> shown = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<IReadOnlyList<string>>> responses = new();
 
     public int ResponseCount { get; }
@@ -77,6 +78,7 @@ public sealed class LabelingSession
         }
         if (prompt is null) return null;
         var sampled = ResponsesOf(prompt);
+        lock (gate) shown.Add(prompt.Id);
         if (prefetchNext && next is not null) Prefetch(next);
         return new LabelTask(prompt.Id, prompt.Text, prompt.Rendered, sampled, judgedCount, Total);
     }
@@ -110,7 +112,7 @@ public sealed class LabelingSession
     /// <summary>The prompt behind an id that was shown and is still open, else a validation error.</summary>
     private LabelPrompt Served(string promptId)
     {
-        if (!byId.TryGetValue(promptId, out var prompt) || !responses.TryGetValue(promptId, out var sampled) || !sampled.IsValueCreated)
+        if (!byId.TryGetValue(promptId, out var prompt) || !shown.Contains(promptId))
             throw new FeedbackValidationException($"unknown prompt id \"{Truncate(promptId)}\"");
         if (judged.Contains(promptId)) throw new FeedbackValidationException($"prompt \"{promptId}\" is already judged");
         if (!fresh.Contains(prompt) && !skippedOnce.Contains(prompt)) throw new FeedbackValidationException($"prompt \"{promptId}\" was skipped twice and is closed for this session");
