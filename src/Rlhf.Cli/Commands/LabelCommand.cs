@@ -49,7 +49,8 @@ public static class LabelCommand
             var promptList = LabelPrompt.Load(promptsPath, parse.GetValue(rawPrompts) ? null : LabelPrompt.DefaultTemplate);
             using var folder = ModelFolder.Load(modelDir);
             string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)));
-            var session = new LabelingSession(promptList, parse.GetValue(k), new ModelResponseSampler(folder, sampling), new FeedbackStore(outputPath),
+            using var sampler = new ModelResponseSampler(folder, sampling); // disposed first: waits for a background generation
+            var session = new LabelingSession(promptList, parse.GetValue(k), sampler, new FeedbackStore(outputPath),
                 parse.GetValue(annotator)!, modelName, sampling);
             AnsiConsole.MarkupLine($"{promptList.Count} prompts, {session.Judged} already judged by [bold]{Markup.Escape(session.Annotator)}[/] in {Markup.Escape(outputPath)}.");
 

@@ -159,12 +159,13 @@ public sealed class LabelServer : IAsyncDisposable
         return new LabelServer(app, url);
     }
 
-    /// <summary>Runs until <paramref name="cancel"/> fires, then stops.</summary>
+    /// <summary>Runs until <paramref name="cancel"/> fires or the process is asked to stop (SIGINT / SIGTERM), then stops.</summary>
     public async Task RunUntilCancelledAsync(CancellationToken cancel)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, app.Lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancel);
+            await Task.Delay(Timeout.Infinite, stop.Token);
         }
         catch (OperationCanceledException)
         {

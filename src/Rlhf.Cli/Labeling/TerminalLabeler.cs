@@ -26,6 +26,7 @@ public sealed partial class TerminalLabeler(LabelingSession session, IAnsiConsol
             switch (Ask(task))
             {
                 case Outcome.Quit:
+                    console.WriteLine();
                     console.MarkupLine($"[grey]Stopped; {session.Judged} of {session.Total} prompts judged. Run again to resume.[/]");
                     return stored;
                 case Outcome.Stored:

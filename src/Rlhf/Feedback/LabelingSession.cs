@@ -137,7 +137,7 @@ public sealed class LabelingSession
             catch (Exception error)
             {
                 responses.TryRemove(new KeyValuePair<string, Lazy<IReadOnlyList<string>>>(prompt.Id, lazy));
-                BackgroundError?.Invoke(error);
+                if (error is not ObjectDisposedException) BackgroundError?.Invoke(error); // shutting down
             }
         });
     }

@@ -11,10 +11,20 @@ public interface IResponseSampler
     IReadOnlyList<string> Sample(string renderedPrompt, int count, ulong seed);
 }
 
-/// <summary>Samples from a model folder: the K rows share the prompt and differ by their per-row generator.</summary>
-public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings settings) : IResponseSampler
+/// <summary>
+/// Samples from a model folder: the K rows share the prompt and differ by their per-row generator. One generation
+/// runs at a time. Dispose it before the model: disposing waits for a generation in progress (e.g. a background
+/// pre-generation) and makes later calls throw <see cref="ObjectDisposedException"/>.
+/// </summary>
+public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings settings) : IResponseSampler, IDisposable
 {
     private readonly Lock gate = new();
+    private bool disposed;
+
+    public void Dispose()
+    {
+        lock (gate) disposed = true;
+    }
 
     public IReadOnlyList<string> Sample(string renderedPrompt, int count, ulong seed)
     {
@@ -32,7 +42,11 @@ public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings se
             TruncatePromptLeft = true,
         };
         IReadOnlyList<GenerationResult> results;
-        lock (gate) results = Generator.Generate(folder.Model, Enumerable.Repeat(promptIds, count).ToArray(), options);
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            results = Generator.Generate(folder.Model, Enumerable.Repeat(promptIds, count).ToArray(), options);
+        }
         return results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids.AsSpan(0, r.Ids.Length - 1) : r.Ids)).ToArray();
     }
 }

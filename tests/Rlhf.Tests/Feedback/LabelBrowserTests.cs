@@ -39,7 +39,8 @@ public class LabelBrowserTests(ITestOutputHelper output)
         File.WriteAllText(dir.Sub("prompts.jsonl"), "{\"prompt\": \"what is the capital of France?\"}\n{\"instruction\": \"say something kind\"}\n{\"prompt\": \"a third one\"}\n");
         using var folder = ModelFolder.Load(dir.Sub("model"));
         var sampling = new SamplingSettings { MaxNewTokens = 16, Seed = 1 };
-        var session = new LabelingSession(LabelPrompt.Load(dir.Sub("prompts.jsonl")), 4, new ModelResponseSampler(folder, sampling),
+        using var sampler = new ModelResponseSampler(folder, sampling); // disposed before the model, after any pre-generation
+        var session = new LabelingSession(LabelPrompt.Load(dir.Sub("prompts.jsonl")), 4, sampler,
             new FeedbackStore(dir.Sub("feedback.jsonl")), "e2e", "model", sampling);
         await using var server = await LabelServer.StartAsync(session, new LabelServerOptions());
 
@@ -63,7 +64,7 @@ public class LabelBrowserTests(ITestOutputHelper output)
         var prompts = LabelPrompt.Load(dir.Sub("prompts.jsonl"));
         var records = FeedbackStore.ReadFile(dir.Sub("feedback.jsonl")).Records;
         Assert.Equal(2, records.Count);
-        var responses = new ModelResponseSampler(folder, sampling);
+        using var responses = new ModelResponseSampler(folder, sampling);
         var firstShown = responses.Sample(prompts[0].Rendered, 4, session.SeedFor(prompts[0].Id));
         var secondShown = responses.Sample(prompts[1].Rendered, 4, session.SeedFor(prompts[1].Id));
 

@@ -160,12 +160,14 @@ public class LabelingSessionTests
         using var dir = new TempDirectory();
         LabelFixtures.WriteTinyModel(dir.Sub("model"));
         using var folder = Rlhf.Text.ModelFolder.Load(dir.Sub("model"));
-        var sampler = new ModelResponseSampler(folder, new SamplingSettings { MaxNewTokens = 12, Temperature = 1f });
+        using var sampler = new ModelResponseSampler(folder, new SamplingSettings { MaxNewTokens = 12, Temperature = 1f });
         var prompt = LabelPrompt.Create("what is the capital of France?");
         var first = sampler.Sample(prompt.Rendered, 4, seed: 5);
         Assert.Equal(4, first.Count);
         Assert.Equal(first, sampler.Sample(prompt.Rendered, 4, seed: 5));
         Assert.True(first.Distinct().Count() > 1, "rows should differ");
         Assert.DoesNotContain(first, r => r.Contains("<|endoftext|>"));
+        sampler.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => sampler.Sample(prompt.Rendered, 2, seed: 5));
     }
 }
