@@ -49,6 +49,8 @@ public static class FeedbackPairs
     public static int Convert(string feedbackPath, string pairsPath, PairSelection selection = PairSelection.AllPairs)
     {
         if (!File.Exists(feedbackPath)) throw new FileNotFoundException($"The feedback file '{feedbackPath}' does not exist.", feedbackPath);
+        if (string.Equals(Path.GetFullPath(feedbackPath), Path.GetFullPath(pairsPath), StringComparison.Ordinal))
+            throw new ArgumentException($"The pairs must go to another file than the feedback '{feedbackPath}' (it is only ever appended to).");
         var file = FeedbackStore.ReadFile(feedbackPath);
         if (file.MalformedLines.Count > 0)
             throw new InvalidDataException($"{feedbackPath}: lines {string.Join(", ", file.MalformedLines.Take(5))} are not feedback records.");

@@ -30,6 +30,8 @@ public class FeedbackPairsAndStatsTests
         Assert.Equal(3, FeedbackPairs.Convert(store.Path, dir.Sub("pairs.jsonl")));
         var line = File.ReadAllLines(dir.Sub("pairs.jsonl"))[0];
         Assert.Equal("{\"prompt\":\"p a\",\"chosen\":\"A\",\"rejected\":\"B\"}", line);
+        Assert.Throws<ArgumentException>(() => FeedbackPairs.Convert(store.Path, store.Path));
+        Assert.Single(File.ReadAllLines(store.Path));
     }
 
     [Fact]
