@@ -16,6 +16,7 @@ public static class RlhfApp
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(TokenizeCommand.CreateTokenizer());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(LabelCommand.Create());
         return root;
     }
 
