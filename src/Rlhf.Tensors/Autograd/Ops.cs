@@ -108,6 +108,22 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
         return output;
     }
 
+    /// <summary>factor · input (e.g. 1/temperature on the hidden state before a tied LM head).</summary>
+    public Node Scale(Node input, float factor)
+    {
+        var output = Output(input.RequiresGradient, input.Shape);
+        ScaleKernels.Forward(output.Value.Pointer, input.Value.Pointer, factor, input.Value.Length);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                ScaleKernels.Forward(input.Gradient.Pointer, output.Gradient.Pointer, factor, input.Value.Length, accumulate: true);
+                output.ReleaseGradient();
+            });
+        }
+        return output;
+    }
+
     public Node Add(Node a, Node b)
     {
         var output = Output(a.RequiresGradient || b.RequiresGradient, a.Shape);
@@ -181,7 +197,8 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     /// Per-token log-probabilities through the tied LM head: logp[n] = log softmax(hidden[n]·Eᵀ)[target[n]]
     /// (0 where target is negative). hidden [N, C], embedding [V, C] → [N].
     /// </summary>
-    public Node TokenLogProbs(Node hidden, Node embedding, int[] targets)
+    /// <param name="entropy">When given ([N]), receives each row's entropy −Σ p·log p (no gradient).</param>
+    public Node TokenLogProbs(Node hidden, Node embedding, int[] targets, Tensor? entropy = null)
     {
         int rows = targets.Length, channels = hidden.Shape[^1], vocab = embedding.Shape[0];
         var output = Output(hidden.RequiresGradient || embedding.RequiresGradient, rows);
@@ -189,7 +206,7 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
         var scratch = Arena.AllocateUninitialized(checked((int)LmHeadKernels.ScratchLength(rows, channels, vocab)));
         fixed (int* target = targets)
             LmHeadKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, embedding.Value.Pointer, target,
-                rows, channels, vocab, scratch.Pointer);
+                rows, channels, vocab, scratch.Pointer, entropy: entropy is null ? null : entropy.Pointer);
         if (output.RequiresGradient)
         {
             Tape.Record(() =>

@@ -29,10 +29,11 @@ public static unsafe class LmHeadKernels
     /// </summary>
     public static void Forward(float* tokenLogProbs, float* logSumExp, float* hidden, float* embedding, int* targets,
         int rows, int channels, int vocab, float* scratch,
-        float* tokenWeights = null, float* hiddenGrad = null, float* embeddingGrad = null)
+        float* tokenWeights = null, float* hiddenGrad = null, float* embeddingGrad = null, float* entropy = null)
     {
         bool eager = tokenWeights != null;
         for (int n = 0; n < rows; n++) { tokenLogProbs[n] = 0; logSumExp[n] = 0; }
+        if (entropy != null) for (int n = 0; n < rows; n++) entropy[n] = 0;
         ForEachChunk(rows, channels, vocab, targets, scratch, hidden, embedding, (chunk, count, logits, gathered, gatheredGrad) =>
         {
             Parallelism.For(count, 8, (start, end) =>
@@ -44,6 +45,7 @@ public static unsafe class LmHeadKernels
                     float lse = LogSumExp(row, vocab);
                     logSumExp[n] = lse;
                     tokenLogProbs[n] = row[targets[n]] - lse;
+                    if (entropy != null) entropy[n] = Entropy(row, vocab, lse);
                     if (eager) SoftmaxMinusOneHot(row, vocab, lse, tokenWeights[n], targets[n]);
                 }
             });
@@ -172,6 +174,26 @@ public static unsafe class LmHeadKernels
         double sum = 0;
         for (int i = 0; i < length; i++) sum += Math.Exp(row[i] - max);
         return max + (float)Math.Log(sum);
+    }
+
+    /// <summary>H = −Σ p·log p = lse − Σ_v p_v·logit_v, with p = exp(logit − lse).</summary>
+    public static float Entropy(float* row, int length, float lse)
+    {
+        int i = 0;
+        double weighted = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var lseVector = Vector512.Create(lse);
+            var sum = Vector512<float>.Zero;
+            for (; i <= length - 16; i += 16)
+            {
+                var logits = Vector512.Load(row + i);
+                sum += Vector512.Exp(logits - lseVector) * logits;
+            }
+            weighted = Vector512.Sum(sum);
+        }
+        for (; i < length; i++) weighted += Math.Exp(row[i] - lse) * row[i];
+        return (float)(lse - weighted);
     }
 
     /// <summary>row ← scale·(exp(row − lse) − 1[v = target]).</summary>

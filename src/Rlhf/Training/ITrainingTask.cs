@@ -24,3 +24,13 @@ public interface ITrainingTask<TExample>
     /// <summary>Loads weights saved by <see cref="SaveModel"/> (for resuming).</summary>
     void LoadModel(string directory);
 }
+
+/// <summary>
+/// A task whose one outer step applies several optimizer updates itself (PPO: a rollout, then epochs of
+/// minibatches). The loop hands it <c>update</c>, which clips the gradients, steps the optimizer at the step's
+/// learning rate, zeroes the gradients and returns the pre-clip norm.
+/// </summary>
+public interface ISelfSteppingTask<TExample> : ITrainingTask<TExample>
+{
+    IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<TExample>> microBatches, Func<double> update);
+}

@@ -27,6 +27,12 @@ public sealed class TrainingLoop<TExample>
     public Func<IReadOnlyDictionary<string, double>>? ExtraState { get; init; }
     public Action<IReadOnlyDictionary<string, double>>? RestoreExtraState { get; init; }
 
+    /// <summary>Name of the learning rate in the logs ("learning_rate" as transformers; PPO uses TRL's "lr").</summary>
+    public string LearningRateMetric { get; init; } = "learning_rate";
+
+    /// <summary>Metrics logged at their latest value instead of averaged over the logging window (counters, coefficients).</summary>
+    public IReadOnlySet<string> LatestValueMetrics { get; init; } = new HashSet<string> { "episode", "kl_coef" };
+
     public TrainingLoop(ITrainingTask<TExample> task, TrainingArguments arguments, IReadOnlyList<TExample> trainSet, IReadOnlyList<TExample>? evalSet = null)
     {
         arguments.Validate();
@@ -66,7 +72,7 @@ public sealed class TrainingLoop<TExample>
 
         using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName));
         var history = new List<IReadOnlyDictionary<string, double>>();
-        var window = new MetricWindow();
+        var window = new MetricWindow(LearningRateMetric, LatestValueMetrics);
         var clock = Stopwatch.StartNew();
         double tokensSinceStart = 0;
         string? lastCheckpoint = resumeFrom;
@@ -82,15 +88,33 @@ public sealed class TrainingLoop<TExample>
             var groups = Group(order);
             for (int g = state.StepInEpoch; g < groups.Count && state.GlobalStep < totalSteps; g++)
             {
-                var metrics = task.TrainStep(groups[g]);
                 float learningRate = schedule.At(state.GlobalStep);
-                double norm = arguments.MaxGradNorm > 0
-                    ? GradientClipping.ClipByGlobalNorm(task.Parameters, arguments.MaxGradNorm)
-                    : GradientClipping.GlobalNorm(task.Parameters);
-                bool finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
-                if (finite) optimizer.Step(learningRate);
-                else skipped++;
-                task.Parameters.ZeroGradients();
+                IReadOnlyDictionary<string, double> metrics;
+                double norm;
+                if (task is ISelfSteppingTask<TExample> selfStepping)
+                {
+                    // The task applies its own updates (each clipped; a non-finite one is skipped and counted).
+                    double normSum = 0;
+                    int updates = 0;
+                    metrics = selfStepping.TrainStep(groups[g], () =>
+                    {
+                        double n = ClipStepAndZero(optimizer, learningRate, ref skipped);
+                        normSum += double.IsFinite(n) ? n : 0;
+                        updates++;
+                        return n;
+                    });
+                    norm = updates == 0 ? 0 : normSum / updates;
+                    if (!metrics.Values.All(double.IsFinite)) skipped++;
+                }
+                else
+                {
+                    metrics = task.TrainStep(groups[g]);
+                    norm = NormAndClip();
+                    bool finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
+                    if (finite) optimizer.Step(learningRate);
+                    else skipped++;
+                    task.Parameters.ZeroGradients();
+                }
                 state.GlobalStep++;
                 state.StepInEpoch = g + 1;
                 state.Epoch = state.EpochIndex + (double)(g + 1) / groups.Count;
@@ -134,6 +158,20 @@ public sealed class TrainingLoop<TExample>
         return new TrainingResult(state.GlobalStep, false, lastCheckpoint, skipped, history);
     }
 
+    private double NormAndClip() => arguments.MaxGradNorm > 0
+        ? GradientClipping.ClipByGlobalNorm(task.Parameters, arguments.MaxGradNorm)
+        : GradientClipping.GlobalNorm(task.Parameters);
+
+    /// <summary>One optimizer update for self-stepping tasks: clip, step (unless the norm is not finite), zero.</summary>
+    private double ClipStepAndZero(AdamW optimizer, float learningRate, ref int skipped)
+    {
+        double norm = NormAndClip();
+        if (double.IsFinite(norm)) optimizer.Step(learningRate);
+        else skipped++;
+        task.Parameters.ZeroGradients();
+        return norm;
+    }
+
     private List<IReadOnlyList<IReadOnlyList<TExample>>> Group(int[] order)
     {
         int batch = arguments.PerDeviceTrainBatchSize, accumulation = arguments.GradientAccumulationSteps;
@@ -163,8 +201,9 @@ public sealed class TrainingLoop<TExample>
         File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "config.json"));
 
     /// <summary>Averages step metrics over a logging window, adding lr, grad_norm, tokens/s.</summary>
-    private sealed class MetricWindow
+    private sealed class MetricWindow(string learningRateName, IReadOnlySet<string> latestValueMetrics)
     {
+        private readonly Dictionary<string, double> latest = [];
         private readonly Dictionary<string, double> sums = [];
         private int count;
         private double lastLearningRate, normSum;
@@ -172,7 +211,11 @@ public sealed class TrainingLoop<TExample>
         public void Add(IReadOnlyDictionary<string, double> metrics, float learningRate, double norm)
         {
             foreach (var (name, value) in metrics)
-                if (name != "tokens") sums[name] = sums.GetValueOrDefault(name) + value;
+            {
+                if (name == "tokens") continue;
+                if (latestValueMetrics.Contains(name)) latest[name] = value;
+                else sums[name] = sums.GetValueOrDefault(name) + value;
+            }
             lastLearningRate = learningRate;
             normSum += norm;
             count++;
@@ -182,11 +225,13 @@ public sealed class TrainingLoop<TExample>
         {
             var entry = new Dictionary<string, double> { ["step"] = step, ["epoch"] = Math.Round(epoch, 4) };
             foreach (var (name, sum) in sums) entry[name] = sum / Math.Max(1, count);
-            entry["learning_rate"] = lastLearningRate;
+            foreach (var (name, value) in latest) entry[name] = value;
+            entry[learningRateName] = lastLearningRate;
             entry["grad_norm"] = normSum / Math.Max(1, count);
             entry["tokens_per_second"] = Math.Round(tokensPerSecond, 2);
             if (skipped > 0) entry["skipped_steps"] = skipped;
             sums.Clear();
+            latest.Clear();
             count = 0;
             normSum = 0;
             return entry;

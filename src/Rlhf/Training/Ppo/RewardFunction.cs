@@ -1,0 +1,68 @@
+// What PPO maximises: a score per (prompt, response). The reward model is one; tests use known rewards.
+using Rlhf.Models;
+using Rlhf.Tensors;
+using Rlhf.Text;
+
+namespace Rlhf.Training.Ppo;
+
+public interface IRewardFunction
+{
+    /// <summary>One score per rollout, given the prompt ids and the response ids (EOS included when emitted).</summary>
+    float[] Score(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, IReadOnlyList<bool> endedWithEos);
+}
+
+public sealed class DelegateRewardFunction(Func<int[], int[], bool, float> score) : IRewardFunction
+{
+    public float[] Score(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, IReadOnlyList<bool> endedWithEos) =>
+        prompts.Select((p, i) => score(p, responses[i], endedWithEos[i])).ToArray();
+}
+
+/// <summary>
+/// Scores with a reward model that may use another tokenizer (PITFALLS #13): the policy's tokens are decoded to text
+/// and re-encoded with the reward model's tokenizer; a response that ended with EOS is scored at the reward model's
+/// own EOS token, as it was trained (template "… {response}{eos}").
+/// </summary>
+public sealed class RewardModelScorer(RewardModel rewardModel, BpeTokenizer rewardTokenizer, BpeTokenizer policyTokenizer, int batchSize = 16)
+    : IRewardFunction, IDisposable
+{
+    private readonly Arena arena = new();
+
+    public float[] Score(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, IReadOnlyList<bool> endedWithEos)
+    {
+        var sequences = new List<int[]>(prompts.Count);
+        int maxLength = rewardModel.Model.Config.ContextLength;
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var response = endedWithEos[i] ? responses[i][..^1] : responses[i];
+            int[] ids =
+            [
+                .. rewardTokenizer.Encode(policyTokenizer.Decode(prompts[i]), allowSpecialTokens: false),
+                .. rewardTokenizer.Encode(policyTokenizer.Decode(response), allowSpecialTokens: false),
+                .. endedWithEos[i] && rewardTokenizer.EosTokenId is int eos ? new[] { eos } : [],
+            ];
+            sequences.Add(ids.Length > maxLength ? ids[^maxLength..] : ids);
+        }
+        var scores = new float[sequences.Count];
+        int pad = rewardTokenizer.PadTokenId ?? rewardTokenizer.EosTokenId ?? 0;
+        var tape = new Tape { Enabled = false };
+        for (int start = 0; start < sequences.Count; start += batchSize)
+        {
+            var chunk = sequences.Skip(start).Take(batchSize).ToArray();
+            int length = chunk.Max(s => s.Length);
+            var ids = new int[chunk.Length * length];
+            var mask = new float[chunk.Length * length];
+            Array.Fill(ids, pad);
+            for (int b = 0; b < chunk.Length; b++)
+            {
+                chunk[b].CopyTo(ids, b * length);
+                for (int t = 0; t < chunk[b].Length; t++) mask[b * length + t] = 1;
+            }
+            arena.Reset();
+            var rewards = rewardModel.Rewards(new Ops(arena, tape), new CausalLmBatch(chunk.Length, length, ids, mask), trainable: false).Value.Span;
+            for (int b = 0; b < chunk.Length; b++) scores[start + b] = rewards[b];
+        }
+        return scores;
+    }
+
+    public void Dispose() => arena.Dispose();
+}
