@@ -32,6 +32,30 @@ internal static unsafe class GemmKernels
         Vector512<float> c9_0 = Vector512<float>.Zero; Vector512<float> c9_1 = Vector512<float>.Zero;
         Vector512<float> c10_0 = Vector512<float>.Zero; Vector512<float> c10_1 = Vector512<float>.Zero;
         Vector512<float> c11_0 = Vector512<float>.Zero; Vector512<float> c11_1 = Vector512<float>.Zero;
+        Sse.Prefetch0(c + 0 * ldc);
+        Sse.Prefetch0(c + 0 * ldc + 31);
+        Sse.Prefetch0(c + 1 * ldc);
+        Sse.Prefetch0(c + 1 * ldc + 31);
+        Sse.Prefetch0(c + 2 * ldc);
+        Sse.Prefetch0(c + 2 * ldc + 31);
+        Sse.Prefetch0(c + 3 * ldc);
+        Sse.Prefetch0(c + 3 * ldc + 31);
+        Sse.Prefetch0(c + 4 * ldc);
+        Sse.Prefetch0(c + 4 * ldc + 31);
+        Sse.Prefetch0(c + 5 * ldc);
+        Sse.Prefetch0(c + 5 * ldc + 31);
+        Sse.Prefetch0(c + 6 * ldc);
+        Sse.Prefetch0(c + 6 * ldc + 31);
+        Sse.Prefetch0(c + 7 * ldc);
+        Sse.Prefetch0(c + 7 * ldc + 31);
+        Sse.Prefetch0(c + 8 * ldc);
+        Sse.Prefetch0(c + 8 * ldc + 31);
+        Sse.Prefetch0(c + 9 * ldc);
+        Sse.Prefetch0(c + 9 * ldc + 31);
+        Sse.Prefetch0(c + 10 * ldc);
+        Sse.Prefetch0(c + 10 * ldc + 31);
+        Sse.Prefetch0(c + 11 * ldc);
+        Sse.Prefetch0(c + 11 * ldc + 31);
         Vector512<float> ar;
         int p = 0;
         for (; p + 1 < kc; p += 2)
@@ -251,6 +275,12 @@ internal static unsafe class GemmKernels
         Vector256<float> c3_0 = Vector256<float>.Zero; Vector256<float> c3_1 = Vector256<float>.Zero;
         Vector256<float> c4_0 = Vector256<float>.Zero; Vector256<float> c4_1 = Vector256<float>.Zero;
         Vector256<float> c5_0 = Vector256<float>.Zero; Vector256<float> c5_1 = Vector256<float>.Zero;
+        Sse.Prefetch0(c + 0 * ldc);
+        Sse.Prefetch0(c + 1 * ldc);
+        Sse.Prefetch0(c + 2 * ldc);
+        Sse.Prefetch0(c + 3 * ldc);
+        Sse.Prefetch0(c + 4 * ldc);
+        Sse.Prefetch0(c + 5 * ldc);
         Vector256<float> ar;
         int p = 0;
         for (; p + 1 < kc; p += 2)
