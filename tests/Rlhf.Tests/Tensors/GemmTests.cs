@@ -85,17 +85,19 @@ public unsafe class GemmTests
         }
     }
 
-    [Fact]
-    public void ManagedIsDeterministicAcrossThreadCounts()
+    [Theory]
+    [InlineData(301, 259, 300, false, false)] // splits rows across threads
+    [InlineData(130, 517, 300, true, true)]   // splits columns across threads
+    public void ManagedIsDeterministicAcrossThreadCounts(int m, int n, int k, bool transA, bool transB)
     {
-        const int m = 301, n = 259, k = 300;
         var rng = new Rng(5);
         float[] a = Random(rng, m * k), b = Random(rng, k * n);
         float[] parallel = new float[m * n], serial = new float[m * n];
+        int lda = transA ? m : k, ldb = transB ? k : n;
         fixed (float* pa = a, pb = b, pp = parallel, ps = serial)
         {
-            ManagedGemm.Instance.Sgemm(false, false, m, n, k, 1f, pa, k, pb, n, 0f, pp, n, parallel: true);
-            ManagedGemm.Instance.Sgemm(false, false, m, n, k, 1f, pa, k, pb, n, 0f, ps, n, parallel: false);
+            ManagedGemm.Instance.Sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pp, n, parallel: true);
+            ManagedGemm.Instance.Sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, ps, n, parallel: false);
         }
         Assert.Equal(serial, parallel);
     }
