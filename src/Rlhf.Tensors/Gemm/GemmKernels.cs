@@ -1,4 +1,5 @@
-// Register-tiled SGEMM micro-kernels (AVX-512, AVX2/FMA, scalar) over packed A and B panels. Generated shape, edit with care.
+// Register-tiled SGEMM micro-kernels (AVX-512, AVX2/FMA, scalar) over packed A and B panels.
+// The vector kernels are fully unrolled over the tile (written out by a generator script); keep them regular.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -7,8 +8,12 @@ namespace Rlhf.Tensors;
 
 internal static unsafe class GemmKernels
 {
+    // Micro-tiles: each k step broadcasts MR values of A against NR/width vectors of B into MR·NR/width
+    // accumulators. AVX-512: 12×32 = 24 zmm accumulators + 2 B vectors + 1 broadcast (of 32 registers);
+    // AVX2: 6×16 = 12 ymm accumulators + 2 + 1 (of 16). The k loop is unrolled by two.
     internal const int Mr512 = 12, Nr512 = 32;
-    /// <summary>True when the Vector512 kernel runs in hardware (false e.g. under DOTNET_EnableAVX512F=0).</summary>
+
+    /// <summary>True when the Vector512 kernel runs in hardware (false e.g. under DOTNET_EnableAVX512=0).</summary>
     internal static bool Avx512Supported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     internal static bool Avx2Supported => Vector256.IsHardwareAccelerated && Avx2.IsSupported && Fma.IsSupported;
