@@ -30,7 +30,7 @@ public sealed unsafe class ManagedGemm : IGemmProvider
     public static readonly ManagedGemm Instance = new(GemmKernelKind.Auto);
 
     // Problems below this many multiply-adds run on the calling thread even when parallel is requested.
-    private const double ParallelThreshold = 1 << 22;
+    private const double ParallelThreshold = 1 << 23;
 
     private readonly delegate*<int, float*, float*, float*, nint, float, float, void> kernel;
     private readonly int mr, nr, kcMax, mcMax, ncMax;

@@ -77,12 +77,12 @@ public unsafe class GemmTests
     {
         var provider = Get(name);
         if (provider is null) return;
-        for (int t = 0; t < 4; t++)
-        {
-            // Big enough to cross the managed threading threshold, with both split directions.
-            Check(provider, t >= 2, (t & 1) == 1, 150, 191, 160, 1f, 0.5f, padding: 5, parallel: true, seed: (ulong)(100 + t));
-            Check(provider, t >= 2, (t & 1) == 1, 191, 150, 160, 1f, 0f, padding: 0, parallel: true, seed: (ulong)(200 + t));
-        }
+        // Big enough to cross the managed threading threshold (2^23 multiply-adds), with both split directions;
+        // each transpose combination once.
+        Check(provider, false, false, 200, 231, 190, 1f, 0.5f, padding: 5, parallel: true, seed: 100);
+        Check(provider, true, true, 200, 231, 190, 1f, 0f, padding: 0, parallel: true, seed: 101);
+        Check(provider, false, true, 231, 200, 190, -1f, 0f, padding: 3, parallel: true, seed: 102);
+        Check(provider, true, false, 231, 200, 190, 1f, 2f, padding: 0, parallel: true, seed: 103);
     }
 
     [Theory]
