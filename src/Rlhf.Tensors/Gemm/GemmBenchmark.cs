@@ -37,10 +37,11 @@ public static unsafe class GemmBenchmark
     }
 
     /// <summary>
-    /// Times every provider on every shape: warm-up runs, then <paramref name="runs"/> rounds in which the providers
-    /// take turns (each sample repeated until it lasts ≥ ~2 ms for tiny shapes); reports each provider's best sample. Inputs are random, C starts as zero
-    /// and beta = 0; row strides equal row lengths except the per-head QKᵀ shape, whose A and B are strided
-    /// slices of a [M, 3·768] qkv matrix as in attention.
+    /// Times every provider on every shape: warm-up (at least <paramref name="warmups"/> calls and ~0.25 s), then
+    /// <paramref name="runs"/> rounds in which the providers take turns (each sample repeated until it lasts
+    /// ≥ ~2 ms for tiny shapes); reports each provider's best sample. Inputs are random, C starts as zero and
+    /// beta = 0; row strides equal row lengths except the per-head QKᵀ shape, whose A and B are strided slices
+    /// of a [M, 3·768] qkv matrix as in attention.
     /// </summary>
     public static IReadOnlyList<GemmBenchmarkResult> Run(IEnumerable<GemmShape>? shapes = null,
         IEnumerable<IGemmProvider>? providers = null, int runs = 5, int warmups = 2)
@@ -67,7 +68,10 @@ public static unsafe class GemmBenchmark
                     var provider = providerList[q];
                     calls[q] = () => provider.Sgemm(shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 1f,
                         a, lda, b, ldb, 0f, c, shape.N, shape.Parallel);
-                    for (int i = 0; i < warmups; i++) calls[q]();
+                    // Warm up for at least `warmups` calls and ~0.25 s, so JIT tiering and first-touch page
+                    // faults (which steal a core on a 2-core machine) are over before timing starts.
+                    long warmStart = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < warmups || Stopwatch.GetElapsedTime(warmStart).TotalMilliseconds < 250; i++) calls[q]();
                     // Repeat tiny products so each timed sample is long enough to measure.
                     long probe = Stopwatch.GetTimestamp();
                     calls[q]();
