@@ -37,10 +37,11 @@ public static unsafe class GemmBenchmark
     }
 
     /// <summary>
-    /// Times every provider on every shape: warm-up runs, then <paramref name="runs"/> timed runs (repeated
-    /// until each run lasts ≥ ~2 ms for tiny shapes); reports the best (least disturbed by other load). Inputs are random, C starts as zero
-    /// and beta = 0; row strides equal row lengths except the per-head QKᵀ shape, whose A and B are strided
-    /// slices of a [M, 3·768] qkv matrix as in attention.
+    /// Times every provider on every shape: warm-up (at least <paramref name="warmups"/> calls and ~0.25 s), then
+    /// <paramref name="runs"/> rounds in which the providers take turns (each sample repeated until it lasts
+    /// ≥ ~2 ms for tiny shapes); reports each provider's best sample. Inputs are random, C starts as zero and
+    /// beta = 0; row strides equal row lengths except the per-head QKᵀ shape, whose A and B are strided slices
+    /// of a [M, 3·768] qkv matrix as in attention.
     /// </summary>
     public static IReadOnlyList<GemmBenchmarkResult> Run(IEnumerable<GemmShape>? shapes = null,
         IEnumerable<IGemmProvider>? providers = null, int runs = 5, int warmups = 2)
@@ -59,27 +60,39 @@ public static unsafe class GemmBenchmark
             float* a = Allocate(sizeA, rng), b = Allocate(sizeB, rng), c = Allocate(sizeC, null);
             try
             {
-                foreach (var provider in providerList)
+                var calls = new Action[providerList.Count];
+                var repeats = new int[providerList.Count];
+                var best = new double[providerList.Count];
+                for (int q = 0; q < providerList.Count; q++)
                 {
-                    void Call() => provider.Sgemm(shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 1f,
+                    var provider = providerList[q];
+                    calls[q] = () => provider.Sgemm(shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 1f,
                         a, lda, b, ldb, 0f, c, shape.N, shape.Parallel);
-
-                    for (int i = 0; i < warmups; i++) Call();
+                    // Warm up for at least `warmups` calls and ~0.25 s, so JIT tiering and first-touch page
+                    // faults (which steal a core on a 2-core machine) are over before timing starts.
+                    long warmStart = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < warmups || Stopwatch.GetElapsedTime(warmStart).TotalMilliseconds < 250; i++) calls[q]();
                     // Repeat tiny products so each timed sample is long enough to measure.
-                    var probe = Stopwatch.StartNew();
-                    Call();
-                    int repeat = (int)Math.Clamp(2.0 / Math.Max(probe.Elapsed.TotalMilliseconds, 1e-3), 1, 10_000);
-                    var samples = new double[Math.Max(1, runs)];
-                    for (int r = 0; r < samples.Length; r++)
+                    long probe = Stopwatch.GetTimestamp();
+                    calls[q]();
+                    repeats[q] = (int)Math.Clamp(2.0 / Math.Max(Stopwatch.GetElapsedTime(probe).TotalMilliseconds, 1e-3), 1, 10_000);
+                    best[q] = double.MaxValue;
+                }
+                // Providers take turns within each round, so a burst of outside load hits them alike.
+                for (int r = 0; r < Math.Max(1, runs); r++)
+                {
+                    for (int q = 0; q < providerList.Count; q++)
                     {
                         long start = Stopwatch.GetTimestamp();
-                        for (int i = 0; i < repeat; i++) Call();
-                        samples[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds / repeat;
+                        for (int i = 0; i < repeats[q]; i++) calls[q]();
+                        best[q] = Math.Min(best[q], Stopwatch.GetElapsedTime(start).TotalMilliseconds / repeats[q]);
                     }
-                    double ms = samples.Min();
-                    double gflops = 2.0 * shape.M * shape.N * shape.K / (ms * 1e6);
-                    results.Add(new GemmBenchmarkResult(provider.Name, shape.Label, shape.TransA, shape.TransB,
-                        shape.M, shape.N, shape.K, shape.Parallel, ms, gflops));
+                }
+                for (int q = 0; q < providerList.Count; q++)
+                {
+                    double gflops = 2.0 * shape.M * shape.N * shape.K / (best[q] * 1e6);
+                    results.Add(new GemmBenchmarkResult(providerList[q].Name, shape.Label, shape.TransA, shape.TransB,
+                        shape.M, shape.N, shape.K, shape.Parallel, best[q], gflops));
                 }
             }
             finally

@@ -77,25 +77,27 @@ public unsafe class GemmTests
     {
         var provider = Get(name);
         if (provider is null) return;
-        for (int t = 0; t < 4; t++)
-        {
-            // Big enough to cross the managed threading threshold, with both split directions.
-            Check(provider, t >= 2, (t & 1) == 1, 150, 191, 160, 1f, 0.5f, padding: 5, parallel: true, seed: (ulong)(100 + t));
-            Check(provider, t >= 2, (t & 1) == 1, 191, 150, 160, 1f, 0f, padding: 0, parallel: true, seed: (ulong)(200 + t));
-        }
+        // Big enough to cross the managed threading threshold (2^23 multiply-adds), with both split directions;
+        // each transpose combination once.
+        Check(provider, false, false, 200, 231, 190, 1f, 0.5f, padding: 5, parallel: true, seed: 100);
+        Check(provider, true, true, 200, 231, 190, 1f, 0f, padding: 0, parallel: true, seed: 101);
+        Check(provider, false, true, 231, 200, 190, -1f, 0f, padding: 3, parallel: true, seed: 102);
+        Check(provider, true, false, 231, 200, 190, 1f, 2f, padding: 0, parallel: true, seed: 103);
     }
 
-    [Fact]
-    public void ManagedIsDeterministicAcrossThreadCounts()
+    [Theory]
+    [InlineData(301, 259, 300, false, false)] // splits rows across threads
+    [InlineData(130, 517, 300, true, true)]   // splits columns across threads
+    public void ManagedIsDeterministicAcrossThreadCounts(int m, int n, int k, bool transA, bool transB)
     {
-        const int m = 301, n = 259, k = 300;
         var rng = new Rng(5);
         float[] a = Random(rng, m * k), b = Random(rng, k * n);
         float[] parallel = new float[m * n], serial = new float[m * n];
+        int lda = transA ? m : k, ldb = transB ? k : n;
         fixed (float* pa = a, pb = b, pp = parallel, ps = serial)
         {
-            ManagedGemm.Instance.Sgemm(false, false, m, n, k, 1f, pa, k, pb, n, 0f, pp, n, parallel: true);
-            ManagedGemm.Instance.Sgemm(false, false, m, n, k, 1f, pa, k, pb, n, 0f, ps, n, parallel: false);
+            ManagedGemm.Instance.Sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pp, n, parallel: true);
+            ManagedGemm.Instance.Sgemm(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, ps, n, parallel: false);
         }
         Assert.Equal(serial, parallel);
     }
