@@ -15,6 +15,7 @@ public static class RlhfApp
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(TokenizeCommand.CreateTokenizer());
+        root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(SftCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
