@@ -17,6 +17,8 @@ public static class RlhfApp
         root.Subcommands.Add(TokenizeCommand.CreateTokenizer());
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(SftCommand.Create());
+        root.Subcommands.Add(RewardCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

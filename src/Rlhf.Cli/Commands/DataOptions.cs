@@ -90,10 +90,10 @@ public sealed class DataOptions
         };
     }
 
-    /// <summary>Ids of a rendered response: EOS id appended when the template did not write the EOS text.</summary>
+    /// <summary>Ids of a rendered response, ending with the EOS id (appended unless the text already ends with it).</summary>
     public static int[] EncodeResponse(BpeTokenizer tokenizer, string response, PromptTemplate template, int? eosTokenId)
     {
         var ids = tokenizer.Encode(response);
-        return !template.HasEos && eosTokenId is int eos ? [.. ids, eos] : ids;
+        return eosTokenId is int eos && (ids.Length == 0 || ids[^1] != eos) && !template.HasEos ? [.. ids, eos] : ids;
     }
 }
