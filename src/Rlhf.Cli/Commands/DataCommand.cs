@@ -42,9 +42,9 @@ public static class DataCommand
                 }));
                 return 0;
             }
-            console.WriteLine(summary.ToString().TrimEnd());
-            console.WriteLine($"pipeline ({FormatName(format)}):");
-            console.WriteLine(report.ToString().TrimEnd());
+            TrainingRunner.Line(console, summary.ToString().TrimEnd());
+            TrainingRunner.Line(console, $"pipeline ({FormatName(format)}):");
+            TrainingRunner.Line(console, report.ToString().TrimEnd());
             return 0;
         }));
         return command;
@@ -74,8 +74,8 @@ public static class DataCommand
                 _ => JsonlWriter.WriteRanked(path, result.Ranked ?? result.Pairs?.Select(p => new RankedExample(p.Prompt, [p.Chosen, p.Rejected]))
                     ?? throw new ArgumentException($"{FormatName(format)} data has no ranked responses; use --to sft.")),
             };
-            console.WriteLine(report.ToString().TrimEnd());
-            console.WriteLine($"Wrote {written:N0} {target} rows to {path}.");
+            TrainingRunner.Line(console, report.ToString().TrimEnd());
+            TrainingRunner.Line(console, $"Wrote {written:N0} {target} rows to {path}.");
             return 0;
         }));
         return command;
@@ -89,7 +89,7 @@ public static class DataCommand
     {
         var tokenizer = model is null ? null : BpeTokenizer.FromFolder(model);
         var options = data.Resolve(settings, tokenizer);
-        if (tokenizer is null) console.WriteLine("note: no --model given, so the token-length filter is skipped.");
+        if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
         var format = options.Format == DataFormat.Auto ? detected : options.Format;
         if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");
         options = options with { Format = format };

@@ -120,7 +120,7 @@ public static class RewardCommand
                 .Select(p => new RewardExample([Encode(p.Prompt, p.Chosen), Encode(p.Prompt, p.Rejected)], useMargins ? p.Margin : null))
                 .ToList();
         }
-        console.WriteLine(report.ToString().TrimEnd());
+        TrainingRunner.Line(console, report.ToString().TrimEnd());
         if (examples.Count == 0) throw new ArgumentException($"No examples left in {path} after filtering (see the report above).");
         return examples;
     }

@@ -102,9 +102,9 @@ public static class ScoreCommand
             return 0;
         }
         if (output is null)
-            foreach (var node in outputs.Take(20)) console.WriteLine(node.ToJsonString());
-        console.WriteLine($"Scored {rows.Count:N0} rows of {path}{(output is null ? "" : $"; wrote them to {output}")}.");
-        if (accuracy is double a) console.WriteLine($"pairwise accuracy: {Fmt(a)} ({correct:N0} of {pairs:N0} chosen scored above rejected)");
+            foreach (var node in outputs.Take(20)) TrainingRunner.Line(console, node.ToJsonString());
+        TrainingRunner.Line(console, $"Scored {rows.Count:N0} rows of {path}{(output is null ? "" : $"; wrote them to {output}")}.");
+        if (accuracy is double a) TrainingRunner.Line(console, $"pairwise accuracy: {Fmt(a)} ({correct:N0} of {pairs:N0} chosen scored above rejected)");
         return 0;
     }
 

@@ -55,7 +55,7 @@ public static class SftCommand
     private static IReadOnlyList<SftExample> Prepare(IAnsiConsole console, string path, DataPipelineOptions options, ModelFolder folder)
     {
         var result = SftPipeline.Run(path, options);
-        console.WriteLine(result.Report.ToString().TrimEnd());
+        TrainingRunner.Line(console, result.Report.ToString().TrimEnd());
         if (result.Examples.Count == 0) throw new ArgumentException($"No examples left in {path} after filtering (see the report above).");
         return result.Examples
             .Select(e => new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))

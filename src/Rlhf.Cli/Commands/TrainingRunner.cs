@@ -25,6 +25,9 @@ public static class TrainingRunner
         return console;
     }
 
+    /// <summary>A plain line, never wrapped (outside a live display).</summary>
+    public static void Line(IAnsiConsole console, string text) => console.Profile.Out.Writer.WriteLine(text);
+
     /// <summary>Whether <paramref name="console"/> can show a live progress bar.</summary>
     public static bool IsLive(IAnsiConsole console) => console.Profile.Capabilities.Interactive && console.Profile.Out.IsTerminal;
 
@@ -68,9 +71,9 @@ public static class TrainingRunner
         {
             Progress = new Reporter(p =>
             {
-                if (p.Event == "log") console.WriteLine(Describe(p));
-                else if (p.Event == "eval") console.WriteLine($"eval step {p.Step}: {FormatMetrics(p.Metrics)}");
-                else if (p.Event == "save") console.WriteLine($"checkpoint at step {p.Step}");
+                if (p.Event == "log") Line(console, Describe(p));
+                else if (p.Event == "eval") Line(console, $"eval step {p.Step}: {FormatMetrics(p.Metrics)}");
+                else if (p.Event == "save") Line(console, $"checkpoint at step {p.Step}");
             }),
         };
         return loop.Run(token);
@@ -119,8 +122,8 @@ public static class TrainingRunner
         var train = result.LogHistory.LastOrDefault(e => !e.Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal)));
         var eval = result.LogHistory.LastOrDefault(e => e.Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal)));
         console.MarkupLine($"Finished {result.GlobalStep} steps{(result.SkippedSteps > 0 ? $" ({result.SkippedSteps} skipped: non-finite gradients)" : "")}.");
-        if (train is not null) console.WriteLine("train: " + FormatMetrics(train));
-        if (eval is not null) console.WriteLine("eval:  " + FormatMetrics(eval));
+        if (train is not null) Line(console, "train: " + FormatMetrics(train));
+        if (eval is not null) Line(console, "eval:  " + FormatMetrics(eval));
     }
 
     /// <summary>Reports synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
