@@ -31,11 +31,14 @@ public static class TrainingRunner
     /// <summary>Whether <paramref name="console"/> can show a live progress bar.</summary>
     public static bool IsLive(IAnsiConsole console) => console.Profile.Capabilities.Interactive && console.Profile.Out.IsTerminal;
 
-    /// <summary>Trains, saves the model and <see cref="CommandSettings.ResolvedFileName"/>; returns the exit code.</summary>
+    /// <summary>
+    /// Trains, saves the model and <see cref="CommandSettings.ResolvedFileName"/>; returns the exit code. Ctrl-C (or
+    /// <paramref name="stop"/>) ends the run after the current step with a checkpoint.
+    /// </summary>
     public static int Run<T>(IAnsiConsole console, string command, CommandSettings settings, ITrainingTask<T> task, TrainingArguments arguments,
-        IReadOnlyList<T> train, IReadOnlyList<T>? eval)
+        IReadOnlyList<T> train, IReadOnlyList<T>? eval, CancellationToken stop = default)
     {
-        using var cancellation = new CancellationTokenSource();
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(stop);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
@@ -95,7 +98,7 @@ public static class TrainingRunner
                     {
                         bar.MaxValue = p.TotalSteps;
                         bar.Value = p.Step;
-                        if (p.Event is "log" or "step") bar.Description = Markup.Escape(Describe(p));
+                        if (p.Event is "log" or "step") bar.Description = Markup.Escape(Describe(p, eta: false));
                         if (p.Event == "log") console.MarkupLine($"[grey]{Markup.Escape(Describe(p))}[/]");
                         if (p.Event == "eval") console.MarkupLine($"[blue]eval[/] step {p.Step}: {Markup.Escape(FormatMetrics(p.Metrics))}");
                     }),
@@ -105,12 +108,12 @@ public static class TrainingRunner
         return result!;
     }
 
-    private static string Describe(TrainingProgress p)
+    private static string Describe(TrainingProgress p, bool eta = true)
     {
         string loss = p.Metrics.TryGetValue("loss", out var l) ? $"  loss {l:F4}" : "";
         string lr = p.Metrics.TryGetValue("learning_rate", out var r) ? $"  lr {r.ToString("G3", CultureInfo.InvariantCulture)}" : "";
-        string eta = p.Remaining is { } remaining ? $"  eta {remaining:hh\\:mm\\:ss}" : "";
-        return string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}{loss}{lr}  {p.TokensPerSecond:F0} tok/s{eta}");
+        string remaining = eta && p.Remaining is { } left ? $"  eta {left:hh\\:mm\\:ss}" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}{loss}{lr}  {p.TokensPerSecond:F0} tok/s{remaining}");
     }
 
     public static string FormatMetrics(IReadOnlyDictionary<string, double> metrics) =>

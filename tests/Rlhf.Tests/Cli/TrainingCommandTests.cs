@@ -1,7 +1,12 @@
 // `rlhf data`, `sft`, `reward`, `score`, `dpo` and `compare` end to end on a tiny model folder and the shipped hh-rlhf sample.
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.CommandLine;
 using Rlhf.Cli;
+using Rlhf.Cli.Commands;
+using Rlhf.Text;
+using Rlhf.Training;
+using Rlhf.Training.Sft;
 using Rlhf.Tests.Data;
 using Rlhf.Tests.Support;
 using Xunit;
@@ -211,6 +216,33 @@ public class TrainingCommandTests : IDisposable
         Assert.Equal(0, json.Code);
         var root = JsonDocument.Parse(json.Output).RootElement;
         Assert.Equal(1.0, root.GetProperty("success_rate").GetProperty(model).GetDouble());
+    }
+
+    [Fact]
+    public void AnInterruptedRunCheckpointsExitsZeroAndResumes()
+    {
+        string output = dir.Sub("sft");
+        using (var folder = ModelFolder.Load(model))
+        {
+            var prompt = folder.Tokenizer.Encode("### Question: Hello\n### Answer: ");
+            var examples = Enumerable.Range(0, 8).Select(_ => new SftExample(prompt, [.. folder.Tokenizer.Encode("Hi there"), folder.EosTokenId!.Value])).ToArray();
+            using var task = new SftTask(folder.Model, folder.PadTokenId);
+            var arguments = new TrainingArguments { OutputDir = output, MaxSteps = 4, PerDeviceTrainBatchSize = 2, SaveSteps = 0 };
+            var settings = CommandSettings.Load(new RootCommand { new Command("sft") }.Parse("sft"), null);
+            using var stop = new CancellationTokenSource();
+            stop.Cancel(); // as if Ctrl-C came during the first step
+            using var capture = new ConsoleCapture();
+            Assert.Equal(0, TrainingRunner.Run(TrainingRunner.CreateConsole(), "sft", settings, task, arguments, examples, null, stop.Token));
+            Assert.Contains("interrupted at step 1; resume with --resume-from-checkpoint latest", capture.Text);
+        }
+        Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
+        Assert.NotEmpty(Directory.GetDirectories(output, "checkpoint-*"));
+
+        var (code, _, error) = Run("sft", "--model", model, "--dataset", sample, "--output", output, "--max-steps", "4",
+            "--per-device-train-batch-size", "2", "--logging-steps", "1", "--resume-from-checkpoint", "latest");
+        Assert.True(code == 0, error);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+        Assert.Equal(4, JsonDocument.Parse(File.ReadAllLines(Path.Combine(output, "metrics.jsonl"))[^1]).RootElement.GetProperty("step").GetInt32());
     }
 
     /// <summary>A tiny GPT-2 with another vocabulary size (for the reference-mismatch check).</summary>
