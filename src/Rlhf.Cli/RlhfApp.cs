@@ -15,6 +15,12 @@ public static class RlhfApp
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(TokenizeCommand.CreateTokenizer());
+        root.Subcommands.Add(DataCommand.Create());
+        root.Subcommands.Add(SftCommand.Create());
+        root.Subcommands.Add(RewardCommand.Create());
+        root.Subcommands.Add(ScoreCommand.Create());
+        root.Subcommands.Add(DpoCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LabelCommand.Create());
         return root;

@@ -1,0 +1,111 @@
+// `rlhf compare`: the seeds' SFT-vs-DPO check — the same prompts through several model folders, outputs side by side,
+// and with --check-prefix each model's success rate (成功/失敗: the output starts with the prefix).
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Rlhf.Data;
+using Rlhf.Models.Generation;
+using Rlhf.Text;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class CompareCommand
+{
+    public static Command Create()
+    {
+        var models = new Option<string[]>("--models") { Description = "Model folders to compare.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var prompt = new Option<string?>("--prompt") { Description = "One question." };
+        var prompts = new Option<string?>("--prompts") { Description = "A file of questions: one per line, or JSONL with a \"prompt\" field." };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (the seed's do_sample=False)." };
+        var temperature = new Option<float?>("--temperature") { Description = "Sample at this temperature." };
+        var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most (seed: 100).", DefaultValueFactory = _ => 100 };
+        var checkPrefix = new Option<string?>("--check-prefix") { Description = "Count an output as a success when it starts with this text (after leading whitespace), e.g. \"Let me explain.\"." };
+        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\"); the part before {response} is used." };
+        var raw = new Option<bool>("--raw") { Description = "Use the prompts as they are." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object with every output (and the success rates)." };
+        var command = new Command("compare", "Generate from several models and show their outputs side by side.")
+        {
+            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json,
+        };
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            var console = TrainingRunner.CreateConsole();
+            var questions = PromptInput.Read(parse.GetValue(prompt), parse.GetValue(prompts));
+            if (parse.GetValue(raw) && parse.GetValue(template) is not null) throw new ArgumentException("Give at most one of --template and --raw.");
+            if (parse.GetValue(greedy) && parse.GetValue(temperature) is not null) throw new ArgumentException("--greedy cannot be combined with --temperature.");
+            var promptTemplate = parse.GetValue(raw) ? null
+                : PromptTemplate.Parse(parse.GetValue(template) is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
+            var rendered = questions.Select(q => promptTemplate?.RenderPrompt(q) ?? q).ToArray();
+            var folders = parse.GetValue(models)!;
+            if (folders.Length == 0) throw new ArgumentException("Give at least one model folder to --models.");
+            string? prefix = parse.GetValue(checkPrefix);
+
+            var outputs = new string[folders.Length][];
+            for (int m = 0; m < folders.Length; m++)
+            {
+                using var folder = ModelFolder.Load(folders[m]);
+                var defaults = folder.Generation.ToOptions();
+                var options = defaults with
+                {
+                    MaxNewTokens = parse.GetValue(maxNewTokens),
+                    DoSample = parse.GetValue(temperature) is not null || (!parse.GetValue(greedy) && defaults.DoSample),
+                    Temperature = parse.GetValue(temperature) ?? defaults.Temperature,
+                    Seed = parse.GetValue(seed),
+                    EosTokenId = folder.EosTokenId,
+                    PadTokenId = folder.PadTokenId,
+                    TruncatePromptLeft = true,
+                };
+                var results = Generator.Generate(folder.Model, rendered.Select(p => folder.Tokenizer.Encode(p)).ToArray(), options);
+                outputs[m] = results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids)).ToArray();
+            }
+            var rates = prefix is null ? null
+                : outputs.Select(o => (double)o.Count(text => Succeeds(text, prefix)) / o.Length).ToArray();
+
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["models"] = folders,
+                    ["prompts"] = questions,
+                    ["outputs"] = Enumerable.Range(0, questions.Count).Select(p => folders.Select((_, m) => outputs[m][p]).ToArray()).ToArray(),
+                    ["check_prefix"] = prefix,
+                    ["success"] = prefix is null ? null : Enumerable.Range(0, questions.Count).Select(p => folders.Select((_, m) => Succeeds(outputs[m][p], prefix)).ToArray()).ToArray(),
+                    ["success_rate"] = rates is null ? null : folders.Select((f, m) => new KeyValuePair<string, double>(f, rates[m])).ToDictionary(),
+                }));
+                return 0;
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("prompt");
+            foreach (var folder in folders) table.AddColumn(Markup.Escape(folder));
+            for (int p = 0; p < questions.Count; p++)
+            {
+                var cells = new List<string> { Markup.Escape(questions[p]) };
+                for (int m = 0; m < folders.Length; m++)
+                {
+                    string mark = prefix is null ? "" : Succeeds(outputs[m][p], prefix) ? "[green]成功[/] " : "[red]失敗[/] ";
+                    cells.Add(mark + Markup.Escape(outputs[m][p]));
+                }
+                table.AddRow(cells.ToArray());
+            }
+            console.Write(table);
+            if (rates is not null)
+            {
+                var summary = new Table().Border(TableBorder.Rounded).AddColumns("model", $"starts with \"{Markup.Escape(prefix!)}\"", "rate");
+                for (int m = 0; m < folders.Length; m++)
+                {
+                    int hits = outputs[m].Count(text => Succeeds(text, prefix!));
+                    summary.AddRow(Markup.Escape(folders[m]), $"{hits}/{questions.Count}", rates[m].ToString("P1", CultureInfo.InvariantCulture));
+                }
+                console.Write(summary);
+                for (int m = 0; m < folders.Length; m++)
+                    TrainingRunner.Line(console, $"success rate {folders[m]}: {rates[m].ToString("F3", CultureInfo.InvariantCulture)}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The seed's check: the generated text, leading whitespace trimmed, starts with the prefix.</summary>
+    public static bool Succeeds(string output, string prefix) => output.TrimStart().StartsWith(prefix, StringComparison.Ordinal);
+}

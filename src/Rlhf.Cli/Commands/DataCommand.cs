@@ -1,0 +1,130 @@
+// `rlhf data inspect` (what a data file holds and how many rows survive each pipeline step) and `rlhf data convert`
+// (write the pipeline's output as JSONL: explicit pairs, prompt/response, or ranked lists).
+using System.CommandLine;
+using Rlhf.Data;
+using Rlhf.Text;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class DataCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("data", "Inspect and convert preference and instruction data.");
+        command.Subcommands.Add(CreateInspect());
+        command.Subcommands.Add(CreateConvert());
+        return command;
+    }
+
+    private static Command CreateInspect()
+    {
+        var data = new DataOptions();
+        var model = new Option<string?>("--model") { Description = "Model or tokenizer folder for token lengths (without it the length filter is skipped)." };
+        var config = CommandSettings.CreateConfigOption();
+        var json = new Option<bool>("--json") { Description = "Print the counts as JSON." };
+        var command = new Command("inspect", "Show a data file's format and fields, and the rows left after each pipeline step.") { model, config, json };
+        data.AddTo(command);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            var console = TrainingRunner.CreateConsole();
+            var settings = CommandSettings.Load(parse, config);
+            string dataset = settings.Require(data.Dataset);
+            var summary = DataInspector.Inspect(dataset);
+            var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console);
+            if (settings.Get(json))
+            {
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    file = dataset, format = format.ToString(), rows = summary.Rows, bad_rows = report.BadRows,
+                    steps = report.Steps.Select(s => new { name = s.Name, count = s.Count }),
+                    dropped = report.Drops.Select(d => new { reason = d.Reason, count = d.Count, first = d.FirstLocation, bad_row = d.IsBadRow }),
+                }));
+                return 0;
+            }
+            TrainingRunner.Line(console, summary.ToString().TrimEnd());
+            TrainingRunner.Line(console, $"pipeline ({FormatName(format)}):");
+            TrainingRunner.Line(console, report.ToString().TrimEnd());
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateConvert()
+    {
+        var data = new DataOptions();
+        var model = new Option<string?>("--model") { Description = "Model or tokenizer folder for the length filter (without it the filter is skipped)." };
+        var config = CommandSettings.CreateConfigOption();
+        var output = new Option<string?>("--output") { Description = "JSONL file to write (.jsonl.gz compresses)." };
+        var to = new Option<string>("--to") { Description = "pairs: {prompt, chosen, rejected}; sft: {prompt, response}; ranked: {prompt, responses}.", DefaultValueFactory = _ => "pairs" };
+        to.AcceptOnlyFromAmong("pairs", "sft", "ranked");
+        var command = new Command("convert", "Run the data pipeline and write its examples as JSONL (rendered with the template unless --raw).") { model, config, output, to };
+        data.AddTo(command);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            var console = TrainingRunner.CreateConsole();
+            var settings = CommandSettings.Load(parse, config);
+            string dataset = settings.Require(data.Dataset), path = settings.Require(output), target = settings.Get(to);
+            var detected = DataInspector.Inspect(dataset, maxRows: 1).Format;
+            var (format, report, result) = Run(settings, data, dataset, settings.Get(model), detected, console, target);
+            int written = target switch
+            {
+                "pairs" => JsonlWriter.WritePreferences(path, result.Pairs ?? throw new ArgumentException($"{FormatName(format)} data has no preference pairs; use --to sft.")),
+                "sft" => JsonlWriter.WriteInstructions(path, result.Instructions ?? result.Pairs!.Select(p => new InstructionExample(p.Prompt, p.Chosen))),
+                _ => JsonlWriter.WriteRanked(path, result.Ranked ?? result.Pairs?.Select(p => new RankedExample(p.Prompt, [p.Chosen, p.Rejected]))
+                    ?? throw new ArgumentException($"{FormatName(format)} data has no ranked responses; use --to sft.")),
+            };
+            TrainingRunner.Line(console, report.ToString().TrimEnd());
+            TrainingRunner.Line(console, $"Wrote {written:N0} {target} rows to {path}.");
+            return 0;
+        }));
+        return command;
+    }
+
+    private sealed record Converted(IReadOnlyList<PreferencePair>? Pairs, IReadOnlyList<InstructionExample>? Instructions, IReadOnlyList<RankedExample>? Ranked);
+
+    /// <summary>Runs the pipeline that fits the data (instruction data → SFT pipeline, anything else → preference pipeline).</summary>
+    private static (DataFormat Format, DataReport Report, Converted Result) Run(CommandSettings settings, DataOptions data, string dataset, string? model,
+        DataFormat detected, IAnsiConsole console, string target = "pairs")
+    {
+        var tokenizer = model is null ? null : BpeTokenizer.FromFolder(model);
+        var options = data.Resolve(settings, tokenizer);
+        if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
+        var format = options.Format == DataFormat.Auto ? detected : options.Format;
+        if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");
+        options = options with { Format = format };
+        if (format == DataFormat.Instruction || (format == DataFormat.HhRlhf && target == "sft"))
+        {
+            var sft = SftPipeline.Run(dataset, options);
+            return (format, sft.Report, new Converted(null, sft.Examples, null));
+        }
+        if (format == DataFormat.Ranked && target == "ranked")
+        {
+            var report = new DataReport { Source = dataset };
+            var ranked = new List<RankedExample>();
+            foreach (var row in DataRowReader.Read(dataset, options.SkipBadRows, report))
+            {
+                var example = DataFormats.ParseRanked(row);
+                ranked.Add(example with
+                {
+                    Prompt = options.Template.RenderPrompt(example.Prompt),
+                    Responses = example.Responses.Select(r => options.Template.RenderResponse(r, options.Eos)).ToArray(),
+                });
+            }
+            report.AddStep("read", ranked.Count);
+            return (format, report, new Converted(null, null, ranked));
+        }
+        var pairs = PreferencePipeline.Run(dataset, options);
+        return (format, pairs.Report, new Converted(pairs.Examples, null, null));
+    }
+
+    private static string FormatName(DataFormat format) => format switch
+    {
+        DataFormat.HhRlhf => "hh-rlhf",
+        DataFormat.PreferenceExplicit => "explicit",
+        DataFormat.PreferenceConversational => "conversational",
+        DataFormat.Instruction => "instruction",
+        DataFormat.Ranked => "ranked",
+        _ => "auto",
+    };
+}

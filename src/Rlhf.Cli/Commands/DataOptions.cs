@@ -1,0 +1,99 @@
+// Options that choose and filter training data (format, template, single-turn, Let-me-explain, token-length limits),
+// shared by `rlhf data`, `sft`, `reward` and `dpo`, and the tokenisation of rendered examples (prompt and response apart).
+using System.CommandLine;
+using Rlhf.Data;
+using Rlhf.Text;
+
+namespace Rlhf.Cli.Commands;
+
+public sealed class DataOptions
+{
+    public static readonly string[] FormatNames = ["auto", "hh-rlhf", "explicit", "conversational", "instruction", "ranked"];
+
+    public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data file: JSONL or JSON array, optionally gzip-compressed." };
+    public Option<string> Format { get; } = new("--format") { Description = "Row format: " + string.Join(", ", FormatNames) + ".", DefaultValueFactory = _ => "auto" };
+    public Option<string?> Template { get; } = new("--template") { Description = $"Prompt template with {{instruction}}, {{response}}, {{eos}} (\\n for newlines; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
+    public Option<bool> Raw { get; } = new("--raw") { Description = "Use prompts and responses as they are (no template, no EOS text; EOS id still appended)." };
+    public Option<int> MaxLength { get; }
+    public Option<int> MaxPromptLength { get; }
+    public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the seed keeps single-turn rows only)." };
+    public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "Seed 001/003 pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
+    public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Count malformed rows and go on instead of stopping." };
+
+    private readonly bool letMeExplain;
+
+    public DataOptions(int maxLength = 512, int maxPromptLength = 256, bool letMeExplain = true)
+    {
+        this.letMeExplain = letMeExplain;
+        MaxLength = new("--max-length") { Description = "Longest prompt + response in tokens; longer examples are dropped.", DefaultValueFactory = _ => maxLength };
+        MaxPromptLength = new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped.", DefaultValueFactory = _ => maxPromptLength };
+        Format.AcceptOnlyFromAmong(FormatNames);
+    }
+
+    public void AddTo(Command command)
+    {
+        foreach (Option option in new Option[] { Dataset, Format, Template, Raw, MaxLength, MaxPromptLength, NoSingleTurn, SkipBadRows })
+            command.Options.Add(option);
+        if (letMeExplain) command.Options.Add(LetMeExplain);
+    }
+
+    public static DataFormat ParseFormat(string name) => name switch
+    {
+        "auto" => DataFormat.Auto,
+        "hh-rlhf" => DataFormat.HhRlhf,
+        "explicit" => DataFormat.PreferenceExplicit,
+        "conversational" => DataFormat.PreferenceConversational,
+        "instruction" => DataFormat.Instruction,
+        "ranked" => DataFormat.Ranked,
+        _ => throw new ArgumentException($"Unknown --format '{name}'; use one of {string.Join(", ", FormatNames)}."),
+    };
+
+    /// <summary>The template from --template / --raw (the seeds' template by default).</summary>
+    public PromptTemplate ResolveTemplate(CommandSettings settings)
+    {
+        string? text = settings.Get(Template);
+        bool raw = settings.Get(Raw);
+        if (raw && text is not null) throw new ArgumentException("Give at most one of --template and --raw.");
+        var template = raw ? PromptTemplate.Raw : PromptTemplate.Parse(text is null ? PromptTemplate.DefaultText : Unescape(text));
+        settings.Record("template", template.Text);
+        return template;
+    }
+
+    public static string Unescape(string text) => text.Replace("\\n", "\n").Replace("\\t", "\t");
+
+    /// <summary>
+    /// Pipeline options; <paramref name="tokenizer"/> measures lengths (null skips the length filter).
+    /// <paramref name="contextLength"/> caps --max-length at what the model can hold.
+    /// </summary>
+    public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength = null, bool checkRejectedLength = false)
+    {
+        int maxLength = settings.Get(MaxLength), maxPromptLength = settings.Get(MaxPromptLength);
+        if (contextLength is int context && maxLength > context)
+        {
+            maxLength = context;
+            settings.Record("max-length", maxLength);
+            maxPromptLength = Math.Min(maxPromptLength, Math.Max(1, context / 2));
+            settings.Record("max-prompt-length", maxPromptLength);
+        }
+        return new DataPipelineOptions
+        {
+            Format = ParseFormat(settings.Get(Format)),
+            Template = ResolveTemplate(settings),
+            SingleTurnOnly = !settings.Get(NoSingleTurn),
+            LetMeExplain = letMeExplain && settings.Get(LetMeExplain),
+            SkipBadRows = settings.Get(SkipBadRows),
+            MaxLength = maxLength,
+            MaxPromptLength = maxPromptLength,
+            Encoder = tokenizer is null ? null : new DelegateTextEncoder(text => tokenizer.Encode(text)),
+            Eos = tokenizer?.EosToken ?? "<|endoftext|>",
+            CheckRejectedLength = checkRejectedLength,
+        };
+    }
+
+    /// <summary>Ids of a rendered response, ending with the EOS id (appended unless the text already ends with it).</summary>
+    public static int[] EncodeResponse(BpeTokenizer tokenizer, string response, PromptTemplate template, int? eosTokenId)
+    {
+        var ids = tokenizer.Encode(response);
+        return eosTokenId is int eos && (ids.Length == 0 || ids[^1] != eos) && !template.HasEos ? [.. ids, eos] : ids;
+    }
+}

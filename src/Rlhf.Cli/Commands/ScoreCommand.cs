@@ -1,0 +1,145 @@
+// `rlhf score`: rewards from a trained reward model for a prompt and responses (seed 000's gold-bar check), or for every
+// row of a data file (adds score / chosen_score / rejected_score columns and prints pairwise accuracy).
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Rlhf.Data;
+using Rlhf.Models;
+using Rlhf.Text;
+using Rlhf.Training.Reward;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class ScoreCommand
+{
+    public static Command Create()
+    {
+        var rewardModel = new Option<string>("--reward-model") { Description = "Reward-model folder written by `rlhf reward`.", Required = true };
+        var prompt = new Option<string?>("--prompt") { Description = "The instruction (rendered with the template unless --raw)." };
+        var responses = new Option<string[]>("--response") { Description = "A response to score (repeat for several)." };
+        var dataset = new Option<string?>("--dataset") { Description = "Score every row: pairs get chosen_score/rejected_score, other rows score." };
+        var output = new Option<string?>("--output") { Description = "With --dataset: write the rows with their scores to this JSONL file." };
+        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\")." };
+        var raw = new Option<bool>("--raw") { Description = "Score prompt + response as given (EOS id still appended)." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences scored together.", DefaultValueFactory = _ => 16 };
+        var json = new Option<bool>("--json") { Description = "Machine-readable output." };
+        var command = new Command("score", "Score responses with a reward model.") { rewardModel, prompt, responses, dataset, output, template, raw, batchSize, json };
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            var console = TrainingRunner.CreateConsole();
+            string directory = parse.GetValue(rewardModel)!;
+            if (parse.GetValue(raw) && parse.GetValue(template) is not null) throw new ArgumentException("Give at most one of --template and --raw.");
+            var promptTemplate = parse.GetValue(raw) ? PromptTemplate.Raw
+                : PromptTemplate.Parse(parse.GetValue(template) is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
+            using var model = RewardModel.Load(directory);
+            var tokenizer = BpeTokenizer.FromFolder(directory);
+            var config = model.Model.Config;
+            int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.PadTokenId ?? config.EosTokenId ?? 0;
+            var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, Math.Max(1, parse.GetValue(batchSize)));
+            using var task = scorer.Task;
+
+            if (parse.GetValue(dataset) is { } path)
+            {
+                if (parse.GetValue(prompt) is not null || parse.GetValue(responses) is { Length: > 0 }) throw new ArgumentException("Give either --dataset or --prompt/--response, not both.");
+                return ScoreDataset(console, scorer, path, parse.GetValue(output), parse.GetValue(json));
+            }
+            string instruction = parse.GetValue(prompt) ?? throw new ArgumentException("Give --prompt with one or more --response, or --dataset.");
+            var texts = parse.GetValue(responses) is { Length: > 0 } given ? given : throw new ArgumentException("Give at least one --response.");
+            var scores = scorer.Score(texts.Select(r => (instruction, r)).ToArray());
+            for (int i = 0; i < texts.Length; i++)
+            {
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["prompt"] = instruction, ["response"] = texts[i], ["score"] = scores[i] }));
+                else
+                    console.MarkupLine($"{Fmt(scores[i])}\t{Markup.Escape(texts[i])}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static string Fmt(double value) => value.ToString("F4", CultureInfo.InvariantCulture);
+
+    private static int ScoreDataset(IAnsiConsole console, Scorer scorer, string path, string? output, bool json)
+    {
+        var rows = DataRowReader.Read(path).ToList();
+        if (rows.Count == 0) throw new ArgumentException($"{path} holds no rows.");
+        var format = DataFormats.Detect(rows[0]);
+        var outputs = new List<JsonObject>();
+        int correct = 0, pairs = 0;
+        foreach (var chunk in rows.Chunk(64))
+        {
+            var requests = new List<(string Prompt, string Response)>();
+            var parsed = chunk.Select(row => Parse(row, format)).ToArray();
+            foreach (var item in parsed) requests.AddRange(item.Texts);
+            var scores = scorer.Score(requests);
+            int offset = 0;
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var node = JsonNode.Parse(chunk[i].Value.GetRawText())!.AsObject();
+                var (kind, texts) = parsed[i];
+                var mine = scores.Skip(offset).Take(texts.Length).ToArray();
+                offset += texts.Length;
+                if (kind == "pair")
+                {
+                    node["chosen_score"] = mine[0];
+                    node["rejected_score"] = mine[1];
+                    pairs++;
+                    if (mine[0] > mine[1]) correct++;
+                }
+                else if (kind == "ranked") node["response_scores"] = new JsonArray(mine.Select(s => (JsonNode)s).ToArray());
+                else node["score"] = mine[0];
+                outputs.Add(node);
+            }
+        }
+        if (output is not null) JsonlWriter.WriteAtomic(output, outputs);
+        double? accuracy = pairs > 0 ? (double)correct / pairs : null;
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?> { ["rows"] = rows.Count, ["pairs"] = pairs, ["accuracy"] = accuracy, ["output"] = output }));
+            return 0;
+        }
+        if (output is null)
+            foreach (var node in outputs.Take(20)) TrainingRunner.Line(console, node.ToJsonString());
+        TrainingRunner.Line(console, $"Scored {rows.Count:N0} rows of {path}{(output is null ? "" : $"; wrote them to {output}")}.");
+        if (accuracy is double a) TrainingRunner.Line(console, $"pairwise accuracy: {Fmt(a)} ({correct:N0} of {pairs:N0} chosen scored above rejected)");
+        return 0;
+    }
+
+    private static (string Kind, (string Prompt, string Response)[] Texts) Parse(DataRow row, DataFormat format)
+    {
+        switch (format)
+        {
+            case DataFormat.Instruction:
+                var example = DataFormats.ParseInstruction(row);
+                return ("single", [(example.Instruction, example.Response)]);
+            case DataFormat.Ranked:
+                var ranked = DataFormats.ParseRanked(row);
+                return ("ranked", ranked.Responses.Select(r => (ranked.Prompt, r)).ToArray());
+            default:
+                var pair = DataFormats.ParsePreference(row, format);
+                return ("pair", [(pair.Prompt, pair.Chosen), (pair.Prompt, pair.Rejected)]);
+        }
+    }
+
+    /// <summary>Renders, tokenises (prompt and response apart, EOS id when the template has none) and scores.</summary>
+    private sealed class Scorer(RewardModel model, BpeTokenizer tokenizer, PromptTemplate template, int pad, int? eos, int batchSize)
+    {
+        public RewardTask Task { get; } = new(model, new RewardConfig(), pad);
+        private readonly int context = model.Model.Config.ContextLength;
+        private readonly string eosText = tokenizer.EosToken ?? "<|endoftext|>";
+
+        public float[] Score(IReadOnlyList<(string Prompt, string Response)> items)
+        {
+            var sequences = items.Select(item =>
+            {
+                int[] ids = [.. tokenizer.Encode(template.RenderPrompt(item.Prompt)),
+                    .. DataOptions.EncodeResponse(tokenizer, template.RenderResponse(item.Response, eosText), template, eos)];
+                return ids.Length > context ? ids[^context..] : ids; // the score sits on the last token: keep the end
+            }).ToArray();
+            return sequences.Length == 0 ? [] : Task.Score(sequences, batchSize);
+        }
+    }
+}
