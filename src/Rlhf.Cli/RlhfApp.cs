@@ -20,6 +20,7 @@ public static class RlhfApp
         root.Subcommands.Add(RewardCommand.Create());
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(DpoCommand.Create());
+        root.Subcommands.Add(PpoCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LabelCommand.Create());

@@ -6,6 +6,12 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
+/// <summary>Loop settings some trainers need (PPO: its KL coefficient in checkpoints, TRL's "lr" name).</summary>
+public sealed record LoopHooks(
+    Func<IReadOnlyDictionary<string, double>>? ExtraState = null,
+    Action<IReadOnlyDictionary<string, double>>? RestoreExtraState = null,
+    string LearningRateMetric = "learning_rate");
+
 public static class TrainingRunner
 {
     /// <summary>A console writing to the current Console.Out (so tests that redirect it see the output).</summary>
@@ -36,7 +42,7 @@ public static class TrainingRunner
     /// <paramref name="stop"/>) ends the run after the current step with a checkpoint.
     /// </summary>
     public static int Run<T>(IAnsiConsole console, string command, CommandSettings settings, ITrainingTask<T> task, TrainingArguments arguments,
-        IReadOnlyList<T> train, IReadOnlyList<T>? eval, CancellationToken stop = default)
+        IReadOnlyList<T> train, IReadOnlyList<T>? eval, CancellationToken stop = default, LoopHooks? hooks = null)
     {
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(stop);
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -50,7 +56,8 @@ public static class TrainingRunner
         {
             bool live = IsLive(console);
             console.MarkupLine($"Training on {train.Count:N0} examples{(eval is { Count: > 0 } ? $", evaluating on {eval.Count:N0}" : "")}; output: [green]{Markup.Escape(arguments.OutputDir)}[/]");
-            result = live ? RunLive(console, task, arguments, train, eval, cancellation.Token) : RunPlain(console, task, arguments, train, eval, cancellation.Token);
+            result = live ? RunLive(console, task, arguments, train, eval, cancellation.Token, hooks ?? new())
+                : RunPlain(console, task, arguments, train, eval, cancellation.Token, hooks ?? new());
         }
         finally
         {
@@ -68,10 +75,11 @@ public static class TrainingRunner
     }
 
     private static TrainingResult RunPlain<T>(IAnsiConsole console, ITrainingTask<T> task, TrainingArguments arguments, IReadOnlyList<T> train,
-        IReadOnlyList<T>? eval, CancellationToken token)
+        IReadOnlyList<T>? eval, CancellationToken token, LoopHooks hooks)
     {
         var loop = new TrainingLoop<T>(task, arguments, train, eval)
         {
+            ExtraState = hooks.ExtraState, RestoreExtraState = hooks.RestoreExtraState, LearningRateMetric = hooks.LearningRateMetric,
             Progress = new Reporter(p =>
             {
                 if (p.Event == "log") Line(console, Describe(p));
@@ -83,7 +91,7 @@ public static class TrainingRunner
     }
 
     private static TrainingResult RunLive<T>(IAnsiConsole console, ITrainingTask<T> task, TrainingArguments arguments, IReadOnlyList<T> train,
-        IReadOnlyList<T>? eval, CancellationToken token)
+        IReadOnlyList<T>? eval, CancellationToken token, LoopHooks hooks)
     {
         TrainingResult? result = null;
         console.Progress()
@@ -94,6 +102,7 @@ public static class TrainingRunner
                 var bar = context.AddTask("starting", maxValue: 1);
                 var loop = new TrainingLoop<T>(task, arguments, train, eval)
                 {
+                    ExtraState = hooks.ExtraState, RestoreExtraState = hooks.RestoreExtraState, LearningRateMetric = hooks.LearningRateMetric,
                     Progress = new Reporter(p =>
                     {
                         bar.MaxValue = p.TotalSteps;
@@ -110,8 +119,9 @@ public static class TrainingRunner
 
     private static string Describe(TrainingProgress p, bool eta = true)
     {
-        string loss = p.Metrics.TryGetValue("loss", out var l) ? $"  loss {l:F4}" : "";
-        string lr = p.Metrics.TryGetValue("learning_rate", out var r) ? $"  lr {r.ToString("G3", CultureInfo.InvariantCulture)}" : "";
+        string loss = p.Metrics.TryGetValue("loss", out var l) ? $"  loss {l:F4}"
+            : p.Metrics.TryGetValue("objective/scores", out var score) ? $"  score {score:F3}  kl {p.Metrics.GetValueOrDefault("objective/kl"):F3}" : "";
+        string lr = p.Metrics.TryGetValue("learning_rate", out var r) || p.Metrics.TryGetValue("lr", out r) ? $"  lr {r.ToString("G3", CultureInfo.InvariantCulture)}" : "";
         string remaining = eta && p.Remaining is { } left ? $"  eta {left:hh\\:mm\\:ss}" : "";
         return string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}{loss}{lr}  {p.TokensPerSecond:F0} tok/s{remaining}");
     }

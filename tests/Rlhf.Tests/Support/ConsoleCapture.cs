@@ -15,5 +15,8 @@ public sealed class ConsoleCapture : IDisposable
 
     public string Text => buffer.ToString();
 
+    /// <summary>The capturing writer (e.g. to capture Console.Error into the same text).</summary>
+    public TextWriter Writer => buffer;
+
     public void Dispose() => Console.SetOut(original);
 }

@@ -1,0 +1,159 @@
+// `rlhf ppo`: RLHF with PPO — an SFT policy with a value head, a frozen reference, a reward model — with seed 000's
+// PPOConfig as defaults (lr 1e-5, batch 16, mini-batch 8, gradient accumulation 2, top_k 0, top_p 1, 20 new tokens).
+using System.CommandLine;
+using Rlhf.Data;
+using Rlhf.Models;
+using Rlhf.Models.Generation;
+using Rlhf.Text;
+using Rlhf.Training;
+using Rlhf.Training.Ppo;
+using Spectre.Console;
+
+namespace Rlhf.Cli.Commands;
+
+public static class PpoCommand
+{
+    /// <summary>
+    /// Seed 000: <c>PPOConfig(learning_rate=1e-5, mini_batch_size=8, gradient_accumulation_steps=2, batch_size=16)</c>, run
+    /// for 3 epochs over the prompts. Here per_device_train_batch_size is the rollout batch (TRL's batch_size) and
+    /// gradient_accumulation_steps counts mini-batches per optimizer update.
+    /// </summary>
+    public static readonly TrainingArguments Defaults = new()
+    {
+        PerDeviceTrainBatchSize = 16, PerDeviceEvalBatchSize = 16, GradientAccumulationSteps = 2, LearningRate = 1e-5f, NumTrainEpochs = 3,
+        LoggingSteps = 1, SaveSteps = 100, LrSchedulerType = "constant",
+    };
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "The SFT model folder (the policy starts here; also the reference unless --ref-model)." };
+        var refModel = new Option<string?>("--ref-model") { Description = "Frozen reference model folder (default: --model)." };
+        var rewardModel = new Option<string?>("--reward-model") { Description = "Reward model folder (rlhf reward output); its tokenizer may differ from the policy's." };
+        var dataset = new Option<string?>("--dataset") { Description = "Prompts: JSONL with prompt/instruction/question (or hh-rlhf rows), or plain text lines." };
+        var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per forward/backward pass.", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--num-ppo-epochs") { Description = "Optimisation passes over each rollout batch.", DefaultValueFactory = _ => 4 };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Response length limit when sampling.", DefaultValueFactory = _ => 20 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (log-probs and KL use the same).", DefaultValueFactory = _ => 1f };
+        var topK = new Option<int>("--top-k") { Description = "Sampling top-k (0 = off; anything else skews the KL, PITFALLS #5).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Sampling top-p (1 = off).", DefaultValueFactory = _ => 1f };
+        var initKl = new Option<double>("--init-kl-coef") { Description = "Initial KL coefficient β.", DefaultValueFactory = _ => 0.2 };
+        var klControl = new Option<string>("--kl-control") { Description = "fixed, ziegler (adaptive, TRL's adap_kl_ctrl) or seed (×2 / ×½ rule of seed 004).", DefaultValueFactory = _ => "ziegler" };
+        klControl.AcceptOnlyFromAmong("fixed", "ziegler", "seed");
+        var target = new Option<double>("--target") { Description = "Target KL for the adaptive controllers.", DefaultValueFactory = _ => 6 };
+        var horizon = new Option<double>("--horizon") { Description = "Horizon of Ziegler's controller.", DefaultValueFactory = _ => 10000 };
+        var estimator = new Option<string>("--kl-estimator") { Description = "k1 (log π − log π_ref) or k3.", DefaultValueFactory = _ => "k1" };
+        estimator.AcceptOnlyFromAmong("k1", "k3");
+        var gamma = new Option<double>("--gamma") { Description = "Discount.", DefaultValueFactory = _ => 1 };
+        var lam = new Option<double>("--lam") { Description = "GAE λ.", DefaultValueFactory = _ => 0.95 };
+        var clip = new Option<double>("--cliprange") { Description = "Policy ratio clip ε.", DefaultValueFactory = _ => 0.2 };
+        var clipValue = new Option<double>("--cliprange-value") { Description = "Value clip ε_v.", DefaultValueFactory = _ => 0.2 };
+        var vfCoef = new Option<double>("--vf-coef") { Description = "Weight of the value loss.", DefaultValueFactory = _ => 0.1 };
+        var whitenRewards = new Option<bool>("--whiten-rewards") { Description = "Whiten per-token rewards before GAE." };
+        var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
+        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: \")." };
+        var raw = new Option<bool>("--raw") { Description = "Use prompts as they are (no template)." };
+        var training = new TrainingOptions(Defaults);
+        var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
+        {
+            model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, topK, topP, initKl, klControl, target,
+            horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos, template, raw,
+        };
+        training.AddTo(command);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            var console = TrainingRunner.CreateConsole();
+            var settings = CommandSettings.Load(parse, training.Config);
+            string modelDir = settings.Require(model), rewardDir = settings.Require(rewardModel), data = settings.Require(dataset);
+            var resolved = training.Resolve(settings);
+            var config = new PpoConfig
+            {
+                BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
+                NumPpoEpochs = settings.Get(epochs), MaxNewTokens = settings.Get(maxNewTokens), Temperature = settings.Get(temperature),
+                TopK = settings.Get(topK), TopP = settings.Get(topP), InitKlCoef = settings.Get(initKl),
+                KlControl = settings.Get(klControl) switch { "fixed" => KlControl.Fixed, "seed" => KlControl.Seed, _ => KlControl.Ziegler },
+                Target = settings.Get(target), Horizon = settings.Get(horizon),
+                KlEstimator = settings.Get(estimator) == "k3" ? KlEstimator.K3 : KlEstimator.K1,
+                Gamma = settings.Get(gamma), Lambda = settings.Get(lam), ClipRange = settings.Get(clip), ClipRangeValue = settings.Get(clipValue),
+                VfCoef = settings.Get(vfCoef), WhitenRewards = settings.Get(whitenRewards), MissingEosPenalty = settings.Get(missingEos),
+            };
+            config.Validate();
+            // The loop sees one group per rollout; PPO accumulates over its own mini-batches.
+            var arguments = resolved with { GradientAccumulationSteps = 1 };
+
+            var tokenizer = BpeTokenizer.FromFolder(modelDir);
+            string generationPath = Path.Combine(modelDir, GenerationConfig.FileName);
+            var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
+            var promptTemplate = settings.Get(raw) ? PromptTemplate.Raw : PromptTemplate.Parse(settings.Get(template)?.Replace("\\n", "\n") ?? PromptTemplate.DefaultText);
+            using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
+            int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
+            var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room);
+            var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room));
+
+            using var reference = Gpt2Model.Load(settings.Get(refModel) ?? modelDir);
+            using var reward = LoadRewardModel(rewardDir);
+            using var scorer = new RewardModelScorer(reward, BpeTokenizer.FromFolder(rewardDir), tokenizer);
+            var folder = new ModelFolder(policy.Model, tokenizer, generation);
+            int eos = folder.EosTokenId ?? throw new ArgumentException($"{modelDir} names no EOS token; PPO needs one to end responses.");
+            using var task = new PpoTask(policy, reference, scorer, config, eos, folder.PadTokenId, arguments.Seed,
+                directory => SftCommand.SaveExtras(folder, directory));
+            TrainingRunner.Line(console, $"PPO: {train.Count:N0} prompts, rollout batch {config.BatchSize}, mini-batch {config.MiniBatchSize}, " +
+                $"{config.GradientAccumulationSteps} mini-batches per update, {config.NumPpoEpochs} PPO epochs, β₀ {config.InitKlCoef} ({config.KlControl}).");
+            return TrainingRunner.Run(console, "ppo", settings, task, arguments, train, eval,
+                hooks: new LoopHooks(task.State, task.Restore, "lr"));
+        }));
+        return command;
+    }
+
+    private static RewardModel LoadRewardModel(string directory)
+    {
+        try
+        {
+            return RewardModel.Load(directory);
+        }
+        catch (Exception error) when (error is IOException or ModelFormatException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"The reward model at {directory} cannot be loaded: {error.Message}", error);
+        }
+    }
+
+    /// <summary>
+    /// Prompts from plain lines or JSONL rows (prompt / instruction / question, or the human turn of an hh-rlhf dialogue),
+    /// rendered with the template and tokenised; prompts that leave no room for the response are counted and dropped.
+    /// </summary>
+    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptTemplate template, int maxPromptTokens)
+    {
+        var texts = new List<string>();
+        bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
+            && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
+        if (plain)
+        {
+            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => l.Replace("\\n", "\n")));
+        }
+        else
+        {
+            foreach (var row in DataRowReader.Read(path))
+            {
+                string? text = null;
+                foreach (var key in new[] { "prompt", "instruction", "question" })
+                    if (row.HasValue(key)) { text = row.GetString(key); break; }
+                if (text is null && row.HasValue("chosen")) text = HhDialogue.ExtractConversation(row.GetString("chosen")).Human;
+                if (text is null) throw row.Error("no prompt", "expected a 'prompt', 'instruction', 'question' or hh-rlhf 'chosen' field");
+                texts.Add(text);
+            }
+        }
+        var prompts = new List<int[]>();
+        int tooLong = 0, empty = 0;
+        foreach (var text in texts)
+        {
+            if (string.IsNullOrWhiteSpace(text)) { empty++; continue; }
+            var ids = tokenizer.Encode(template.RenderPrompt(text));
+            if (ids.Length > maxPromptTokens) { tooLong++; continue; }
+            prompts.Add(ids);
+        }
+        TrainingRunner.Line(console, $"{path}: {texts.Count:N0} prompts read, {prompts.Count:N0} kept" +
+            (tooLong > 0 ? $", {tooLong} dropped as longer than {maxPromptTokens} tokens (context minus --max-new-tokens)" : "") +
+            (empty > 0 ? $", {empty} empty" : "") + ".");
+        if (prompts.Count == 0) throw new ArgumentException($"No usable prompts in {path}.");
+        return prompts;
+    }
+}
