@@ -2,6 +2,7 @@
 // (write the pipeline's output as JSONL: explicit pairs, prompt/response, or ranked lists).
 using System.CommandLine;
 using Rlhf.Data;
+using Rlhf.Feedback;
 using Rlhf.Text;
 using Spectre.Console;
 
@@ -65,6 +66,13 @@ public static class DataCommand
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, config);
             string dataset = settings.Require(data.Dataset), path = settings.Require(output), target = settings.Get(to);
+            if (target == "pairs" && FeedbackStore.IsFeedbackFile(dataset))
+            {
+                // `rlhf label` output: ties and identical responses give no pair.
+                int pairs = FeedbackPairs.Convert(dataset, path);
+                TrainingRunner.Line(console, $"Wrote {pairs:N0} pairs from the judgements in {dataset} to {path} (tied responses give none).");
+                return 0;
+            }
             var detected = DataInspector.Inspect(dataset, maxRows: 1).Format;
             var (format, report, result) = Run(settings, data, dataset, settings.Get(model), detected, console, target);
             int written = target switch

@@ -1,5 +1,5 @@
 // Ranked judgements → preference pairs (chosen / rejected) for a pairwise reward model or DPO.
-using System.Text.Json.Serialization;
+using Rlhf.Data;
 
 namespace Rlhf.Feedback;
 
@@ -12,12 +12,6 @@ public enum PairSelection
     /// <summary>Only the best response against the worst one (one pair per prompt), unless they are tied.</summary>
     BestVsWorst,
 }
-
-/// <summary>One preference: <see cref="Chosen"/> was ranked above <see cref="Rejected"/> for <see cref="Prompt"/>.</summary>
-public sealed record PreferencePair(
-    [property: JsonPropertyName("prompt")] string Prompt,
-    [property: JsonPropertyName("chosen")] string Chosen,
-    [property: JsonPropertyName("rejected")] string Rejected);
 
 public static class FeedbackPairs
 {
@@ -33,13 +27,13 @@ public static class FeedbackPairs
         {
             int last = responses.Count - 1;
             if (last > 0 && ranks[0] < ranks[last] && responses[0] != responses[last])
-                yield return new PreferencePair(record.Prompt, responses[0], responses[last]);
+                yield return new PreferencePair(record.Prompt, responses[0], responses[last], null);
             yield break;
         }
         for (int i = 0; i < responses.Count; i++)
             for (int j = i + 1; j < responses.Count; j++)
                 if (ranks[i] < ranks[j] && responses[i] != responses[j])
-                    yield return new PreferencePair(record.Prompt, responses[i], responses[j]);
+                    yield return new PreferencePair(record.Prompt, responses[i], responses[j], null);
     }
 
     public static IEnumerable<PreferencePair> FromRecords(IEnumerable<FeedbackRecord> records, PairSelection selection = PairSelection.AllPairs) =>
@@ -54,14 +48,6 @@ public static class FeedbackPairs
         var file = FeedbackStore.ReadFile(feedbackPath);
         if (file.MalformedLines.Count > 0)
             throw new InvalidDataException($"{feedbackPath}: lines {string.Join(", ", file.MalformedLines.Take(5))} are not feedback records.");
-        int count = 0;
-        using var writer = new StreamWriter(pairsPath, append: false, new System.Text.UTF8Encoding(false));
-        foreach (var pair in FromRecords(file.Records, selection))
-        {
-            writer.Write(System.Text.Json.JsonSerializer.Serialize(pair, FeedbackRecord.JsonOptions));
-            writer.Write('\n');
-            count++;
-        }
-        return count;
+        return JsonlWriter.WritePreferences(pairsPath, FromRecords(file.Records, selection));
     }
 }

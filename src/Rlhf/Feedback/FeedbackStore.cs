@@ -68,6 +68,23 @@ public sealed class FeedbackStore
     /// <summary>Reads every record; lines that do not parse (e.g. a write cut short by a crash) are counted, not returned.</summary>
     public FeedbackFile Read() => ReadFile(Path);
 
+    /// <summary>True when the first non-empty line of a (plain JSONL) file is an `rlhf label` judgement.</summary>
+    public static bool IsFeedbackFile(string path)
+    {
+        if (!File.Exists(path) || path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return false;
+        var first = File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l));
+        if (first is null) return false;
+        try
+        {
+            FeedbackRecord.Parse(first);
+            return first.Contains("\"annotator\"", StringComparison.Ordinal) && first.Contains("\"ties\"", StringComparison.Ordinal);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
     public static FeedbackFile ReadFile(string path)
     {
         var records = new List<FeedbackRecord>();

@@ -73,3 +73,25 @@ public class PpoCommandTests : IDisposable
         Assert.Contains("No usable prompts", text);
     }
 }
+
+[Collection("Console")]
+public class FeedbackConvertTests
+{
+    [Fact]
+    public void LabelOutputConvertsToPairsWithoutTiedOnes()
+    {
+        using var dir = new TempDirectory();
+        string feedback = dir.Sub("feedback.jsonl");
+        // Ranked best-first A > B = C > D: the tie B = C gives no pair, so 6 − 1 = 5 pairs.
+        File.WriteAllText(feedback, """
+            {"prompt_id":"0123456789abcdef","prompt":"Say hi","rendered_prompt":"### Question: Say hi\n### Answer: ","responses":["A","B","C","D"],"ties":[[1,2]],"flags":[[],[],[],["harmful"]],"annotator":"ann","model":"m","timestamp":"2026-11-22T00:00:00+00:00","sampling":{"temperature":1,"top_p":1,"max_new_tokens":8,"seed":0}}
+
+            """);
+        string pairs = dir.Sub("pairs.jsonl");
+        using (new ConsoleCapture()) Assert.Equal(0, RlhfApp.Run(["data", "convert", "--dataset", feedback, "--output", pairs]));
+        var lines = File.ReadAllLines(pairs);
+        Assert.Equal(5, lines.Length);
+        Assert.DoesNotContain(lines, l => l.Contains("\"chosen\":\"B\"") && l.Contains("\"rejected\":\"C\""));
+        Assert.Contains(lines, l => l.Contains("\"chosen\":\"A\"") && l.Contains("\"rejected\":\"D\""));
+    }
+}
