@@ -1,4 +1,5 @@
-// Chooses the GEMM provider once: OpenBLAS when libopenblas.so.0 loads, else the managed kernel.
+// Chooses the GEMM provider once: OpenBLAS when libopenblas.so.0 loads (and is not pinned to a slower core type),
+// else the managed kernel.
 namespace Rlhf.Tensors;
 
 public static unsafe class Gemm
@@ -15,16 +16,28 @@ public static unsafe class Gemm
         set => provider = value;
     }
 
-    /// <summary>Creates a provider by name; "auto" or null prefers OpenBLAS and falls back to the managed kernel.</summary>
+    /// <summary>
+    /// Creates a provider by name. "auto" (or null) prefers OpenBLAS and falls back to the managed kernel — except when
+    /// OPENBLAS_CORETYPE pins OpenBLAS to a core type without AVX-512 on a CPU that has it (this project's machines set
+    /// Haswell, which halves OpenBLAS there): then the managed AVX-512 kernel is the faster one.
+    /// </summary>
     public static IGemmProvider Create(string? name) => (name ?? "auto").Trim().ToLowerInvariant() switch
     {
-        "" or "auto" => (IGemmProvider?)OpenBlasGemm.Instance ?? ManagedGemm.Instance,
+        "" or "auto" => OpenBlasIsHobbled() ? ManagedGemm.Instance : (IGemmProvider?)OpenBlasGemm.Instance ?? ManagedGemm.Instance,
         "openblas" => OpenBlasGemm.Instance ?? throw new InvalidOperationException(
             $"{ProviderVariable}=openblas but libopenblas.so.0 (with cblas_sgemm) could not be loaded; install OpenBLAS (e.g. libopenblas0-pthread) or use auto/managed."),
         "managed" => ManagedGemm.Instance,
         "scalar" => ScalarGemm.Instance,
         _ => throw new ArgumentException($"Unknown GEMM provider '{name}' (set {ProviderVariable} to auto, openblas, managed or scalar)."),
     };
+
+    private static bool OpenBlasIsHobbled()
+    {
+        string? coreType = Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE");
+        if (string.IsNullOrEmpty(coreType) || !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return false;
+        string[] avx512Cores = ["skylakex", "cooperlake", "sapphirerapids", "zen4", "zen5"];
+        return !avx512Cores.Contains(coreType.Trim().ToLowerInvariant());
+    }
 
     /// <summary>
     /// C = alpha·op(A)·op(B) + beta·C through the current provider; products with few rows (decoding) go to
