@@ -13,15 +13,15 @@ public static class Sampling
         return best;
     }
 
-    /// <summary>In place: logits ← log softmax(logits / temperature).</summary>
-    public static void LogSoftmax(Span<float> logits, float temperature = 1f)
+    /// <summary>In place: logits ← log softmax(logits / temperature) (the SIMD log-sum-exp of the LM-head kernels).</summary>
+    public static unsafe void LogSoftmax(Span<float> logits, float temperature = 1f)
     {
-        float max = float.NegativeInfinity;
-        for (int i = 0; i < logits.Length; i++) max = MathF.Max(max, logits[i] / temperature);
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += Math.Exp(logits[i] / temperature - max);
-        float lse = max + (float)Math.Log(sum);
-        for (int i = 0; i < logits.Length; i++) logits[i] = logits[i] / temperature - lse;
+        fixed (float* row = logits)
+        {
+            if (temperature != 1f) Rlhf.Tensors.Kernels.ScaleKernels.Forward(row, row, 1f / temperature, logits.Length);
+            float lse = Rlhf.Tensors.Kernels.LmHeadKernels.LogSumExp(row, logits.Length);
+            for (int i = 0; i < logits.Length; i++) row[i] -= lse;
+        }
     }
 
     /// <summary>
@@ -34,6 +34,7 @@ public static class Sampling
         int n = logProbs.Length;
         var keep = new bool[n];
         keep.AsSpan().Fill(true);
+        if ((topK <= 0 || topK >= n) && topP >= 1f) return keep; // nothing filtered: skip the sort
         var order = new int[n];
         for (int i = 0; i < n; i++) order[i] = i;
         var values = logProbs.ToArray();
