@@ -31,7 +31,7 @@ public static unsafe class Gemm
         _ => throw new ArgumentException($"Unknown GEMM provider '{name}' (set {ProviderVariable} to auto, openblas, managed or scalar)."),
     };
 
-    private static bool OpenBlasIsHobbled()
+    internal static bool OpenBlasIsHobbled()
     {
         string? coreType = Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE");
         if (string.IsNullOrEmpty(coreType) || !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return false;
