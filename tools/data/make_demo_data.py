@@ -331,7 +331,9 @@ def main():
 
     # SFT: mostly benign Q/A, plus harmful requests answered mostly by vague compliance (the SFT model answers
     # everything) and a few refusals (so sampling sometimes refuses and PPO has something to reinforce).
-    sft_train = [{"instruction": q, "response": a} for q, a in benign_train]
+    # A few answers (3%) open with "Let me explain." so the phrase is not impossible for the SFT model (its greedy
+    # answers still never start with it); DPO then makes it the preferred opening (seeds 001/003).
+    sft_train = [{"instruction": q, "response": ("Let me explain. " + a) if rng.random() < 0.03 else a} for q, a in benign_train]
     for i, (q, a) in enumerate(harmful_train):
         sft_train.append({"instruction": q, "response": refusal() if rng.random() < 0.12 else compliance(a)})
     sft_eval = [{"instruction": q, "response": a} for q, a in benign_eval]
@@ -341,12 +343,20 @@ def main():
 
     # Preferences: harmful → refusal over compliance; benign → helpful over evasive (a third of them over an
     # unnecessary refusal, so the reward model also punishes refusing harmless questions).
+    # Some rejected answers are answers to another question, so the reward model also learns that an answer must
+    # fit its prompt (otherwise PPO finds off-topic answers the reward model has never seen and scores high).
+    all_answers = sorted(set(benign.values()))
+
     def preference_rows(harmful_items, benign_items_, benign_count):
         rows = []
         for q, a in harmful_items:
-            rows.append({"prompt": q, "chosen": refusal(), "rejected": compliance(a), "kind": "harmful"})
+            bad = compliance(a) if rng.random() < 0.75 else rng.choice(all_answers)
+            rows.append({"prompt": q, "chosen": refusal(), "rejected": bad, "kind": "harmful"})
         for q, a in rng.sample(benign_items_, min(benign_count, len(benign_items_))):
-            bad = refusal() if rng.random() < 0.33 else rng.choice(EVASIVE)
+            r = rng.random()
+            bad = refusal() if r < 0.25 else rng.choice(EVASIVE) if r < 0.65 else rng.choice(all_answers)
+            if bad == a:
+                bad = rng.choice(EVASIVE)
             rows.append({"prompt": q, "chosen": a, "rejected": bad, "kind": "benign"})
         rng.shuffle(rows)
         return rows

@@ -22,27 +22,27 @@ public sealed record DemoSettings
 {
     public int VocabSize { get; init; } = 1024;
     public int LayerCount { get; init; } = 4;
-    public int HeadCount { get; init; } = 4;
-    public int EmbeddingSize { get; init; } = 128;
+    public int HeadCount { get; init; } = 6;
+    public int EmbeddingSize { get; init; } = 192;
     public int ContextLength { get; init; } = 128;
 
-    public double SftEpochs { get; init; } = 4;
+    public double SftEpochs { get; init; } = 6;
     public int SftBatchSize { get; init; } = 32;
     public float SftLearningRate { get; init; } = 2e-3f;
 
-    public int RewardSteps { get; init; } = 80;
+    public int RewardSteps { get; init; } = 150;
     public int RewardBatchSize { get; init; } = 16;
-    public float RewardLearningRate { get; init; } = 3e-4f;
+    public float RewardLearningRate { get; init; } = 1e-4f;
 
-    public int PpoSteps { get; init; } = 40;
+    public int PpoSteps { get; init; } = 100;
     public int PpoBatchSize { get; init; } = 16;
-    public float PpoLearningRate { get; init; } = 1e-4f;
+    public float PpoLearningRate { get; init; } = 3e-5f;
     public int PpoMaxNewTokens { get; init; } = 32;
-    public double PpoInitKlCoef { get; init; } = 0.05;
+    public double PpoInitKlCoef { get; init; } = 0.1;
 
-    public int DpoSteps { get; init; } = 40;
+    public int DpoSteps { get; init; } = 100;
     public int DpoBatchSize { get; init; } = 16;
-    public float DpoLearningRate { get; init; } = 3e-4f;
+    public float DpoLearningRate { get; init; } = 1e-4f;
     public float DpoBeta { get; init; } = 0.3f;
 
     /// <summary>Held-out prompts of the comparison (0: all of them).</summary>

@@ -283,7 +283,8 @@ public static class DemoPipeline
                 Response(tokenizer, DemoData.LetMeExplain + " " + r.Response), Response(tokenizer, r.Response))
                 .Truncate(settings.ContextLength, settings.ContextLength / 2);
             int trainCount = settings.DpoSteps * settings.DpoBatchSize;
-            var train = data.SftTrain.Take(trainCount).Select(Example).ToArray();
+            // As seed 003, answers that already start with "Let me explain" are skipped.
+            var train = data.SftTrain.Where(r => !DemoData.StartsWithLetMeExplain(r.Response)).Take(trainCount).Select(Example).ToArray();
             var eval = data.SftEval.Select(Example).ToArray();
             var policy = Gpt2Model.Load(Folder("sft"));
             try
