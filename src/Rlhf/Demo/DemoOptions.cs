@@ -34,7 +34,7 @@ public sealed record DemoSettings
     public int RewardBatchSize { get; init; } = 16;
     public float RewardLearningRate { get; init; } = 1e-4f;
 
-    public int PpoSteps { get; init; } = 100;
+    public int PpoSteps { get; init; } = 150;
     public int PpoBatchSize { get; init; } = 16;
     public float PpoLearningRate { get; init; } = 3e-5f;
     public int PpoMaxNewTokens { get; init; } = 32;
@@ -44,6 +44,8 @@ public sealed record DemoSettings
     public int DpoBatchSize { get; init; } = 16;
     public float DpoLearningRate { get; init; } = 1e-4f;
     public float DpoBeta { get; init; } = 0.3f;
+    /// <summary>TRL's rpo_alpha: weight of the NLL of the chosen answers added to the DPO loss (keeps the answers fluent).</summary>
+    public float? DpoRpoAlpha { get; init; } = 0.5f;
 
     /// <summary>Held-out prompts of the comparison (0: all of them).</summary>
     public int ComparePrompts { get; init; }

@@ -183,6 +183,9 @@ public static class DemoPipeline
             return tokenizer;
         }
 
+        /// <summary>Evaluate about four times during a run (and once more at its end) for the report's held-out curves.</summary>
+        private static int EvalEvery(int totalSteps) => Math.Max(1, totalSteps / 4);
+
         private int Eos(BpeTokenizer tokenizer) => tokenizer.EosTokenId ?? throw new InvalidOperationException("The demo tokenizer has no EOS token.");
 
         public int[] Prompt(BpeTokenizer tokenizer, string instruction) => tokenizer.Encode(template.RenderPrompt(instruction), allowSpecialTokens: false);
@@ -214,6 +217,7 @@ public static class DemoPipeline
             using var task = new SftTask(model, eos, dir => SaveExtras(tokenizer, config, dir));
             var arguments = Arguments("sft", settings.SftLearningRate, settings.SftBatchSize) with { NumTrainEpochs = settings.SftEpochs };
             var loop = new TrainingLoop<SftExample>(task, arguments, train, eval) { Progress = Relay("sft") };
+            loop = new TrainingLoop<SftExample>(task, arguments with { EvalSteps = EvalEvery(loop.TotalSteps) }, train, eval) { Progress = Relay("sft") };
             Start("sft", loop.TotalSteps);
             var result = loop.Run(cancellation);
             Done("sft", loop.TotalSteps, result.LogHistory.LastOrDefault());
@@ -232,7 +236,10 @@ public static class DemoPipeline
             var eval = data.PreferencesEval.Select(Example).Where(Fits).ToArray();
             using var rewardModel = RewardModel.FromCausalLm(Folder("sft"), RewardPooling.LastToken, options.Seed + 1);
             using var task = new RewardTask(rewardModel, new RewardConfig(), Eos(tokenizer), dir => SaveExtras(tokenizer, rewardModel.Model.Config, dir));
-            var arguments = Arguments("reward", settings.RewardLearningRate, settings.RewardBatchSize) with { MaxSteps = settings.RewardSteps };
+            var arguments = Arguments("reward", settings.RewardLearningRate, settings.RewardBatchSize) with
+            {
+                MaxSteps = settings.RewardSteps, EvalSteps = EvalEvery(settings.RewardSteps),
+            };
             var loop = new TrainingLoop<RewardExample>(task, arguments, train, eval) { Progress = Relay("reward") };
             Start("reward", loop.TotalSteps);
             var result = loop.Run(cancellation);
@@ -290,12 +297,15 @@ public static class DemoPipeline
             try
             {
                 var reference = Gpt2Model.Load(Folder("sft"));
-                using var task = new DpoTask(policy, reference, new DpoConfig { Beta = settings.DpoBeta, PrecomputeRefLogProbs = true }, Eos(tokenizer),
+                using var task = new DpoTask(policy, reference, new DpoConfig { Beta = settings.DpoBeta, RpoAlpha = settings.DpoRpoAlpha, PrecomputeRefLogProbs = true }, Eos(tokenizer),
                     dir => SaveExtras(tokenizer, policy.Config, dir));
                 train = [.. task.PrecomputeReferenceLogProbs(train, 32)];
                 eval = [.. task.PrecomputeReferenceLogProbs(eval, 32)];
                 task.ReleaseReference();
-                var arguments = Arguments("dpo", settings.DpoLearningRate, settings.DpoBatchSize) with { MaxSteps = settings.DpoSteps };
+                var arguments = Arguments("dpo", settings.DpoLearningRate, settings.DpoBatchSize) with
+                {
+                    MaxSteps = settings.DpoSteps, EvalSteps = EvalEvery(settings.DpoSteps),
+                };
                 var loop = new TrainingLoop<DpoExample>(task, arguments, train, eval) { Progress = Relay("dpo") };
                 Start("dpo", loop.TotalSteps);
                 var result = loop.Run(cancellation);

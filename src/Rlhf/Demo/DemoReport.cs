@@ -124,9 +124,9 @@ public static class SvgChart
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     public static string Lines(string title, string xLabel, IReadOnlyList<(string Name, (double X, double Y)[] Points)> series,
-        int width = 340, int height = 220)
+        int width = 340, int height = 230)
     {
-        const int left = 52, right = 12, top = 26, bottom = 44;
+        const int left = 52, right = 12, top = 26, bottom = 50;
         var all = series.SelectMany(s => s.Points).ToArray();
         double xMin = all.Min(p => p.X), xMax = all.Max(p => p.X), yMin = all.Min(p => p.Y), yMax = all.Max(p => p.Y);
         if (xMax <= xMin) { xMin -= 1; xMax += 1; }
@@ -150,6 +150,8 @@ public static class SvgChart
         svg.Append($"<text x=\"{left + plotW / 2}\" y=\"{top + plotH + 13}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#666\">{E(xLabel)}</text>");
         if (yMin < 0 && yMax > 0)
             svg.Append($"<line x1=\"{left}\" y1=\"{Y(0)}\" x2=\"{left + plotW}\" y2=\"{Y(0)}\" stroke=\"#ccc\" stroke-dasharray=\"3,3\"/>");
+        double legendX = 8;
+        int legendRow = 0;
         for (int i = 0; i < series.Count; i++)
         {
             string color = Colors[i % Colors.Length];
@@ -158,9 +160,13 @@ public static class SvgChart
                 svg.Append($"<circle cx=\"{X(points[0].X)}\" cy=\"{Y(points[0].Y)}\" r=\"3\" fill=\"{color}\"/>");
             else
                 svg.Append($"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\" points=\"{string.Join(" ", points.Select(p => X(p.X) + "," + Y(p.Y)))}\"/>");
-            int legendX = left + i * (int)(plotW / Math.Max(1, series.Count));
-            svg.Append($"<rect x=\"{legendX}\" y=\"{height - 14}\" width=\"10\" height=\"3\" fill=\"{color}\"/>");
-            svg.Append($"<text x=\"{legendX + 13}\" y=\"{height - 9}\" font-size=\"10\">{E(series[i].Name)}</text>");
+            // Legend entries flow left to right, wrapping to a second row (width estimated at 5.8 px per character).
+            double entryWidth = 22 + 5.8 * series[i].Name.Length;
+            if (legendX + entryWidth > width - 4 && legendX > 8) { legendX = 8; legendRow++; }
+            int legendY = height - 22 + 12 * legendRow;
+            svg.Append($"<rect x=\"{legendX.ToString("0.#", Invariant)}\" y=\"{legendY - 4}\" width=\"10\" height=\"3\" fill=\"{color}\"/>");
+            svg.Append($"<text x=\"{(legendX + 13).ToString("0.#", Invariant)}\" y=\"{legendY}\" font-size=\"10\">{E(series[i].Name)}</text>");
+            legendX += entryWidth;
         }
         svg.Append("</svg>");
         return svg.ToString();
