@@ -56,11 +56,11 @@ public sealed record DemoSettings
 
     public static DemoSettings QuickRun { get; } = new()
     {
-        VocabSize = 512, LayerCount = 2, HeadCount = 2, EmbeddingSize = 64, ContextLength = 96,
-        SftEpochs = 1, SftBatchSize = 32, SftLearningRate = 3e-3f,
-        RewardSteps = 20, RewardBatchSize = 16,
-        PpoSteps = 4, PpoBatchSize = 8, PpoMaxNewTokens = 16,
-        DpoSteps = 10, DpoBatchSize = 8,
+        VocabSize = 512, LayerCount = 2, HeadCount = 4, EmbeddingSize = 128, ContextLength = 96,
+        SftEpochs = 2, SftBatchSize = 32, SftLearningRate = 3e-3f,
+        RewardSteps = 40, RewardBatchSize = 16, RewardLearningRate = 3e-4f,
+        PpoSteps = 10, PpoBatchSize = 8, PpoMaxNewTokens = 16,
+        DpoSteps = 20, DpoBatchSize = 8, DpoLearningRate = 3e-4f,
         ComparePrompts = 24, CompareMaxNewTokens = 24, LoggingSteps = 2,
     };
 }
