@@ -33,7 +33,7 @@ public static unsafe class SkinnyGemm
                 if (!transB && alpha != 1) for (int p = 0; p < k; p++) ap[(long)r * k + p] *= alpha; // panel path folds alpha into A
             }
             float* aPadded = ap;
-            int blockWidth = transB ? 4 : 64;
+            int blockWidth = transB ? (m == 1 ? 8 : 4) : 64;
             int blocks = (n + blockWidth - 1) / blockWidth;
             Action<int, int> body = transB
                 ? (first, last) => DotBlocks(aPadded, paddedRows, m, k, b, ldb, c, ldc, n, alpha, beta, first, last)
@@ -113,6 +113,19 @@ public static unsafe class SkinnyGemm
         float alpha, float beta, int firstBlock, int lastBlock)
     {
         float* result = stackalloc float[16];
+        if (m == 1)
+        {
+            // One row (batch-1 decoding): eight rows of B per pass, no padded rows of A.
+            for (int block = firstBlock; block < lastBlock; block++)
+            {
+                int column = block * 8, width = Math.Min(8, n - column);
+                float* first = b + (long)column * ldb;
+                Dot1x8(a, k, first, ldb, width, result);
+                for (int j = 0; j < width; j++)
+                    c[column + j] = beta == 0 ? alpha * result[j] : alpha * result[j] + beta * c[column + j];
+            }
+            return;
+        }
         for (int block = firstBlock; block < lastBlock; block++)
         {
             int column = block * 4, width = Math.Min(4, n - column);
@@ -128,6 +141,31 @@ public static unsafe class SkinnyGemm
                         target[j] = beta == 0 ? alpha * result[r * 4 + j] : alpha * result[r * 4 + j] + beta * target[j];
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// result[j] = a · b_j for the <paramref name="width"/> (≤ 8) consecutive rows b_j = first + j·ldb, one row after the
+    /// other: a single forward stream through B, which the hardware prefetcher follows best.
+    /// </summary>
+    private static void Dot1x8(float* a, int k, float* first, int ldb, int width, float* result)
+    {
+        for (int j = 0; j < width; j++)
+        {
+            float* row = first + (long)j * ldb;
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            int p = 0;
+            for (; p <= k - 64; p += 64)
+            {
+                s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(row + p), s0);
+                s1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + p + 16), Vector512.Load(row + p + 16), s1);
+                s2 = Vector512.FusedMultiplyAdd(Vector512.Load(a + p + 32), Vector512.Load(row + p + 32), s2);
+                s3 = Vector512.FusedMultiplyAdd(Vector512.Load(a + p + 48), Vector512.Load(row + p + 48), s3);
+            }
+            for (; p <= k - 16; p += 16) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + p), Vector512.Load(row + p), s0);
+            float sum = Vector512.Sum((s0 + s1) + (s2 + s3));
+            for (; p < k; p++) sum += a[p] * row[p];
+            result[j] = sum;
         }
     }
 
