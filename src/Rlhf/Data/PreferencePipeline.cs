@@ -142,9 +142,18 @@ public static class PreferencePipeline
                     : ranked.Responses.Any(string.IsNullOrWhiteSpace) ? DropReasons.EmptyResponse : null;
                 return (multi, ranked.ToPairs().ToList(), drop);
             }
+            case DataFormat.Instruction when options.LetMeExplain:
+            {
+                // The recipe needs only answers (seed 003 builds both sides from one), so demonstrations work too.
+                var example = DataFormats.ParseInstruction(row);
+                bool multi = HhDialogue.CountHuman(example.Instruction + example.Response) >= 2;
+                return (multi, [new PreferencePair(example.Instruction, example.Response, example.Response)],
+                    EmptyReason(example.Instruction, example.Response, example.Response));
+            }
             default:
                 throw row.Error("wrong format",
-                    $"this looks like SFT data ({row.FieldList()}), not preference pairs; use SftPipeline, or pass Format explicitly");
+                    $"this looks like SFT data ({row.FieldList()}), not preference pairs; use SftPipeline, pass Format explicitly, " +
+                    "or build pairs from the answers with the Let-me-explain recipe");
         }
     }
 

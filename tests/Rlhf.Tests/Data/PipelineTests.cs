@@ -213,4 +213,19 @@ public sealed class PipelineTests
         var (examples, _) = SftPipeline.Run(path, new DataPipelineOptions());
         Assert.Equal([new InstructionExample("### Question: Q?\n### Answer: ", "Good.<|endoftext|>")], examples);
     }
+
+    [Fact]
+    public void LetMeExplainRecipe_BuildsPairsFromDemonstrations()
+    {
+        using var tmp = new DataTempFolder();
+        string path = tmp.Write("sft.jsonl", string.Join("\n",
+            JsonSerializer.Serialize(new { instruction = "What is tea?", response = "Tea is a drink." }),
+            JsonSerializer.Serialize(new { instruction = "How?", response = "Let me explain: like this." })) + "\n");
+        var result = PreferencePipeline.Run(path, Small(recipe: true) with { Template = PromptTemplate.Raw });
+        var pair = Assert.Single(result.Examples);
+        Assert.Equal("Let me explain. Tea is a drink.", pair.Chosen.Replace("<|endoftext|>", ""));
+        Assert.Equal("Tea is a drink.", pair.Rejected.Replace("<|endoftext|>", ""));
+        // Without the recipe, demonstrations are not preference data.
+        Assert.Throws<DataFormatException>(() => PreferencePipeline.Run(path, Small(recipe: false)));
+    }
 }
