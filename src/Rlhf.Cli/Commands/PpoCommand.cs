@@ -1,5 +1,6 @@
 // `rlhf ppo`: RLHF with PPO — an SFT policy with a value head, a frozen reference, a reward model — with seed 000's
-// PPOConfig as defaults (lr 1e-5, batch 16, mini-batch 8, gradient accumulation 2, top_k 0, top_p 1, 20 new tokens).
+// PPOConfig as defaults (lr 1e-5, batch 16, mini-batch 8, gradient accumulation 2; sampling with top_k 0, top_p 1,
+// i.e. from the full policy, and 20 new tokens).
 using System.CommandLine;
 using Rlhf.Data;
 using Rlhf.Models;
@@ -34,8 +35,6 @@ public static class PpoCommand
         var epochs = new Option<int>("--num-ppo-epochs") { Description = "Optimisation passes over each rollout batch.", DefaultValueFactory = _ => 4 };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Response length limit when sampling.", DefaultValueFactory = _ => 20 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (log-probs and KL use the same).", DefaultValueFactory = _ => 1f };
-        var topK = new Option<int>("--top-k") { Description = "Sampling top-k (0 = off; anything else skews the KL, PITFALLS #5).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<float>("--top-p") { Description = "Sampling top-p (1 = off).", DefaultValueFactory = _ => 1f };
         var initKl = new Option<double>("--init-kl-coef") { Description = "Initial KL coefficient β.", DefaultValueFactory = _ => 0.2 };
         var klControl = new Option<string>("--kl-control") { Description = "fixed, ziegler (adaptive, TRL's adap_kl_ctrl) or seed (×2 / ×½ rule of seed 004).", DefaultValueFactory = _ => "ziegler" };
         klControl.AcceptOnlyFromAmong("fixed", "ziegler", "seed");
@@ -55,7 +54,7 @@ public static class PpoCommand
         var training = new TrainingOptions(Defaults);
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
         {
-            model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, topK, topP, initKl, klControl, target,
+            model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, initKl, klControl, target,
             horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos, template, raw,
         };
         training.AddTo(command);
@@ -69,7 +68,7 @@ public static class PpoCommand
             {
                 BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
                 NumPpoEpochs = settings.Get(epochs), MaxNewTokens = settings.Get(maxNewTokens), Temperature = settings.Get(temperature),
-                TopK = settings.Get(topK), TopP = settings.Get(topP), InitKlCoef = settings.Get(initKl),
+                InitKlCoef = settings.Get(initKl),
                 KlControl = settings.Get(klControl) switch { "fixed" => KlControl.Fixed, "seed" => KlControl.Seed, _ => KlControl.Ziegler },
                 Target = settings.Get(target), Horizon = settings.Get(horizon),
                 KlEstimator = settings.Get(estimator) == "k3" ? KlEstimator.K3 : KlEstimator.K1,

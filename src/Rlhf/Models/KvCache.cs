@@ -21,20 +21,25 @@ public sealed class KvCache : IDisposable
     /// <summary>[B, capacity]: 1 where a slot holds a real token.</summary>
     public Tensor KeyMask { get; }
 
+    /// <summary>All keys, values and the mask live in this one slab, freed by <see cref="Dispose"/>.</summary>
+    private readonly NativeSlab slab;
+
     public KvCache(Gpt2Config config, int batchSize, int capacity)
     {
         if (capacity > config.ContextLength)
             throw new ArgumentException($"{capacity} tokens exceed the model's context of {config.ContextLength} (n_positions).");
         BatchSize = batchSize;
         Capacity = capacity;
+        long perLayer = (long)batchSize * config.HeadCount * capacity * config.HeadSize;
+        slab = new NativeSlab(2 * config.LayerCount * perLayer + (long)batchSize * capacity);
         Keys = new Tensor[config.LayerCount];
         Values = new Tensor[config.LayerCount];
         for (int i = 0; i < config.LayerCount; i++)
         {
-            Keys[i] = Tensor.Zeros(batchSize, config.HeadCount, capacity, config.HeadSize);
-            Values[i] = Tensor.Zeros(batchSize, config.HeadCount, capacity, config.HeadSize);
+            Keys[i] = new Tensor(slab, 2 * i * perLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
+            Values[i] = new Tensor(slab, (2 * i + 1) * perLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
         }
-        KeyMask = Tensor.Zeros(batchSize, capacity);
+        KeyMask = new Tensor(slab, 2 * config.LayerCount * perLayer, batchSize, capacity);
     }
 
     /// <summary>Records the padding mask [B, n] of n tokens about to be appended.</summary>
@@ -46,10 +51,5 @@ public sealed class KvCache : IDisposable
             for (int i = 0; i < newTokens; i++) slots[b * Capacity + Length + i] = mask.IsEmpty ? 1f : mask[b * newTokens + i];
     }
 
-    public void Dispose()
-    {
-        // Tensors own their slabs; the GC's SafeHandles free them. Drop references promptly.
-        Array.Clear(Keys);
-        Array.Clear(Values);
-    }
+    public void Dispose() => slab.Dispose();
 }

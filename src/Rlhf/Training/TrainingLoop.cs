@@ -70,7 +70,7 @@ public sealed class TrainingLoop<TExample>
         }
         task.Parameters.ZeroGradients();
 
-        using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName));
+        using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName), resumeFrom is null ? null : state.GlobalStep);
         var history = new List<IReadOnlyDictionary<string, double>>();
         var window = new MetricWindow(LearningRateMetric, LatestValueMetrics);
         var clock = Stopwatch.StartNew();

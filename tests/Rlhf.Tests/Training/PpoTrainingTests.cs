@@ -105,6 +105,16 @@ public class PpoTrainingTests
     }
 
     [Fact]
+    public void ASingleTokenRolloutTrainsWithoutWhitening()
+    {
+        using var dir = new TempDirectory();
+        using var task = Task(new PpoConfig { BatchSize = 1, MiniBatchSize = 1, GradientAccumulationSteps = 1, NumPpoEpochs = 1, MaxNewTokens = 1 });
+        var result = new TrainingLoop<int[]>(task, new TrainingArguments { OutputDir = dir.Path, MaxSteps = 2, PerDeviceTrainBatchSize = 1, SaveSteps = 0, LoggingSteps = 1 }, Prompts(4, 6)).Run();
+        Assert.Equal(0, result.SkippedSteps);
+        Assert.Equal(2, result.GlobalStep);
+    }
+
+    [Fact]
     public void ANonFiniteRewardSkipsTheStepAndLeavesTheWeights()
     {
         using var dir = new TempDirectory();

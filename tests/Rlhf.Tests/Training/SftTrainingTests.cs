@@ -78,6 +78,9 @@ public class SftTrainingTests
         Assert.Equal(uninterrupted, resumed);
         var log = File.ReadAllLines(Path.Combine(dir.Sub("resumed"), "metrics.jsonl"));
         Assert.Contains(log, line => line.Contains("\"step\":8"));
+        // Each logged step appears once across the interrupted and the resumed run.
+        var steps = log.Select(line => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("step").GetInt32()).ToArray();
+        Assert.Equal([2, 4, 6, 8], steps);
     }
 
     [Fact]

@@ -117,7 +117,15 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
             arena.Reset();
             var batch = Collate(examples, PadTokenId);
             var logProbs = CausalLm.TokenLogProbs(Policy, new Ops(arena, tape), batch);
-            var (loss, rowGradient, metrics) = Loss(examples, batch, logProbs.Value.ToArray(), refChosen, refRejected);
+            var tokenLogProbs = logProbs.Value.ToArray();
+            if (!SequenceSums(tokenLogProbs, batch).All(float.IsFinite) || !refChosen.Concat(refRejected).All(float.IsFinite))
+            {
+                // A diverged forward pass: no gradient from this step; the loop counts it as skipped (PITFALLS #9).
+                tape.Clear();
+                Parameters.ZeroGradients();
+                return new Dictionary<string, double> { ["loss"] = double.NaN, ["tokens"] = tokens };
+            }
+            var (loss, rowGradient, metrics) = Loss(examples, batch, tokenLogProbs, refChosen, refRejected);
             float scale = (float)examples.Count / total;
             var gradient = logProbs.Gradient.Span;
             // ∂(Σ_t logp_t)/∂logp_t = 1 on each response token of the row.

@@ -1,5 +1,5 @@
 // PPO settings with TRL's names; defaults from the seed's PPOConfig (lr 1e-5, batch 16, mini-batch 8,
-// gradient accumulation 2, sampling top_k 0 / top_p 1 / 20 new tokens) and TRL's PPO defaults for the rest.
+// gradient accumulation 2, untruncated sampling / 20 new tokens) and TRL's PPO defaults for the rest.
 namespace Rlhf.Training.Ppo;
 
 /// <summary>How β (the KL coefficient) changes between rollouts.</summary>
@@ -25,10 +25,9 @@ public sealed record PpoConfig
     public int NumPpoEpochs { get; init; } = 4;
 
     public int MaxNewTokens { get; init; } = 20;
+    /// <summary>Sampling temperature; the policy's log-probs (ratio, KL) use the same. There is no top-k / top-p: the
+    /// seed samples with top_k 0 and top_p 1, and any truncation would make the logged KL wrong (PITFALLS #5).</summary>
     public float Temperature { get; init; } = 1f;
-    /// <summary>Kept at 0 / 1 (the seed's settings) so the sampling distribution is the policy's (PITFALLS #5).</summary>
-    public int TopK { get; init; }
-    public float TopP { get; init; } = 1f;
 
     public double InitKlCoef { get; init; } = 0.2;
     public KlControl KlControl { get; init; } = KlControl.Ziegler;

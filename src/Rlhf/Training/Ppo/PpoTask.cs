@@ -87,6 +87,8 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         // Old log-probs, values and reference log-probs, computed in exactly the micro-batches the first epoch
         // trains on, so the first minibatch's ratio is exactly 1 (PITFALLS #6).
         foreach (var chunk in Chunks(permutations[0])) ScoreTokens(chunk.Select(i => rollouts[i]).ToArray());
+        if (rollouts.Any(r => !AllFinite(r.OldLogProbs) || !AllFinite(r.ReferenceLogProbs) || !AllFinite(r.Values)))
+            return new Dictionary<string, double> { ["objective/kl"] = double.NaN, ["episode"] = Episode, ["kl_coef"] = beta };
 
         // (3)–(6) per-token rewards, GAE, whitening.
         var objective = Advantages(rollouts, beta);
@@ -108,6 +110,8 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         return metrics;
     }
 
+    private static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
+
     private int[] Permutation(int count, long rollout, int epoch)
     {
         var order = Enumerable.Range(0, count).ToArray();
@@ -123,12 +127,15 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
             yield return order[start..Math.Min(order.Length, start + Config.MiniBatchSize)];
     }
 
-    /// <summary>Stage 1: sampling with the policy (top-k 0 / top-p 1 by default, so the sampled distribution is π itself).</summary>
+    /// <summary>
+    /// Stage 1: sampling from the policy itself (no top-k / top-p: the seed's top_k 0, top_p 1), so the log-probs the
+    /// ratio and the KL use are those of the distribution actually sampled (PITFALLS #5).
+    /// </summary>
     private List<PpoRollout> Sample(IReadOnlyList<int[]> prompts, long rollout)
     {
         var options = new GenerationOptions
         {
-            MaxNewTokens = Config.MaxNewTokens, DoSample = true, Temperature = Config.Temperature, TopK = Config.TopK, TopP = Config.TopP,
+            MaxNewTokens = Config.MaxNewTokens, DoSample = true, Temperature = Config.Temperature,
             Seed = Mix(seed, (ulong)rollout, 0), EosTokenId = EosTokenId, PadTokenId = PadTokenId,
         };
         return Generator.Generate(Policy.Model, prompts, options)
@@ -208,9 +215,11 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
             }
         var klPerToken = PpoMath.KlPerToken(logp, reference, mask, Config.KlEstimator);
         var tokenRewards = PpoMath.TokenRewards(rollouts.Select(r => r.Score).ToArray(), klPerToken, mask, beta);
-        var rewards = Config.WhitenRewards ? PpoMath.Whiten(tokenRewards.Rewards, mask, shiftMean: false) : tokenRewards.Rewards;
+        // Whitening needs a variance: with fewer than two response tokens in the whole batch it is skipped.
+        bool canWhiten = mask.Count(valid => valid) >= 2;
+        var rewards = Config.WhitenRewards && canWhiten ? PpoMath.Whiten(tokenRewards.Rewards, mask, shiftMean: false) : tokenRewards.Rewards;
         var gae = PpoMath.Gae(rewards, values, mask, steps, Config.Gamma, Config.Lambda);
-        var advantages = Config.WhitenAdvantages ? PpoMath.Whiten(gae.Advantages, mask) : gae.Advantages;
+        var advantages = Config.WhitenAdvantages && canWhiten ? PpoMath.Whiten(gae.Advantages, mask) : gae.Advantages;
         for (int b = 0; b < n; b++)
         {
             rollouts[b].Advantages = advantages.AsSpan(b * steps, rollouts[b].Length).ToArray();
