@@ -169,6 +169,27 @@ public static class DataFormats
     /// A ranked example: <c>prompt</c> + <c>responses</c> (strings, best first), or with <c>scores</c> (numbers, higher
     /// is better) the responses sorted by descending score (stable for ties).
     /// </summary>
+    /// <summary>
+    /// `rlhf label` rows carry <c>ties</c>: groups of positions judged equal. A ranking must not order them, so each
+    /// group keeps only its best-placed response (the K-wise loss then compares the remaining ones).
+    /// </summary>
+    private static List<string> WithoutTies(DataRow row, List<string> responses)
+    {
+        if (!row.HasValue("ties")) return responses;
+        var dropped = new HashSet<int>();
+        foreach (var group in row.GetArray("ties").EnumerateArray())
+        {
+            if (group.ValueKind != JsonValueKind.Array)
+                throw row.Error("field 'ties' is not a list of groups", "field 'ties' must hold lists of response positions, e.g. [[1, 2]]");
+            var positions = group.EnumerateArray().Select(p => p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int v) && v >= 0 && v < responses.Count
+                ? v : throw row.Error("field 'ties' has a bad position", $"tie positions must be integers in [0, {responses.Count})")).Order().ToArray();
+            foreach (int position in positions.Skip(1)) dropped.Add(position);
+        }
+        var kept = responses.Where((_, index) => !dropped.Contains(index)).ToList();
+        if (kept.Count < 2) throw row.Error("too few responses", "all responses are tied; the row holds no preference");
+        return kept;
+    }
+
     public static RankedExample ParseRanked(DataRow row)
     {
         string prompt = row.GetString("prompt");
@@ -184,7 +205,7 @@ public static class DataFormats
         if (responses.Count < 2)
             throw row.Error("too few responses", $"field 'responses' has {responses.Count} response(s); a ranking needs at least 2");
         if (!row.HasValue("scores"))
-            return new RankedExample(prompt, responses);
+            return new RankedExample(prompt, WithoutTies(row, responses));
         var scores = new List<double>();
         i = 0;
         foreach (var s in row.GetArray("scores").EnumerateArray())

@@ -110,6 +110,17 @@ public sealed class DataFormatsTests
     }
 
     [Fact]
+    public void Ranked_LabelTies_KeepOneResponsePerTiedGroup()
+    {
+        // `rlhf label` output: A > B = C > D. B and C must not be ordered, so C is dropped from the ranking.
+        var ranked = DataFormats.ParseRanked(Row("{\"prompt\":\"p\",\"responses\":[\"A\",\"B\",\"C\",\"D\"],\"ties\":[[1,2]]}"));
+        Assert.Equal(["A", "B", "D"], ranked.Responses);
+        Assert.Contains("all responses are tied",
+            Assert.Throws<DataFormatException>(() => DataFormats.ParseRanked(Row("{\"prompt\":\"p\",\"responses\":[\"A\",\"B\"],\"ties\":[[0,1]]}"))).Message);
+        Assert.Throws<DataFormatException>(() => DataFormats.ParseRanked(Row("{\"prompt\":\"p\",\"responses\":[\"A\",\"B\"],\"ties\":[[0,5]]}")));
+    }
+
+    [Fact]
     public void Ranked_Errors()
     {
         Assert.Contains("'scores' has 1 values but 'responses' has 2",
