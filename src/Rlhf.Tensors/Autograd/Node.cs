@@ -31,8 +31,6 @@ public sealed class Node
         ? arena.Allocate(Value.Shape)
         : throw new InvalidOperationException("This node has no gradient storage.");
 
-    public bool HasGradient => gradient is not null;
-
     /// <summary>
     /// Hands the gradient back to the arena once the backward step that consumed it has run
     /// (only for arena-owned gradients; parameter gradients are never released).

@@ -27,9 +27,6 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     public Node ParameterView(Parameter parameter, int[] shape, bool trainable = true) =>
         new(parameter.Value.Reshape(shape), trainable, Arena, trainable ? parameter.Gradient.Reshape(shape) : null);
 
-    /// <summary>A tensor produced outside the tape whose gradient the caller will read (e.g. a head's input).</summary>
-    public Node Leaf(Tensor value) => new(value, true, Arena);
-
     private Node Output(bool requiresGradient, params int[] shape) => new(Arena.AllocateUninitialized(shape), requiresGradient && Recording, Arena);
 
     /// <summary>[N, C] = tokenTable[tokenIds] + positionTable[positionIds].</summary>

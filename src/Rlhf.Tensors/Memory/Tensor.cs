@@ -56,25 +56,12 @@ public sealed unsafe class Tensor
 
     public Span<float> Span => new(Pointer, checked((int)Length));
 
-    public int Rank => Shape.Length;
-
-    public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
-
     /// <summary>A view of the same data with another shape of equal size.</summary>
     public Tensor Reshape(params int[] shape)
     {
         if (ElementCount(shape) != Length)
             throw new ArgumentException($"Cannot view [{string.Join(", ", Shape)}] as [{string.Join(", ", shape)}].");
         return new Tensor(slab, offset, shape);
-    }
-
-    /// <summary>A view of rows [start, start + count) along the first axis.</summary>
-    public Tensor Rows(int start, int count)
-    {
-        long rowLength = Shape.Length == 0 ? 1 : Length / Math.Max(1, Shape[0]);
-        var shape = (int[])Shape.Clone();
-        shape[0] = count;
-        return new Tensor(slab, offset + start * rowLength, shape);
     }
 
     public void Zero() => Span.Clear();
