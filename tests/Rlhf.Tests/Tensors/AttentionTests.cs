@@ -9,22 +9,11 @@ namespace Rlhf.Tests.Tensors;
 
 public sealed unsafe class AttentionTests
 {
-    private readonly List<Tensor> live = [];
-    private readonly Rng rng = new(99);
+    private readonly TestTensors tensors = new(99);
 
-    private Tensor Random(params int[] shape)
-    {
-        var t = Tensor.FromArray(FiniteDifference.RandomArray(rng, (int)Tensor.ElementCount(shape)), shape);
-        live.Add(t);
-        return t;
-    }
+    private Tensor Random(params int[] shape) => tensors.Random(shape);
 
-    private Tensor Zeros(params int[] shape)
-    {
-        var t = Tensor.Zeros(shape);
-        live.Add(t);
-        return t;
-    }
+    private Tensor Zeros(params int[] shape) => tensors.Zeros(shape);
 
     /// <summary>keyMask [B, T]: sequence b is left-padded by pad[b] positions (pad may cover the whole sequence).</summary>
     private Tensor LeftPadMask(int batch, int tokens, params int[] pad)

@@ -12,22 +12,13 @@ public sealed unsafe class KernelTests
     public static readonly TheoryData<int> Sizes = new() { 0, 1, 15, 16, 17, 63, 65 };
 
     // Keeps every tensor a test allocates reachable until the test ends (kernels only see raw pointers).
-    private readonly List<Tensor> live = [];
-    private readonly Rng rng = new(1234);
+    private readonly TestTensors tensors = new(1234);
 
-    private Tensor Random(params int[] shape)
-    {
-        var t = Tensor.FromArray(FiniteDifference.RandomArray(rng, (int)Tensor.ElementCount(shape)), shape);
-        live.Add(t);
-        return t;
-    }
+    private Rng rng => tensors.Rng;
 
-    private Tensor Zeros(params int[] shape)
-    {
-        var t = Tensor.Zeros(shape);
-        live.Add(t);
-        return t;
-    }
+    private Tensor Random(params int[] shape) => tensors.Random(shape);
+
+    private Tensor Zeros(params int[] shape) => tensors.Zeros(shape);
 
     private Tensor Copy(Tensor source)
     {
