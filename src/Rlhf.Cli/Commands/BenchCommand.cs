@@ -56,7 +56,7 @@ public static class BenchCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 4 };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 256 };
         var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 3 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first.", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (the first two touch fresh memory: the step arena is sized by step 1 and first used whole by step 2).", DefaultValueFactory = _ => 2 };
         var shape = new ModelShapeOptions();
         var command = new Command("train", "One GPT-2 training step (forward + backward + AdamW, fp32): ms/step, tokens/s, GFLOP/s, peak memory.")
         {

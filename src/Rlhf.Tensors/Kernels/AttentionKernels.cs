@@ -8,6 +8,9 @@ public static unsafe class AttentionKernels
 {
     [ThreadStatic] private static float[]? gradScratch;
 
+    // Query rows per causal block: smaller skips more of the upper triangle, larger keeps the GEMMs efficient.
+    private const int CausalBlock = 64;
+
     /// <summary>
     /// qkv[B, T, 3C] holds q in columns [0, C), k in [C, 2C), v in [2C, 3C); head h uses columns
     /// h·HS..(h+1)·HS of each (HS = C / heads). keyMask[B, T] (1 = real token, 0 = padding) or null.
@@ -32,11 +35,18 @@ public static unsafe class AttentionKernels
                 float* v = q + 2 * C;
                 float* p = probs + (long)pair * T * T;
                 float* mask = keyMask == null ? null : keyMask + (long)b * T;
-                // S = scale · Q Kᵀ  [T, T], written straight into the probabilities buffer.
-                Gemm.Sgemm(false, true, T, T, HS, scale, q, C3, k, C3, 0f, p, T, parallel: false);
-                for (int i = 0; i < T; i++) SoftmaxRow(p + (long)i * T, mask, i, T);
-                // O_h = P V  [T, HS] into columns h·HS.. of output[b].
-                Gemm.Sgemm(false, false, T, HS, T, 1f, p, T, v, C3, 0f, output + (long)b * T * C + h * HS, C, parallel: false);
+                float* o = output + (long)b * T * C + h * HS;
+                // Causal row blocks: queries [i0, i1) only see keys [0, i1), so the upper triangle is never computed.
+                for (int i0 = 0; i0 < T; i0 += CausalBlock)
+                {
+                    int rows = Math.Min(CausalBlock, T - i0), keys = i0 + rows;
+                    float* pBlock = p + (long)i0 * T;
+                    // S = scale · Q Kᵀ  [rows, keys], written straight into the probabilities buffer.
+                    Gemm.Sgemm(false, true, rows, keys, HS, scale, q + (long)i0 * C3, C3, k, C3, 0f, pBlock, T, parallel: false);
+                    for (int i = i0; i < keys; i++) SoftmaxRow(p + (long)i * T, mask, i, T);
+                    // O_h = P V  [rows, HS] into columns h·HS.. of output[b].
+                    Gemm.Sgemm(false, false, rows, HS, keys, 1f, pBlock, T, v, C3, 0f, o + (long)i0 * C, C, parallel: false);
+                }
             }
         });
     }
@@ -117,14 +127,21 @@ public static unsafe class AttentionKernels
                 float* dv = dq + 2 * C;
                 float* p = probs + (long)pair * T * T;
                 float* dout = outputGrad + (long)b * T * C + h * HS;
-                // dP = dO Vᵀ  [T, T]
-                Gemm.Sgemm(false, true, T, T, HS, 1f, dout, C, v, C3, 0f, dp, T, parallel: false);
-                // dV += Pᵀ dO  [T, HS]
-                Gemm.Sgemm(true, false, T, HS, T, 1f, p, T, dout, C, 1f, dv, C3, parallel: false);
-                for (int i = 0; i < T; i++) SoftmaxBackwardRow(dp + (long)i * T, p + (long)i * T, i, T);
-                // dQ += scale · dS K, dK += scale · dSᵀ Q  [T, HS]
-                Gemm.Sgemm(false, false, T, HS, T, scale, dp, T, k, C3, 1f, dq, C3, parallel: false);
-                Gemm.Sgemm(true, false, T, HS, T, scale, dp, T, q, C3, 1f, dk, C3, parallel: false);
+                // Causal row blocks as in Forward: queries [i0, i1) touch keys [0, i1) only (P = 0 beyond).
+                for (int i0 = 0; i0 < T; i0 += CausalBlock)
+                {
+                    int rows = Math.Min(CausalBlock, T - i0), keys = i0 + rows;
+                    float* pBlock = p + (long)i0 * T, dpBlock = dp + (long)i0 * T;
+                    long rowOffset = (long)i0 * C3;
+                    // dP = dO Vᵀ  [rows, keys]
+                    Gemm.Sgemm(false, true, rows, keys, HS, 1f, dout + (long)i0 * C, C, v, C3, 0f, dpBlock, T, parallel: false);
+                    // dV[0, keys) += Pᵀ dO  [keys, HS]
+                    Gemm.Sgemm(true, false, keys, HS, rows, 1f, pBlock, T, dout + (long)i0 * C, C, 1f, dv, C3, parallel: false);
+                    for (int i = i0; i < keys; i++) SoftmaxBackwardRow(dp + (long)i * T, p + (long)i * T, i, T);
+                    // dQ[i0, i1) += scale · dS K, dK[0, keys) += scale · dSᵀ Q
+                    Gemm.Sgemm(false, false, rows, HS, keys, scale, dpBlock, T, k, C3, 1f, dq + rowOffset, C3, parallel: false);
+                    Gemm.Sgemm(true, false, keys, HS, rows, scale, dpBlock, T, q + rowOffset, C3, 1f, dk, C3, parallel: false);
+                }
             }
         });
     }
@@ -191,7 +208,25 @@ public static unsafe class AttentionKernels
     {
         int n = i + 1;
         float max = float.NegativeInfinity;
-        for (int j = 0; j < n; j++)
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var ninf = Vector512.Create(float.NegativeInfinity);
+            var vmax = ninf;
+            for (; j <= n - 16; j += 16)
+            {
+                var x = Vector512.Load(row + j);
+                if (mask != null)
+                {
+                    x = Vector512.ConditionalSelect(Vector512.Equals(Vector512.Load(mask + j), Vector512<float>.Zero), ninf, x);
+                    x.Store(row + j);
+                }
+                vmax = Vector512.Max(vmax, x);
+            }
+            max = Vector512.Max(vmax, Vector512.Create(max)).ToScalar();
+            for (int lane = 1; lane < 16; lane++) max = MathF.Max(max, vmax.GetElement(lane));
+        }
+        for (; j < n; j++)
         {
             if (mask != null && mask[j] == 0) row[j] = float.NegativeInfinity;
             else if (row[j] > max) max = row[j];
@@ -212,7 +247,7 @@ public static unsafe class AttentionKernels
             for (; c <= n - 16; c += 16)
             {
                 var x = Vector512.Load(row + c);
-                var e = Vector512.ConditionalSelect(Vector512.Equals(x, ninf), Vector512<float>.Zero, Vector512.Exp(x - vmax));
+                var e = Vector512.ConditionalSelect(Vector512.Equals(x, ninf), Vector512<float>.Zero, VectorMath.Exp(x - vmax));
                 Vector512.Store(e, row + c);
                 acc += e;
             }
@@ -226,7 +261,7 @@ public static unsafe class AttentionKernels
             for (; c <= n - 8; c += 8)
             {
                 var x = Vector256.Load(row + c);
-                var e = Vector256.ConditionalSelect(Vector256.Equals(x, ninf), Vector256<float>.Zero, Vector256.Exp(x - vmax));
+                var e = Vector256.ConditionalSelect(Vector256.Equals(x, ninf), Vector256<float>.Zero, VectorMath.Exp(x - vmax));
                 Vector256.Store(e, row + c);
                 acc += e;
             }

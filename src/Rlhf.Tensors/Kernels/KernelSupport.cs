@@ -73,7 +73,7 @@ internal static unsafe class KernelSupport
     {
         var one = Vector512.Create(1f);
         var two = Vector512.Create(2f);
-        var e = Vector512.Exp(Vector512.Clamp(u, Vector512.Create(-15f), Vector512.Create(15f)) * two);
+        var e = VectorMath.Exp(Vector512.Clamp(u, Vector512.Create(-15f), Vector512.Create(15f)) * two);
         return one - two / (e + one);
     }
 
@@ -83,7 +83,7 @@ internal static unsafe class KernelSupport
     {
         var one = Vector256.Create(1f);
         var two = Vector256.Create(2f);
-        var e = Vector256.Exp(Vector256.Clamp(u, Vector256.Create(-15f), Vector256.Create(15f)) * two);
+        var e = VectorMath.Exp(Vector256.Clamp(u, Vector256.Create(-15f), Vector256.Create(15f)) * two);
         return one - two / (e + one);
     }
 }

@@ -141,7 +141,7 @@ public static unsafe class LmHeadKernels
         for (; i < length; i++) max = MathF.Max(max, row[i]);
         var maxBroadcast = Vector512.Create(max);
         var sumVector = Vector512<float>.Zero;
-        for (i = 0; i <= length - width; i += width) sumVector += Vector512.Exp(Vector512.Load(row + i) - maxBroadcast);
+        for (i = 0; i <= length - width; i += width) sumVector += VectorMath.Exp(Vector512.Load(row + i) - maxBroadcast);
         double sum = Vector512.Sum(sumVector);
         for (; i < length; i++) sum += MathF.Exp(row[i] - max);
         return max + (float)Math.Log(sum);
@@ -156,7 +156,7 @@ public static unsafe class LmHeadKernels
         for (; i < length; i++) max = MathF.Max(max, row[i]);
         var maxBroadcast = Vector256.Create(max);
         var sumVector = Vector256<float>.Zero;
-        for (i = 0; i <= length - width; i += width) sumVector += Vector256.Exp(Vector256.Load(row + i) - maxBroadcast);
+        for (i = 0; i <= length - width; i += width) sumVector += VectorMath.Exp(Vector256.Load(row + i) - maxBroadcast);
         double sum = Vector256.Sum(sumVector);
         for (; i < length; i++) sum += MathF.Exp(row[i] - max);
         return max + (float)Math.Log(sum);
@@ -191,7 +191,7 @@ public static unsafe class LmHeadKernels
             for (; i <= length - 16; i += 16)
             {
                 var logits = Vector512.Load(row + i);
-                sum += Vector512.Exp(logits - lseVector) * logits;
+                sum += VectorMath.Exp(logits - lseVector) * logits;
             }
             weighted = Vector512.Sum(sum);
         }
@@ -208,14 +208,14 @@ public static unsafe class LmHeadKernels
             var lseVector = Vector512.Create(lse);
             var scaleVector = Vector512.Create(scale);
             for (; i <= length - Vector512<float>.Count; i += Vector512<float>.Count)
-                Vector512.Store(Vector512.Exp(Vector512.Load(row + i) - lseVector) * scaleVector, row + i);
+                Vector512.Store(VectorMath.Exp(Vector512.Load(row + i) - lseVector) * scaleVector, row + i);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             var lseVector = Vector256.Create(lse);
             var scaleVector = Vector256.Create(scale);
             for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
-                Vector256.Store(Vector256.Exp(Vector256.Load(row + i) - lseVector) * scaleVector, row + i);
+                Vector256.Store(VectorMath.Exp(Vector256.Load(row + i) - lseVector) * scaleVector, row + i);
         }
         for (; i < length; i++) row[i] = MathF.Exp(row[i] - lse) * scale;
         row[target] -= scale;

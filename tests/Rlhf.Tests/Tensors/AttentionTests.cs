@@ -84,6 +84,8 @@ public sealed unsafe class AttentionTests
         { 3, 16, 8, 4, true },
         { 1, 33, 16, 2, true },
         { 2, 65, 8, 1, false },
+        { 2, 150, 8, 2, true }, // three causal row blocks of 64, the last one partial
+        { 1, 129, 16, 2, false },
         { 2, 0, 8, 2, true },
         { 0, 4, 8, 2, false },
     };
