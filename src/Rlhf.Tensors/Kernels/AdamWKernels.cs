@@ -7,11 +7,14 @@ namespace Rlhf.Tensors.Kernels;
 /// AdamW (Loshchilov &amp; Hutter), as torch.optim.AdamW computes it:
 /// p ← p·(1 − lr·wd); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 /// p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε).
+/// g is first multiplied by <c>gradientScale</c> (global-norm clipping folded in: the same product
+/// clip_grad_norm_ would have stored) and, with <c>zeroGradients</c>, set to 0 once read (the next step's zero_grad).
 /// </summary>
 public static unsafe class AdamWKernels
 {
     public static void Step(float* parameters, float* gradients, float* firstMoment, float* secondMoment, long count,
-        float learningRate, float beta1, float beta2, float epsilon, float weightDecay, int step)
+        float learningRate, float beta1, float beta2, float epsilon, float weightDecay, int step,
+        float gradientScale = 1f, bool zeroGradients = false)
     {
         float decayFactor = 1f - learningRate * weightDecay;
         float stepSize = (float)(learningRate / (1 - Math.Pow(beta1, step)));
@@ -21,12 +24,12 @@ public static unsafe class AdamWKernels
         {
             long first = start * 4096L, last = Math.Min(count, end * 4096L);
             Update(parameters + first, gradients + first, firstMoment + first, secondMoment + first, last - first,
-                decayFactor, stepSize, inverseSqrtCorrection2, beta1, beta2, epsilon);
+                decayFactor, stepSize, inverseSqrtCorrection2, beta1, beta2, epsilon, gradientScale, zeroGradients);
         });
     }
 
     private static void Update(float* p, float* g, float* m, float* v, long count, float decayFactor, float stepSize,
-        float inverseSqrtCorrection2, float beta1, float beta2, float epsilon)
+        float inverseSqrtCorrection2, float beta1, float beta2, float epsilon, float gradientScale, bool zeroGradients)
     {
         long i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -35,9 +38,11 @@ public static unsafe class AdamWKernels
             var b2 = Vector512.Create(beta2); var c2 = Vector512.Create(1 - beta2);
             var decay = Vector512.Create(decayFactor); var size = Vector512.Create(stepSize);
             var correction = Vector512.Create(inverseSqrtCorrection2); var eps = Vector512.Create(epsilon);
+            var scale = Vector512.Create(gradientScale);
             for (; i <= count - 16; i += 16)
             {
-                var gi = Vector512.Load(g + i);
+                var gi = Vector512.Load(g + i) * scale;
+                if (zeroGradients) Vector512<float>.Zero.Store(g + i);
                 var mi = b1 * Vector512.Load(m + i) + c1 * gi;
                 var vi = b2 * Vector512.Load(v + i) + c2 * gi * gi;
                 mi.Store(m + i);
@@ -52,9 +57,11 @@ public static unsafe class AdamWKernels
             var b2 = Vector256.Create(beta2); var c2 = Vector256.Create(1 - beta2);
             var decay = Vector256.Create(decayFactor); var size = Vector256.Create(stepSize);
             var correction = Vector256.Create(inverseSqrtCorrection2); var eps = Vector256.Create(epsilon);
+            var scale = Vector256.Create(gradientScale);
             for (; i <= count - 8; i += 8)
             {
-                var gi = Vector256.Load(g + i);
+                var gi = Vector256.Load(g + i) * scale;
+                if (zeroGradients) Vector256<float>.Zero.Store(g + i);
                 var mi = b1 * Vector256.Load(m + i) + c1 * gi;
                 var vi = b2 * Vector256.Load(v + i) + c2 * gi * gi;
                 mi.Store(m + i);
@@ -63,16 +70,19 @@ public static unsafe class AdamWKernels
                 (Vector256.Load(p + i) * decay - size * mi / denominator).Store(p + i);
             }
         }
-        UpdateScalar(p + i, g + i, m + i, v + i, count - i, decayFactor, stepSize, inverseSqrtCorrection2, beta1, beta2, epsilon);
+        UpdateScalar(p + i, g + i, m + i, v + i, count - i, decayFactor, stepSize, inverseSqrtCorrection2, beta1, beta2, epsilon,
+            gradientScale, zeroGradients);
     }
 
     public static void UpdateScalar(float* p, float* g, float* m, float* v, long count, float decayFactor, float stepSize,
-        float inverseSqrtCorrection2, float beta1, float beta2, float epsilon)
+        float inverseSqrtCorrection2, float beta1, float beta2, float epsilon, float gradientScale = 1f, bool zeroGradients = false)
     {
         for (long i = 0; i < count; i++)
         {
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+            float gi = g[i] * gradientScale;
+            if (zeroGradients) g[i] = 0;
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
             p[i] = p[i] * decayFactor - stepSize * m[i] / (MathF.Sqrt(v[i]) * inverseSqrtCorrection2 + epsilon);
         }
     }

@@ -24,8 +24,12 @@ public sealed unsafe class AdamW : IDisposable
         SecondMoment = new NativeSlab(parameters.ElementCount);
     }
 
-    /// <summary>Applies one update with the gradients now in the parameter set.</summary>
-    public void Step(float learningRate)
+    /// <summary>
+    /// Applies one update with the gradients now in the parameter set, each multiplied by <paramref name="gradientScale"/>
+    /// (see <see cref="GradientClipping.ClipCoefficient"/>); with <paramref name="zeroGradients"/> the gradients are
+    /// zeroed in the same pass.
+    /// </summary>
+    public void Step(float learningRate, float gradientScale = 1f, bool zeroGradients = false)
     {
         StepCount++;
         foreach (var parameter in parameters.Parameters)
@@ -34,7 +38,7 @@ public sealed unsafe class AdamW : IDisposable
             Kernels.AdamWKernels.Step(parameter.Value.Pointer, parameter.Gradient.Pointer,
                 FirstMoment.Pointer + offset, SecondMoment.Pointer + offset, parameter.Value.Length,
                 learningRate, Options.Beta1, Options.Beta2, Options.Epsilon,
-                parameter.Decay ? Options.WeightDecay : 0f, StepCount);
+                parameter.Decay ? Options.WeightDecay : 0f, StepCount, gradientScale, zeroGradients);
         }
     }
 

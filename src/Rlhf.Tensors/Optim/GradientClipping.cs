@@ -19,13 +19,24 @@ public static unsafe class GradientClipping
     public static double ClipByGlobalNorm(ParameterSet parameters, double maxNorm)
     {
         double norm = GlobalNorm(parameters);
-        if (!double.IsFinite(norm) || maxNorm <= 0) return norm;
-        double coefficient = maxNorm / (norm + 1e-6);
-        if (coefficient < 1)
+        float coefficient = ClipCoefficient(norm, maxNorm);
+        if (coefficient != 1f)
         {
             foreach (var parameter in parameters.Parameters)
-                Kernels.AdamWKernels.Scale(parameter.Gradient.Pointer, parameter.Gradient.Length, (float)coefficient);
+                Kernels.AdamWKernels.Scale(parameter.Gradient.Pointer, parameter.Gradient.Length, coefficient);
         }
         return norm;
+    }
+
+    /// <summary>
+    /// The factor clip_grad_norm_ multiplies every gradient by: min(1, maxNorm / (norm + 1e-6)); 1 when
+    /// <paramref name="maxNorm"/> ≤ 0 (no clipping) or the norm is not finite. Pass it to <see cref="AdamW.Step"/>
+    /// to clip inside the update instead of in a separate pass over the gradients.
+    /// </summary>
+    public static float ClipCoefficient(double norm, double maxNorm)
+    {
+        if (!double.IsFinite(norm) || maxNorm <= 0) return 1f;
+        double coefficient = maxNorm / (norm + 1e-6);
+        return coefficient < 1 ? (float)coefficient : 1f;
     }
 }

@@ -37,9 +37,8 @@ public sealed class LanguageModelStep : IDisposable
     /// <summary>Clips the accumulated gradients, applies AdamW and zeroes the gradients; returns the pre-clip norm.</summary>
     public double Update(float learningRate, double maxGradNorm)
     {
-        double norm = maxGradNorm > 0 ? GradientClipping.ClipByGlobalNorm(Model.Parameters, maxGradNorm) : GradientClipping.GlobalNorm(Model.Parameters);
-        Optimizer.Step(learningRate);
-        Model.Parameters.ZeroGradients();
+        double norm = GradientClipping.GlobalNorm(Model.Parameters);
+        Optimizer.Step(learningRate, GradientClipping.ClipCoefficient(norm, maxGradNorm), zeroGradients: true);
         return norm;
     }
 

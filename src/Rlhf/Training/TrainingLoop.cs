@@ -109,11 +109,14 @@ public sealed class TrainingLoop<TExample>
                 else
                 {
                     metrics = task.TrainStep(groups[g]);
-                    norm = NormAndClip();
+                    norm = GradientClipping.GlobalNorm(task.Parameters);
                     bool finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
-                    if (finite) optimizer.Step(learningRate);
-                    else skipped++;
-                    task.Parameters.ZeroGradients();
+                    if (finite) optimizer.Step(learningRate, GradientClipping.ClipCoefficient(norm, arguments.MaxGradNorm), zeroGradients: true);
+                    else
+                    {
+                        skipped++;
+                        task.Parameters.ZeroGradients();
+                    }
                 }
                 state.GlobalStep++;
                 state.StepInEpoch = g + 1;
@@ -158,17 +161,16 @@ public sealed class TrainingLoop<TExample>
         return new TrainingResult(state.GlobalStep, false, lastCheckpoint, skipped, history);
     }
 
-    private double NormAndClip() => arguments.MaxGradNorm > 0
-        ? GradientClipping.ClipByGlobalNorm(task.Parameters, arguments.MaxGradNorm)
-        : GradientClipping.GlobalNorm(task.Parameters);
-
     /// <summary>One optimizer update for self-stepping tasks: clip, step (unless the norm is not finite), zero.</summary>
     private double ClipStepAndZero(AdamW optimizer, float learningRate, ref int skipped)
     {
-        double norm = NormAndClip();
-        if (double.IsFinite(norm)) optimizer.Step(learningRate);
-        else skipped++;
-        task.Parameters.ZeroGradients();
+        double norm = GradientClipping.GlobalNorm(task.Parameters);
+        if (double.IsFinite(norm)) optimizer.Step(learningRate, GradientClipping.ClipCoefficient(norm, arguments.MaxGradNorm), zeroGradients: true);
+        else
+        {
+            skipped++;
+            task.Parameters.ZeroGradients();
+        }
         return norm;
     }
 

@@ -73,6 +73,37 @@ public unsafe class OptimizerTests
         Assert.Equal(3f / 9f, set["w"].Gradient.Span[0], 1e-5f);
     }
 
+    [Theory]
+    [InlineData(17)]
+    [InlineData(5000)]
+    public void ClippingFoldedIntoTheUpdateEqualsClipThenStepThenZero(int count)
+    {
+        using var separate = new ParameterSet([("w", [count], true), ("b", [3], false)]);
+        using var fused = new ParameterSet([("w", [count], true), ("b", [3], false)]);
+        var rng = new Rng(5);
+        rng.FillNormal(new Span<float>(separate.Values.Pointer, (int)separate.Values.Length), 0, 1);
+        foreach (var parameter in separate.Parameters) rng.FillNormal(parameter.Gradient.Span, 0, 2);
+        separate.Values.CopyTo(fused.Values);
+        separate.Gradients.CopyTo(fused.Gradients);
+        using var first = new AdamW(separate, new AdamWOptions(WeightDecay: 0.1f));
+        using var second = new AdamW(fused, new AdamWOptions(WeightDecay: 0.1f));
+
+        double norm = GradientClipping.ClipByGlobalNorm(separate, 1.0);
+        first.Step(0.01f);
+        separate.ZeroGradients();
+        double fusedNorm = GradientClipping.GlobalNorm(fused);
+        float coefficient = GradientClipping.ClipCoefficient(fusedNorm, 1.0);
+        Assert.True(coefficient < 1f);
+        second.Step(0.01f, coefficient, zeroGradients: true);
+
+        Assert.Equal(norm, fusedNorm);
+        Assert.Equal(new Span<float>(separate.Values.Pointer, (int)separate.Values.Length).ToArray(), new Span<float>(fused.Values.Pointer, (int)fused.Values.Length).ToArray()); // bit-identical
+        Assert.All(new Span<float>(fused.Gradients.Pointer, (int)fused.Gradients.Length).ToArray(), g => Assert.Equal(0f, g));
+        Assert.Equal(1f, GradientClipping.ClipCoefficient(0.5, 1.0));
+        Assert.Equal(1f, GradientClipping.ClipCoefficient(double.NaN, 1.0));
+        Assert.Equal(1f, GradientClipping.ClipCoefficient(10, 0));
+    }
+
     [Fact]
     public void SchedulesWarmUpThenDecay()
     {
