@@ -102,10 +102,15 @@ public static class BenchCommand
         var batchSizes = new Option<int[]>("--batch-size") { Description = "Prompts decoded together (one run per value).", DefaultValueFactory = _ => [1, 16], AllowMultipleArgumentsPerToken = true };
         var promptLength = new Option<int>("--prompt-len") { Description = "Prompt tokens.", DefaultValueFactory = _ => 32 };
         var newTokens = new Option<int>("--new-tokens") { Description = "Tokens generated per prompt.", DefaultValueFactory = _ => 64 };
+        var dtypes = new Option<string[]>("--weights-dtype")
+        {
+            Description = "Packed weight precision(s) to time: float32 (exact) and/or bfloat16 (half the bytes per token).",
+            DefaultValueFactory = _ => ["float32", "bfloat16"], AllowMultipleArgumentsPerToken = true,
+        };
         var shape = new ModelShapeOptions();
         var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for GPT-2 at each batch size, beside PyTorch.")
         {
-            batchSizes, promptLength, newTokens, GemmProvider, Threads, NoReference, Json,
+            batchSizes, promptLength, newTokens, dtypes, GemmProvider, Threads, NoReference, Json,
         };
         shape.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
@@ -119,10 +124,15 @@ public static class BenchCommand
             using var model = Gpt2Model.CreateRandom(config, seed: 1);
             string? script = parse.GetValue(NoReference) ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
             var rows = new List<Dictionary<string, object?>>();
-            var table = new Table().AddColumns("batch", "prefill ms", "decode tokens/s", "PyTorch tokens/s", "ratio");
+            var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
+            if (!InferenceWeights.Supported) precisions = [];
+            var packs = precisions.Select(precision => InferenceWeights.Pack(model, precision)).ToArray();
+            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "PyTorch tokens/s", "ratio");
             foreach (int b in parse.GetValue(batchSizes)!)
             {
-                var (prefillMs, decodeTokensPerSecond) = TimeGeneration(model, b, p, n);
+                var timings = packs.Length == 0
+                    ? [("float32 (unpacked)", TimeGeneration(model, null, b, p, n))]
+                    : packs.Select(pack => (GenerateCommand.DtypeName(pack.Precision), TimeGeneration(model, pack, b, p, n))).ToArray();
                 JsonElement? reference = null;
                 string? failure = script is null ? "skipped" : null;
                 if (script is not null)
@@ -135,16 +145,20 @@ public static class BenchCommand
                     ], out failure);
                 }
                 double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
-                double? ratio = referenceTokens is > 0 ? decodeTokensPerSecond / referenceTokens : null;
-                rows.Add(new() { ["batch_size"] = b, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
-                    ["pytorch_tokens_per_s"] = referenceTokens, ["ratio"] = ratio, ["reference_error"] = failure });
-                table.AddRow($"{b}", $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}", referenceTokens is double r ? $"{r:F1}" : Markup.Escape(failure ?? "?"),
-                    ratio is double x ? $"{x:F2}×" : "");
+                foreach (var (weightsName, (prefillMs, decodeTokensPerSecond)) in timings)
+                {
+                    double? ratio = referenceTokens is > 0 ? decodeTokensPerSecond / referenceTokens : null;
+                    rows.Add(new() { ["batch_size"] = b, ["weights"] = weightsName, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
+                        ["pytorch_tokens_per_s"] = referenceTokens, ["ratio"] = ratio, ["reference_error"] = failure });
+                    table.AddRow($"{b}", weightsName, $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}",
+                        referenceTokens is double r ? $"{r:F1}" : Markup.Escape(failure ?? "?"), ratio is double x ? $"{x:F2}×" : "");
+                }
             }
+            foreach (var pack in packs) pack.Dispose();
             if (json) Console.WriteLine(JsonSerializer.Serialize(new { provider = Gemm.Provider.Name, prompt_len = p, new_tokens = n, runs = rows }));
             else
             {
-                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, {Gemm.Provider.Name} GEMM)");
+                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, packed weights; PyTorch fp32)");
                 AnsiConsole.Write(table);
             }
             return 0;
@@ -156,17 +170,17 @@ public static class BenchCommand
     /// Prefill time (generating one token) and decode throughput: batch × (n − 1) tokens over the time the full
     /// generation takes beyond the prefill — the same split the PyTorch script reports.
     /// </summary>
-    private static (double PrefillMs, double TokensPerSecond) TimeGeneration(Gpt2Model model, int batch, int promptLength, int newTokens)
+    private static (double PrefillMs, double TokensPerSecond) TimeGeneration(Gpt2Model model, InferenceWeights? weights, int batch, int promptLength, int newTokens)
     {
         var rng = new Rng(7);
         var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => rng.NextInt(model.Config.VocabSize)).ToArray()).ToArray();
         var options = new GenerationOptions { MaxNewTokens = newTokens, EosTokenId = -1 };
-        Generator.Generate(model, prompts, options with { MaxNewTokens = 2 }); // warm-up
+        Generator.Generate(model, prompts, options with { MaxNewTokens = 2 }, weights); // warm-up
         var clock = Stopwatch.StartNew();
-        Generator.Generate(model, prompts, options with { MaxNewTokens = 1 });
+        Generator.Generate(model, prompts, options with { MaxNewTokens = 1 }, weights);
         double prefill = clock.Elapsed.TotalMilliseconds;
         clock.Restart();
-        Generator.Generate(model, prompts, options);
+        Generator.Generate(model, prompts, options, weights);
         double total = clock.Elapsed.TotalMilliseconds;
         return (prefill, batch * (newTokens - 1) / Math.Max(1e-9, (total - prefill) / 1000));
     }

@@ -90,6 +90,18 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
         return output;
     }
 
+    /// <summary>
+    /// Inference-only linear layer on a packed weight: [N, out] = input [N, in] · W + bias. Records nothing (no
+    /// gradient flows to a packed snapshot), so it is for generation, not training.
+    /// </summary>
+    public Node PackedLinear(Node input, PackedMatrix weight, Node? bias)
+    {
+        int rows = (int)(input.Value.Length / weight.K);
+        var output = Output(false, rows, weight.N);
+        weight.Multiply(rows, input.Value.Pointer, weight.K, output.Value.Pointer, weight.N, bias is null ? null : bias.Value.Pointer);
+        return output;
+    }
+
     public Node Gelu(Node input)
     {
         var output = Output(input.RequiresGradient, input.Shape);

@@ -84,7 +84,7 @@ public sealed unsafe class ManagedGemm : IGemmProvider
             job.SplitN = n >= m;
             int tiles = job.SplitN ? (n + nr - 1) / nr : (m + mr - 1) / mr;
             job.Parts = Math.Min(threads, tiles);
-            if (job.Parts > 1 && GemmThreadPool.TryRun(ref job)) return;
+            if (job.Parts > 1 && WorkerPool.TryRun(ref job)) return;
         }
         job.Parts = 1;
         job.RunPart(0);
@@ -101,11 +101,12 @@ public sealed unsafe class ManagedGemm : IGemmProvider
     }
 
     /// <summary>One GEMM call: arguments plus how it is split across threads.</summary>
-    internal struct Job
+    internal struct Job : IParallelJob
     {
         public ManagedGemm Gemm;
         public bool TransA, TransB, SplitN;
-        public int M, N, K, Parts;
+        public int M, N, K;
+        public int Parts { readonly get; set; }
         public float Alpha, Beta;
         public float* A, B, C;
         public int Lda, Ldb, Ldc;

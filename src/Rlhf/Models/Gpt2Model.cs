@@ -125,16 +125,22 @@ public sealed class Gpt2Model : IDisposable
     /// Final hidden states [B·T, C] for token ids [B·T] at the given positions (left padding shifts positions,
     /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
     /// With a <paramref name="cache"/> (inference), the T tokens follow those already cached and attend to them
-    /// too; their keys and values are appended and the cache advances by T.
+    /// too; their keys and values are appended and the cache advances by T. With <paramref name="packed"/> weights
+    /// (inference only) the linear layers run on those instead of the parameters.
     /// </summary>
     public Node Forward(Ops ops, Node tokenEmbedding, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
-        bool trainable = true, KvCache? cache = null)
+        bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null)
     {
+        if (packed is not null && (trainable || !ReferenceEquals(packed.Model, this)))
+            throw new ArgumentException("Packed weights are for inference with the model they were packed from.");
         if (tokenIds.Length != batch * tokens || positionIds.Length != tokenIds.Length)
             throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
         if (tokens > Config.ContextLength)
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
         Node P(string name) => ops.Parameter(Parameters[name], trainable);
+        Node Linear(Node input, string prefix) => packed is null
+            ? ops.Linear(input, P(prefix + ".weight"), P(prefix + ".bias"))
+            : ops.PackedLinear(input, packed[prefix + ".weight"], P(prefix + ".bias"));
         float epsilon = Config.LayerNormEpsilon;
         int start = 0;
         if (cache is not null)
@@ -149,14 +155,14 @@ public sealed class Gpt2Model : IDisposable
         {
             string prefix = $"transformer.h.{i}.";
             var h = ops.LayerNorm(x, P(prefix + "ln_1.weight"), P(prefix + "ln_1.bias"), epsilon);
-            var qkv = ops.Linear(h, P(prefix + "attn.c_attn.weight"), P(prefix + "attn.c_attn.bias"));
+            var qkv = Linear(h, prefix + "attn.c_attn");
             var attention = cache is null
                 ? ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount)
                 : ops.CachedAttention(qkv, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, Config.HeadCount);
-            x = ops.Add(x, ops.Linear(attention, P(prefix + "attn.c_proj.weight"), P(prefix + "attn.c_proj.bias")));
+            x = ops.Add(x, Linear(attention, prefix + "attn.c_proj"));
             h = ops.LayerNorm(x, P(prefix + "ln_2.weight"), P(prefix + "ln_2.bias"), epsilon);
-            var up = ops.Gelu(ops.Linear(h, P(prefix + "mlp.c_fc.weight"), P(prefix + "mlp.c_fc.bias")));
-            x = ops.Add(x, ops.Linear(up, P(prefix + "mlp.c_proj.weight"), P(prefix + "mlp.c_proj.bias")));
+            var up = ops.Gelu(Linear(h, prefix + "mlp.c_fc"));
+            x = ops.Add(x, Linear(up, prefix + "mlp.c_proj"));
         }
         if (cache is not null) cache.Length += tokens;
         return ops.LayerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), epsilon);

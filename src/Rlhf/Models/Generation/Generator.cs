@@ -10,10 +10,29 @@ public static unsafe class Generator
     /// as positions), run through the model once to fill the cache, then one token per step is decoded for
     /// all rows until each has emitted EOS or <see cref="GenerationOptions.MaxNewTokens"/> tokens.
     /// Row b draws from its own generator seeded with (seed, b), so results do not depend on the batch's other rows.
+    /// The matrices run packed for decoding: pass <paramref name="weights"/> (packed once, e.g. in bfloat16) when
+    /// generating repeatedly from unchanged weights; otherwise they are packed in fp32 for this call.
     /// </summary>
-    public static IReadOnlyList<GenerationResult> Generate(Gpt2Model model, IReadOnlyList<int[]> prompts, GenerationOptions options)
+    public static IReadOnlyList<GenerationResult> Generate(Gpt2Model model, IReadOnlyList<int[]> prompts, GenerationOptions options,
+        InferenceWeights? weights = null)
     {
         options.Validate();
+        if (weights is not null && !ReferenceEquals(weights.Model, model))
+            throw new ArgumentException("The packed inference weights belong to a different model.", nameof(weights));
+        if (prompts.Count == 0) return [];
+        InferenceWeights? owned = weights is null && InferenceWeights.Supported ? InferenceWeights.Pack(model) : null;
+        try
+        {
+            return Run(model, prompts, options, weights ?? owned);
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static IReadOnlyList<GenerationResult> Run(Gpt2Model model, IReadOnlyList<int[]> prompts, GenerationOptions options, InferenceWeights? weights)
+    {
         var config = model.Config;
         int batch = prompts.Count;
         if (batch == 0) return [];
@@ -49,7 +68,7 @@ public static unsafe class Generator
             }
         }
         var logits = new float[batch * config.VocabSize];
-        LastLogits(model, arena, tape, cache, ids, positions, mask, batch, promptLength, logits);
+        LastLogits(model, weights, arena, tape, cache, ids, positions, mask, batch, promptLength, logits);
 
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
@@ -70,7 +89,7 @@ public static unsafe class Generator
             if (done.All(d => d) || step == options.MaxNewTokens - 1) break;
             var stepPositions = new int[batch];
             for (int b = 0; b < batch; b++) stepPositions[b] = Math.Min(nextPosition[b]++, config.ContextLength - 1);
-            LastLogits(model, arena, tape, cache, next, stepPositions, Enumerable.Repeat(1f, batch).ToArray(), batch, 1, logits);
+            LastLogits(model, weights, arena, tape, cache, next, stepPositions, Enumerable.Repeat(1f, batch).ToArray(), batch, 1, logits);
         }
         return Enumerable.Range(0, batch)
             .Select(b => new GenerationResult(promptIds[b], [.. generated[b]], [.. logProbs[b]], done[b]))
@@ -89,20 +108,23 @@ public static unsafe class Generator
     }
 
     /// <summary>Runs T new tokens per row through the model (appending to the cache) and writes the logits of each row's last one: [B, V].</summary>
-    private static void LastLogits(Gpt2Model model, Arena arena, Tape tape, KvCache cache, int[] ids, int[] positions, float[] mask,
-        int batch, int tokens, float[] logits)
+    private static void LastLogits(Gpt2Model model, InferenceWeights? weights, Arena arena, Tape tape, KvCache cache, int[] ids, int[] positions,
+        float[] mask, int batch, int tokens, float[] logits)
     {
         arena.Reset();
         var ops = new Ops(arena, tape);
         var embedding = model.TokenEmbedding(ops, trainable: false);
         var keyMask = arena.AllocateUninitialized(batch, tokens);
         mask.CopyTo(keyMask.Span);
-        var hidden = model.Forward(ops, embedding, ids, positions, keyMask, batch, tokens, trainable: false, cache);
+        var hidden = model.Forward(ops, embedding, ids, positions, keyMask, batch, tokens, trainable: false, cache, weights);
         int channels = model.Config.EmbeddingSize, vocab = model.Config.VocabSize;
         var last = arena.AllocateUninitialized(batch, channels);
         for (int b = 0; b < batch; b++)
             hidden.Value.Span.Slice(((b + 1) * tokens - 1) * channels, channels).CopyTo(last.Span.Slice(b * channels, channels));
         fixed (float* output = logits)
-            Gemm.Sgemm(false, true, batch, vocab, channels, 1f, last.Pointer, channels, embedding.Value.Pointer, channels, 0f, output, vocab);
+        {
+            if (weights is not null) weights.LmHead.Multiply(batch, last.Pointer, channels, output, vocab, null);
+            else Gemm.Sgemm(false, true, batch, vocab, channels, 1f, last.Pointer, channels, embedding.Value.Pointer, channels, 0f, output, vocab);
+        }
     }
 }

@@ -1,12 +1,20 @@
-// Persistent worker threads for the managed GEMM: one call's parts run without per-call allocation.
+// Persistent worker threads for the GEMM kernels: one call's parts run without per-call allocation.
 namespace Rlhf.Tensors;
 
-internal static class GemmThreadPool
+/// <summary>A job split into <see cref="Parts"/> independent parts, run by <see cref="WorkerPool"/>.</summary>
+internal interface IParallelJob
+{
+    int Parts { get; }
+
+    void RunPart(int part);
+}
+
+internal static class WorkerPool
 {
     private static readonly object Gate = new();
     private static readonly ManualResetEventSlim Done = new(false);
     private static Worker[] workers = [];
-    private static ManagedGemm.Job job;
+    private static Action<int> runPart = _ => { };
     private static int pending;
     private static Exception? failure;
 
@@ -14,20 +22,22 @@ internal static class GemmThreadPool
     /// Runs parts 1..Parts-1 of <paramref name="work"/> on workers and part 0 here. Returns false (nothing run)
     /// when another thread is already using the pool, so the caller computes on its own thread instead.
     /// </summary>
-    public static bool TryRun(ref ManagedGemm.Job work)
+    public static bool TryRun<TJob>(ref TJob work) where TJob : struct, IParallelJob
     {
         if (!Monitor.TryEnter(Gate)) return false;
         try
         {
-            EnsureWorkers(work.Parts - 1);
-            job = work;
+            int parts = work.Parts;
+            EnsureWorkers(parts - 1);
+            Slot<TJob>.Job = work;
+            runPart = Slot<TJob>.Run;
             failure = null;
-            pending = work.Parts - 1;
+            pending = parts - 1;
             Done.Reset();
-            for (int i = 1; i < work.Parts; i++) workers[i - 1].Start.Release();
+            for (int i = 1; i < parts; i++) workers[i - 1].Start.Release();
             try
             {
-                job.RunPart(0);
+                Slot<TJob>.Job.RunPart(0);
             }
             finally
             {
@@ -40,6 +50,13 @@ internal static class GemmThreadPool
         {
             Monitor.Exit(Gate);
         }
+    }
+
+    // One static slot per job type, so handing a job to the workers neither boxes nor allocates.
+    private static class Slot<TJob> where TJob : struct, IParallelJob
+    {
+        public static TJob Job;
+        public static readonly Action<int> Run = part => Job.RunPart(part);
     }
 
     private static void EnsureWorkers(int count)
@@ -69,7 +86,7 @@ internal static class GemmThreadPool
                 Start.Wait();
                 try
                 {
-                    job.RunPart(part);
+                    runPart(part);
                 }
                 catch (Exception e)
                 {
