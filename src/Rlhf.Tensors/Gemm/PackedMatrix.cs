@@ -25,6 +25,7 @@ public sealed unsafe class PackedMatrix : IDisposable
 {
     public const int PanelWidth = 32;
     private const int RowTile = 8, DepthBlock = 256;
+    private const int PrefetchBytes = 4096; // how far ahead of the FMAs the panel is prefetched (measured best of 1–8 KiB)
 
     private readonly NativeSlab storage;
     private readonly int panels;
@@ -243,6 +244,9 @@ public sealed unsafe class PackedMatrix : IDisposable
         }
         for (int p = 0; p < depth; p++)
         {
+            // The hardware prefetcher falls behind while the FMAs run; ask for the panel rows ahead explicitly.
+            Sse.Prefetch0(b + PrefetchBytes);
+            if (TFormat.BytesPerValue == 4) Sse.Prefetch0(b + PrefetchBytes + 64);
             TFormat.Load(b, out var b0, out var b1);
             b += PanelWidth * TFormat.BytesPerValue;
             var x = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(x, b0, c00); c01 = Avx512F.FusedMultiplyAdd(x, b1, c01);
