@@ -15,6 +15,7 @@ public sealed class Gpt2Model : IDisposable
 
     public Gpt2Config Config { get; }
     public ParameterSet Parameters { get; }
+    private readonly BlockNames[] blockNames;
 
     /// <param name="heads">Extra parameters stored in the same set (so one optimizer covers them), e.g. a reward
     /// model's <c>score.weight</c> or PPO's value head.</param>
@@ -23,6 +24,7 @@ public sealed class Gpt2Model : IDisposable
         config.Validate();
         Config = config;
         Parameters = new ParameterSet(Layout(config).Concat(heads ?? []));
+        blockNames = Enumerable.Range(0, config.LayerCount).Select(BlockNames.For).ToArray();
     }
 
     /// <summary>True for parameters of the transformer itself (not a head).</summary>
@@ -138,9 +140,9 @@ public sealed class Gpt2Model : IDisposable
         if (tokens > Config.ContextLength)
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
         Node P(string name) => ops.Parameter(Parameters[name], trainable);
-        Node Linear(Node input, string prefix) => packed is null
-            ? ops.Linear(input, P(prefix + ".weight"), P(prefix + ".bias"))
-            : ops.PackedLinear(input, packed[prefix + ".weight"], P(prefix + ".bias"));
+        Node Linear(Node input, string weight, string bias) => packed is null
+            ? ops.Linear(input, P(weight), P(bias))
+            : ops.PackedLinear(input, packed[weight], P(bias));
         float epsilon = Config.LayerNormEpsilon;
         int start = 0;
         if (cache is not null)
@@ -153,20 +155,34 @@ public sealed class Gpt2Model : IDisposable
         var x = ops.Embedding(tokenEmbedding, P("transformer.wpe.weight"), tokenIds, positionIds);
         for (int i = 0; i < Config.LayerCount; i++)
         {
-            string prefix = $"transformer.h.{i}.";
-            var h = ops.LayerNorm(x, P(prefix + "ln_1.weight"), P(prefix + "ln_1.bias"), epsilon);
-            var qkv = Linear(h, prefix + "attn.c_attn");
+            var n = blockNames[i];
+            var h = ops.LayerNorm(x, P(n.Ln1Weight), P(n.Ln1Bias), epsilon);
+            var qkv = Linear(h, n.AttentionWeight, n.AttentionBias);
             var attention = cache is null
                 ? ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount)
                 : ops.CachedAttention(qkv, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, Config.HeadCount);
-            x = ops.Add(x, Linear(attention, prefix + "attn.c_proj"));
-            h = ops.LayerNorm(x, P(prefix + "ln_2.weight"), P(prefix + "ln_2.bias"), epsilon);
-            var up = ops.Gelu(Linear(h, prefix + "mlp.c_fc"));
-            x = ops.Add(x, Linear(up, prefix + "mlp.c_proj"));
+            x = ops.Add(x, Linear(attention, n.ProjectionWeight, n.ProjectionBias));
+            h = ops.LayerNorm(x, P(n.Ln2Weight), P(n.Ln2Bias), epsilon);
+            var up = ops.Gelu(Linear(h, n.UpWeight, n.UpBias));
+            x = ops.Add(x, Linear(up, n.DownWeight, n.DownBias));
         }
         if (cache is not null) cache.Length += tokens;
         return ops.LayerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), epsilon);
     }
 
     public void Dispose() => Parameters.Dispose();
+
+    // Parameter names of block i, built once (Forward runs per decoded token; no string building there).
+    private sealed record BlockNames(string Ln1Weight, string Ln1Bias, string AttentionWeight, string AttentionBias,
+        string ProjectionWeight, string ProjectionBias, string Ln2Weight, string Ln2Bias, string UpWeight, string UpBias,
+        string DownWeight, string DownBias)
+    {
+        public static BlockNames For(int i)
+        {
+            string p = $"transformer.h.{i}.";
+            return new(p + "ln_1.weight", p + "ln_1.bias", p + "attn.c_attn.weight", p + "attn.c_attn.bias",
+                p + "attn.c_proj.weight", p + "attn.c_proj.bias", p + "ln_2.weight", p + "ln_2.bias",
+                p + "mlp.c_fc.weight", p + "mlp.c_fc.bias", p + "mlp.c_proj.weight", p + "mlp.c_proj.bias");
+        }
+    }
 }

@@ -1,10 +1,12 @@
 // Keys and values of every layer for the tokens seen so far, so each new token costs one position's work.
 using Rlhf.Tensors;
+using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Models;
 
 /// <summary>
-/// Per layer, keys and values [B, H, capacity, HS]; plus which slots hold real tokens (left padding is 0).
+/// Per layer, keys [B, H, HS, KeyStride(capacity)] (transposed, see <see cref="CachedAttentionKernels"/>) and values
+/// [B, H, capacity, HS]; plus which slots hold real tokens (left padding is 0).
 /// <see cref="Gpt2Model.Forward"/> appends to it and advances <see cref="Length"/>.
 /// </summary>
 public sealed class KvCache : IDisposable
@@ -30,16 +32,19 @@ public sealed class KvCache : IDisposable
             throw new ArgumentException($"{capacity} tokens exceed the model's context of {config.ContextLength} (n_positions).");
         BatchSize = batchSize;
         Capacity = capacity;
-        long perLayer = (long)batchSize * config.HeadCount * capacity * config.HeadSize;
-        slab = new NativeSlab(2 * config.LayerCount * perLayer + (long)batchSize * capacity);
+        int keyStride = CachedAttentionKernels.KeyStride(capacity);
+        long keysPerLayer = (long)batchSize * config.HeadCount * config.HeadSize * keyStride;
+        long valuesPerLayer = (long)batchSize * config.HeadCount * capacity * config.HeadSize;
+        long perLayer = (keysPerLayer + valuesPerLayer + 15) / 16 * 16;
+        slab = new NativeSlab(config.LayerCount * perLayer + (long)batchSize * capacity);
         Keys = new Tensor[config.LayerCount];
         Values = new Tensor[config.LayerCount];
         for (int i = 0; i < config.LayerCount; i++)
         {
-            Keys[i] = new Tensor(slab, 2 * i * perLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
-            Values[i] = new Tensor(slab, (2 * i + 1) * perLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
+            Keys[i] = new Tensor(slab, i * perLayer, batchSize, config.HeadCount, config.HeadSize, keyStride);
+            Values[i] = new Tensor(slab, i * perLayer + keysPerLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
         }
-        KeyMask = new Tensor(slab, 2 * config.LayerCount * perLayer, batchSize, capacity);
+        KeyMask = new Tensor(slab, config.LayerCount * perLayer, batchSize, capacity);
     }
 
     /// <summary>Records the padding mask [B, n] of n tokens about to be appended.</summary>
