@@ -132,6 +132,14 @@ public sealed unsafe class PackedMatrix : IDisposable
         for (int t = 0; t < tiles; t++)
         {
             float* tile = packedA + (long)t * RowTile * K;
+            float* first = a + (long)t * RowTile * lda;
+            if (t * RowTile + RowTile <= m && (long)lda * (RowTile - 1) <= int.MaxValue / 4)
+            {
+                // A full tile: one gather collects column p of its eight rows.
+                var offsets = Vector256.Create(0, lda, 2 * lda, 3 * lda, 4 * lda, 5 * lda, 6 * lda, 7 * lda);
+                for (int p = 0; p < K; p++) Avx2.GatherVector256(first + p, offsets, 4).Store(tile + p * RowTile);
+                continue;
+            }
             for (int r = 0; r < RowTile; r++)
             {
                 int row = t * RowTile + r;
@@ -152,7 +160,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     }
 
     /// <summary>True where <see cref="Multiply"/> runs (AVX-512).</summary>
-    public static bool Supported => Vector512.IsHardwareAccelerated && Avx512BW.IsSupported;
+    public static bool Supported => Vector512.IsHardwareAccelerated && Avx512BW.IsSupported && Avx2.IsSupported;
 
     [ThreadStatic] private static float[]? aScratch;
 

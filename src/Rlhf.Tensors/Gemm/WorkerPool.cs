@@ -1,4 +1,6 @@
-// Persistent worker threads for the GEMM kernels: one call's parts run without per-call allocation.
+// Persistent worker threads for the kernels: one call's parts run without per-call allocation.
+using System.Diagnostics;
+
 namespace Rlhf.Tensors;
 
 /// <summary>A job split into <see cref="Parts"/> independent parts, run by <see cref="WorkerPool"/>.</summary>
@@ -11,6 +13,7 @@ internal interface IParallelJob
 
 internal static class WorkerPool
 {
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5_000; // 200 µs
     private static readonly object Gate = new();
     private static readonly ManualResetEventSlim Done = new(false);
     private static Worker[] workers = [];
@@ -43,7 +46,7 @@ internal static class WorkerPool
             {
                 Done.Wait();
             }
-            if (failure is not null) throw new AggregateException("GEMM worker failed.", failure);
+            if (failure is not null) throw new AggregateException("A kernel worker failed.", failure);
             return true;
         }
         finally
@@ -76,13 +79,17 @@ internal static class WorkerPool
         public Worker(int part)
         {
             this.part = part;
-            new Thread(Loop) { IsBackground = true, Name = $"gemm-{part}" }.Start();
+            new Thread(Loop) { IsBackground = true, Name = $"kernel-worker-{part}" }.Start();
         }
 
         private void Loop()
         {
             while (true)
             {
+                // Kernels come in quick succession (a decode step is ~100 of them): spin briefly before sleeping,
+                // since waking a blocked thread costs more than most of those kernels.
+                long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+                while (Start.CurrentCount == 0 && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(32);
                 Start.Wait();
                 try
                 {

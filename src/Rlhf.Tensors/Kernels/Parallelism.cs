@@ -26,11 +26,23 @@ public static class Parallelism
             body(0, count);
             return;
         }
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        var job = new RangeJob { Body = body, Count = count, Parts = threads };
+        if (WorkerPool.TryRun(ref job)) return;
+        // The workers are busy (another thread's kernel): the same ranges, one after the other, so results match.
+        for (int part = 0; part < threads; part++) job.RunPart(part);
+    }
+
+    private struct RangeJob : IParallelJob
+    {
+        public Action<int, int> Body;
+        public int Count;
+        public int Parts { readonly get; set; }
+
+        public readonly void RunPart(int part)
         {
-            int start = (int)((long)count * t / threads);
-            int end = (int)((long)count * (t + 1) / threads);
-            if (end > start) body(start, end);
-        });
+            int start = (int)((long)Count * part / Parts);
+            int end = (int)((long)Count * (part + 1) / Parts);
+            if (end > start) Body(start, end);
+        }
     }
 }

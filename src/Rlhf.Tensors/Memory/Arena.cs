@@ -14,7 +14,8 @@ public sealed class Arena : IDisposable
     private long overflowFloats;
     private readonly Dictionary<long, Stack<Tensor>> recycled = [];
 
-    public Arena(long initialFloats = 1 << 20) => slab = new NativeSlab(initialFloats);
+    // Slabs are not zeroed up front: Allocate zeroes each tensor it hands out, AllocateUninitialized promises nothing.
+    public Arena(long initialFloats = 1 << 20) => slab = new NativeSlab(initialFloats, zeroed: false);
 
     /// <summary>Floats in use right now, and the most ever used in one step.</summary>
     public long Used => used + overflowFloats;
@@ -42,7 +43,7 @@ public sealed class Arena : IDisposable
             used += padded;
             return tensor;
         }
-        var chunk = new NativeSlab(length);
+        var chunk = new NativeSlab(length, zeroed: false);
         overflow.Add(chunk);
         overflowFloats += padded;
         return new Tensor(chunk, 0, shape);
@@ -68,7 +69,7 @@ public sealed class Arena : IDisposable
             overflow.Clear();
             overflowFloats = 0;
             slab.Dispose();
-            slab = new NativeSlab(needed + needed / 8);
+            slab = new NativeSlab(needed + needed / 8, zeroed: false);
         }
         used = 0;
         recycled.Clear();

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Rlhf.Tensors;
 
-/// <summary>Aligned, zero-initialised native memory for <see cref="float"/> data.</summary>
+/// <summary>Aligned native memory for <see cref="float"/> data, zero-initialised unless asked otherwise.</summary>
 public sealed unsafe class NativeSlab : SafeHandle
 {
     public const int Alignment = 64;
@@ -11,7 +11,9 @@ public sealed unsafe class NativeSlab : SafeHandle
     /// <summary>Number of floats the slab holds.</summary>
     public long Length { get; }
 
-    public NativeSlab(long length) : base(IntPtr.Zero, ownsHandle: true)
+    /// <param name="zeroed">False leaves the contents undefined (for buffers whose users overwrite or zero what they
+    /// use, like the step arena): untouched pages are then never faulted in.</param>
+    public NativeSlab(long length, bool zeroed = true) : base(IntPtr.Zero, ownsHandle: true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
@@ -22,7 +24,7 @@ public sealed unsafe class NativeSlab : SafeHandle
         // Large slabs (weights, moments, activations) ask for transparent huge pages: fewer page faults on first
         // touch and fewer TLB misses when kernels stream through them. Only advice; ignored where unsupported.
         if (huge) _ = MAdvise(memory, bytes, MadviseHugePage);
-        NativeMemory.Clear(memory, bytes);
+        if (zeroed) NativeMemory.Clear(memory, bytes);
         SetHandle((IntPtr)memory);
         if (bytes > 0) GC.AddMemoryPressure((long)bytes);
         bytesReported = (long)bytes;

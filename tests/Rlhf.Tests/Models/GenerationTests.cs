@@ -35,6 +35,29 @@ public class GenerationTests
     }
 
     [Fact]
+    public void BFloat16WeightsStayCloseToTheFloat32Reference()
+    {
+        if (!InferenceWeights.Supported) return; // packed weights need AVX-512
+        var reference = Reference();
+        using var model = Gpt2Model.Load(Folder);
+        using var packed = InferenceWeights.Pack(model, WeightPrecision.BFloat16);
+        Assert.Equal(WeightPrecision.BFloat16, packed.Precision);
+        var prompts = reference.Select(r => r.Prompt).ToArray();
+        var results = Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 12 }, packed);
+        for (int i = 0; i < reference.Length; i++)
+        {
+            // The first token follows the same prompt: its log-probability moves only by the weights' rounding.
+            Assert.Equal(reference[i].LogProbs[0], results[i].LogProbs[0], 0.05);
+            Assert.Equal(reference[i].Ids.Length, results[i].Ids.Length);
+        }
+        // Same packed weights, same inputs → same outputs.
+        var again = Generator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 12 }, packed);
+        Assert.Equal(results.Select(r => r.Ids), again.Select(r => r.Ids));
+        using var other = Gpt2Model.Load(Folder);
+        Assert.Throws<ArgumentException>(() => Generator.Generate(other, prompts, new GenerationOptions { MaxNewTokens = 2 }, packed));
+    }
+
+    [Fact]
     public void CachedGenerationEqualsFullRecomputation()
     {
         using var model = Gpt2Model.Load(Folder);
