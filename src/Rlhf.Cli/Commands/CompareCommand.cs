@@ -25,9 +25,10 @@ public static class CompareCommand
         var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\"); the part before {response} is used." };
         var raw = new Option<bool>("--raw") { Description = "Use the prompts as they are." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every output (and the success rates)." };
+        var weightsDtype = GenerateCommand.WeightsDtypeOption();
         var command = new Command("compare", "Generate from several models and show their outputs side by side.")
         {
-            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json,
+            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json, weightsDtype,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -57,7 +58,8 @@ public static class CompareCommand
                     PadTokenId = folder.PadTokenId,
                     TruncatePromptLeft = true,
                 };
-                var results = Generator.Generate(folder.Model, rendered.Select(p => folder.Tokenizer.Encode(p)).ToArray(), options);
+                using var packed = GenerateCommand.PackWeights(folder.Model, parse.GetValue(weightsDtype));
+                var results = Generator.Generate(folder.Model, rendered.Select(p => folder.Tokenizer.Encode(p)).ToArray(), options, packed);
                 outputs[m] = results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids)).ToArray();
             }
             var rates = prefix is null ? null

@@ -41,7 +41,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         Precision = precision;
         panels = (n + PanelWidth - 1) / PanelWidth;
         long values = (long)panels * PanelWidth * k;
-        storage = new NativeSlab(precision == WeightPrecision.Float32 ? values : (values + 1) / 2);
+        storage = new NativeSlab(precision == WeightPrecision.Float32 ? values : (values + 1) / 2, zeroed: false); // every value is written
     }
 
     /// <summary>Bytes the packed values occupy (what one product streams from memory).</summary>
@@ -63,21 +63,37 @@ public sealed unsafe class PackedMatrix : IDisposable
         float* target = packed.storage.Pointer;
         Parallelism.For(packed.panels, 8, (first, last) =>
         {
-            float* row = stackalloc float[PanelWidth];
-            for (int panel = first; panel < last; panel++)
-            {
-                int column = panel * PanelWidth, columns = Math.Min(PanelWidth, n - column);
-                long offset = (long)panel * PanelWidth * k;
-                for (int p = 0; p < k; p++)
+            // One panel at a time through an fp32 staging block [k, 32] (zero past n), then stored in the panel's format.
+            var block = GC.AllocateUninitializedArray<float>(k * PanelWidth, pinned: true);
+            fixed (float* staged = block)
+                for (int panel = first; panel < last; panel++)
                 {
-                    // Row p of the panel: op(B)[p, column..column+31], zero past n.
-                    for (int c = 0; c < PanelWidth; c++)
-                        row[c] = c >= columns ? 0f : transposed ? weights[(long)(column + c) * k + p] : weights[(long)p * n + column + c];
-                    long index = offset + (long)p * PanelWidth;
-                    if (precision == WeightPrecision.Float32) Buffer.MemoryCopy(row, target + index, PanelWidth * 4, PanelWidth * 4);
-                    else for (int c = 0; c < PanelWidth; c++) ((ushort*)target)[index + BFloat16Slot(c)] = ToBFloat16(row[c]);
+                    int column = panel * PanelWidth, columns = Math.Min(PanelWidth, n - column);
+                    if (columns < PanelWidth) new Span<float>(staged, k * PanelWidth).Clear();
+                    if (transposed)
+                    {
+                        // Source rows are panel columns: read each row once, contiguously.
+                        for (int c = 0; c < columns; c++)
+                        {
+                            float* source = weights + (long)(column + c) * k;
+                            for (int p = 0; p < k; p++) staged[p * PanelWidth + c] = source[p];
+                        }
+                    }
+                    else
+                    {
+                        for (int p = 0; p < k; p++)
+                            Buffer.MemoryCopy(weights + (long)p * n + column, staged + p * PanelWidth, PanelWidth * 4, columns * 4);
+                    }
+                    long offset = (long)panel * PanelWidth * k;
+                    if (precision == WeightPrecision.Float32)
+                    {
+                        Buffer.MemoryCopy(staged, target + offset, k * PanelWidth * 4L, k * PanelWidth * 4L);
+                        continue;
+                    }
+                    ushort* values = (ushort*)target + offset;
+                    for (int p = 0; p < k; p++)
+                        for (int c = 0; c < PanelWidth; c++) values[p * PanelWidth + BFloat16Slot(c)] = ToBFloat16(staged[p * PanelWidth + c]);
                 }
-            }
         });
         return packed;
     }

@@ -337,8 +337,9 @@ public static class DemoPipeline
                 try
                 {
                     var results = new List<GenerationResult>();
-                    for (int start = 0; start < promptIds.Length; start += 32)
-                        results.AddRange(Generator.Generate(model, promptIds.Skip(start).Take(32).ToArray(), options));
+                    using (var packed = InferenceWeights.Supported ? InferenceWeights.Pack(model) : null)
+                        for (int start = 0; start < promptIds.Length; start += 32)
+                            results.AddRange(Generator.Generate(model, promptIds.Skip(start).Take(32).ToArray(), options, packed));
                     var texts = results.Select(r => tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids).Trim()).ToArray();
                     var scores = scorer.Score(promptIds, results.Select(r => r.Ids).ToArray(), results.Select(r => r.EndedWithEos).ToArray());
                     double kl = m == 0 ? 0 : MeanLogRatio(model, sft, results, eos);

@@ -1,4 +1,5 @@
 // Draws the K responses an annotator compares: one batched generation call, K rows of the same prompt.
+using Rlhf.Models;
 using Rlhf.Models.Generation;
 using Rlhf.Text;
 
@@ -20,10 +21,16 @@ public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings se
 {
     private readonly Lock gate = new();
     private bool disposed;
+    private InferenceWeights? packed; // packed on first use: the weights do not change while labeling
 
     public void Dispose()
     {
-        lock (gate) disposed = true;
+        lock (gate)
+        {
+            disposed = true;
+            packed?.Dispose();
+            packed = null;
+        }
     }
 
     public IReadOnlyList<string> Sample(string renderedPrompt, int count, ulong seed)
@@ -45,7 +52,8 @@ public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings se
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            results = Generator.Generate(folder.Model, Enumerable.Repeat(promptIds, count).ToArray(), options);
+            if (packed is null && InferenceWeights.Supported) packed = InferenceWeights.Pack(folder.Model);
+            results = Generator.Generate(folder.Model, Enumerable.Repeat(promptIds, count).ToArray(), options, packed);
         }
         return results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids.AsSpan(0, r.Ids.Length - 1) : r.Ids)).ToArray();
     }

@@ -20,8 +20,17 @@ public class TextCommandTests : IDisposable
     private static (int Code, string Output) Run(params string[] args)
     {
         using var capture = new ConsoleCapture();
-        int code = RlhfApp.Run(args);
-        return (code, capture.Text);
+        var originalError = Console.Error;
+        Console.SetError(capture.Writer); // errors too, to check their wording
+        try
+        {
+            int code = RlhfApp.Run(args);
+            return (code, capture.Text);
+        }
+        finally
+        {
+            Console.SetError(originalError);
+        }
     }
 
     [Fact]
@@ -55,6 +64,22 @@ public class TextCommandTests : IDisposable
         var a = Run("generate", "--model", model, "--prompt", "Hello", "--temperature", "1.2", "--seed", "3", "--json").Output;
         var b = Run("generate", "--model", model, "--prompt", "Hello", "--temperature", "1.2", "--seed", "3", "--json").Output;
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void GenerateReadsBFloat16WeightsOnRequestAndRejectsUnknownDtypes()
+    {
+        var (code, output) = Run("generate", "--model", model, "--prompt", "Hello", "--greedy", "--max-new-tokens", "4", "--json", "--weights-dtype", "bfloat16");
+        if (Rlhf.Models.InferenceWeights.Supported)
+        {
+            Assert.Equal(0, code);
+            var result = JsonDocument.Parse(output).RootElement;
+            Assert.InRange(result.GetProperty("ids").GetArrayLength(), 1, 4);
+        }
+        else Assert.NotEqual(0, code); // bfloat16 needs AVX-512: a clear error, not a silent fp32 run
+        var bad = Run("generate", "--model", model, "--prompt", "Hello", "--weights-dtype", "int8");
+        Assert.NotEqual(0, bad.Code);
+        Assert.Contains("--weights-dtype", bad.Output);
     }
 
     [Fact]
