@@ -76,9 +76,11 @@ public sealed class CommandSettings
         return value;
     }
 
-    /// <summary>Like <see cref="Get{T}"/> but the value must be given somewhere (command line or config file).</summary>
+    /// <summary>Like <see cref="Get{T}"/> but the value must be given somewhere (command line or config file); an empty list counts as missing.</summary>
     public T Require<T>(Option<T?> option) where T : class =>
-        Get(option) ?? throw new ArgumentException($"Option '{option.Name}' is required (on the command line or in the --config file).");
+        Get(option) is { } value && value is not Array { Length: 0 }
+            ? value
+            : throw new ArgumentException($"Option '{option.Name}' is required (on the command line or in the --config file).");
 
     /// <summary>Records a value that did not come from an option (e.g. a derived setting) in the resolved configuration.</summary>
     public void Record(string key, object? value)

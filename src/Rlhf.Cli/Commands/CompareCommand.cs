@@ -14,7 +14,7 @@ public static class CompareCommand
 {
     public static Command Create()
     {
-        var models = new Option<string[]>("--models") { Description = "Model folders to compare.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var models = new Option<string[]?>("--models") { Description = "Model folders to compare; required here or in --config (a YAML list).", AllowMultipleArgumentsPerToken = true };
         var prompt = new Option<string?>("--prompt") { Description = "One question." };
         var prompts = new Option<string?>("--prompts") { Description = "A file of questions: one per line, or JSONL with a \"prompt\" field." };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (the seed's do_sample=False)." };
@@ -26,22 +26,27 @@ public static class CompareCommand
         var raw = new Option<bool>("--raw") { Description = "Use the prompts as they are." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every output (and the success rates)." };
         var weightsDtype = GenerateCommand.WeightsDtypeOption();
+        var configFile = CommandSettings.CreateConfigOption();
         var command = new Command("compare", "Generate from several models and show their outputs side by side.")
         {
-            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json, weightsDtype,
+            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json, weightsDtype, configFile,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
-            var questions = PromptInput.Read(parse.GetValue(prompt), parse.GetValue(prompts));
-            if (parse.GetValue(raw) && parse.GetValue(template) is not null) throw new ArgumentException("Give at most one of --template and --raw.");
-            if (parse.GetValue(greedy) && parse.GetValue(temperature) is not null) throw new ArgumentException("--greedy cannot be combined with --temperature.");
-            var promptTemplate = parse.GetValue(raw) ? null
-                : PromptTemplate.Parse(parse.GetValue(template) is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
+            var settings = CommandSettings.Load(parse, configFile);
+            var folders = settings.Require(models);
+            var questions = PromptInput.Read(settings.Get(prompt), settings.Get(prompts));
+            bool isRaw = settings.Get(raw), isGreedy = settings.Get(greedy), asJson = settings.Get(json);
+            string? templateText = settings.Get(template), prefix = settings.Get(checkPrefix), dtype = settings.Get(weightsDtype);
+            float? temp = settings.Get(temperature);
+            int maxNew = settings.Get(maxNewTokens);
+            ulong sampleSeed = settings.Get(seed);
+            if (isRaw && templateText is not null) throw new ArgumentException("Give at most one of --template and --raw.");
+            if (isGreedy && temp is not null) throw new ArgumentException("--greedy cannot be combined with --temperature.");
+            var promptTemplate = isRaw ? null
+                : PromptTemplate.Parse(templateText is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
             var rendered = questions.Select(q => promptTemplate?.RenderPrompt(q) ?? q).ToArray();
-            var folders = parse.GetValue(models)!;
-            if (folders.Length == 0) throw new ArgumentException("Give at least one model folder to --models.");
-            string? prefix = parse.GetValue(checkPrefix);
 
             var outputs = new string[folders.Length][];
             for (int m = 0; m < folders.Length; m++)
@@ -50,22 +55,22 @@ public static class CompareCommand
                 var defaults = folder.Generation.ToOptions();
                 var options = defaults with
                 {
-                    MaxNewTokens = parse.GetValue(maxNewTokens),
-                    DoSample = parse.GetValue(temperature) is not null || (!parse.GetValue(greedy) && defaults.DoSample),
-                    Temperature = parse.GetValue(temperature) ?? defaults.Temperature,
-                    Seed = parse.GetValue(seed),
+                    MaxNewTokens = maxNew,
+                    DoSample = temp is not null || (!isGreedy && defaults.DoSample),
+                    Temperature = temp ?? defaults.Temperature,
+                    Seed = sampleSeed,
                     EosTokenId = folder.EosTokenId,
                     PadTokenId = folder.PadTokenId,
                     TruncatePromptLeft = true,
                 };
-                using var packed = GenerateCommand.PackWeights(folder.Model, parse.GetValue(weightsDtype));
+                using var packed = GenerateCommand.PackWeights(folder.Model, dtype);
                 var results = Generator.Generate(folder.Model, rendered.Select(p => folder.Tokenizer.Encode(p)).ToArray(), options, packed);
                 outputs[m] = results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids)).ToArray();
             }
             var rates = prefix is null ? null
                 : outputs.Select(o => (double)o.Count(text => Succeeds(text, prefix)) / o.Length).ToArray();
 
-            if (parse.GetValue(json))
+            if (asJson)
             {
                 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {

@@ -13,7 +13,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (Hugging Face layout).", Required = true };
+        var model = new Option<string?>("--model") { Description = "Model folder (Hugging Face layout); required here or in --config." };
         var prompt = new Option<string?>("--prompt") { Description = "One prompt." };
         var prompts = new Option<string?>("--prompts") { Description = "A file of prompts: one per line, or JSONL with a \"prompt\" field." };
         var maxNewTokens = new Option<int?>("--max-new-tokens") { Description = "Tokens to generate at most (default: generation_config.json, else 64)." };
@@ -26,31 +26,37 @@ public static class GenerateCommand
         var truncate = new Option<bool>("--truncate-left") { Description = "Cut long prompts from the left instead of failing." };
         var json = new Option<bool>("--json") { Description = "One JSON object per prompt per line." };
         var weightsDtype = WeightsDtypeOption();
+        var configFile = CommandSettings.CreateConfigOption();
         var command = new Command("generate", "Generate continuations of prompts with a model folder.")
         {
-            model, prompt, prompts, maxNewTokens, greedy, temperature, topK, topP, seed, batchSize, truncate, json, weightsDtype,
+            model, prompt, prompts, maxNewTokens, greedy, temperature, topK, topP, seed, batchSize, truncate, json, weightsDtype, configFile,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
-            var texts = PromptInput.Read(parse.GetValue(prompt), parse.GetValue(prompts));
-            using var folder = ModelFolder.Load(parse.GetValue(model)!);
-            bool sample = parse.GetValue(temperature) is not null || parse.GetValue(topK) is not null || parse.GetValue(topP) is not null;
-            if (sample && parse.GetValue(greedy)) throw new ArgumentException("--greedy cannot be combined with --temperature, --top-k or --top-p.");
+            var settings = CommandSettings.Load(parse, configFile);
+            string modelDir = settings.Require(model);
+            var texts = PromptInput.Read(settings.Get(prompt), settings.Get(prompts));
+            int? maxNew = settings.Get(maxNewTokens), k = settings.Get(topK);
+            float? temp = settings.Get(temperature), p = settings.Get(topP);
+            bool isGreedy = settings.Get(greedy), asJson = settings.Get(json);
+            using var folder = ModelFolder.Load(modelDir);
+            bool sample = temp is not null || k is not null || p is not null;
+            if (sample && isGreedy) throw new ArgumentException("--greedy cannot be combined with --temperature, --top-k or --top-p.");
             var defaults = folder.Generation.ToOptions();
             var options = defaults with
             {
-                MaxNewTokens = parse.GetValue(maxNewTokens) ?? defaults.MaxNewTokens,
-                DoSample = !parse.GetValue(greedy) && (sample || defaults.DoSample),
-                Temperature = parse.GetValue(temperature) ?? defaults.Temperature,
-                TopK = parse.GetValue(topK) ?? (sample ? 0 : defaults.TopK),
-                TopP = parse.GetValue(topP) ?? defaults.TopP,
-                Seed = parse.GetValue(seed),
+                MaxNewTokens = maxNew ?? defaults.MaxNewTokens,
+                DoSample = !isGreedy && (sample || defaults.DoSample),
+                Temperature = temp ?? defaults.Temperature,
+                TopK = k ?? (sample ? 0 : defaults.TopK),
+                TopP = p ?? defaults.TopP,
+                Seed = settings.Get(seed),
                 EosTokenId = folder.EosTokenId,
                 PadTokenId = folder.PadTokenId,
-                TruncatePromptLeft = parse.GetValue(truncate),
+                TruncatePromptLeft = settings.Get(truncate),
             };
-            int batch = Math.Max(1, parse.GetValue(batchSize));
-            using var packed = PackWeights(folder.Model, parse.GetValue(weightsDtype));
+            int batch = Math.Max(1, settings.Get(batchSize));
+            using var packed = PackWeights(folder.Model, settings.Get(weightsDtype));
             for (int start = 0; start < texts.Count; start += batch)
             {
                 var chunk = texts.Skip(start).Take(batch).ToArray();
@@ -60,7 +66,7 @@ public static class GenerateCommand
                     var result = results[i];
                     var visible = result.EndedWithEos ? result.Ids[..^1] : result.Ids;
                     string text = folder.Tokenizer.Decode(visible);
-                    if (parse.GetValue(json))
+                    if (asJson)
                     {
                         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                         {

@@ -16,41 +16,47 @@ public static class ScoreCommand
 {
     public static Command Create()
     {
-        var rewardModel = new Option<string>("--reward-model") { Description = "Reward-model folder written by `rlhf reward`.", Required = true };
+        var rewardModel = new Option<string?>("--reward-model") { Description = "Reward-model folder written by `rlhf reward`; required here or in --config." };
         var prompt = new Option<string?>("--prompt") { Description = "The instruction (rendered with the template unless --raw)." };
-        var responses = new Option<string[]>("--response") { Description = "A response to score (repeat for several)." };
+        var responses = new Option<string[]>("--response") { Description = "A response to score (repeat for several; a YAML list in --config)." };
         var dataset = new Option<string?>("--dataset") { Description = "Score every row: pairs get chosen_score/rejected_score, other rows score." };
         var output = new Option<string?>("--output") { Description = "With --dataset: write the rows with their scores to this JSONL file." };
         var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\")." };
         var raw = new Option<bool>("--raw") { Description = "Score prompt + response as given (EOS id still appended)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences scored together.", DefaultValueFactory = _ => 16 };
         var json = new Option<bool>("--json") { Description = "Machine-readable output." };
-        var command = new Command("score", "Score responses with a reward model.") { rewardModel, prompt, responses, dataset, output, template, raw, batchSize, json };
+        var configFile = CommandSettings.CreateConfigOption();
+        var command = new Command("score", "Score responses with a reward model.") { rewardModel, prompt, responses, dataset, output, template, raw, batchSize, json, configFile };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
-            string directory = parse.GetValue(rewardModel)!;
-            if (parse.GetValue(raw) && parse.GetValue(template) is not null) throw new ArgumentException("Give at most one of --template and --raw.");
-            var promptTemplate = parse.GetValue(raw) ? PromptTemplate.Raw
-                : PromptTemplate.Parse(parse.GetValue(template) is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
+            var settings = CommandSettings.Load(parse, configFile);
+            string directory = settings.Require(rewardModel);
+            string? instruction = settings.Get(prompt), path = settings.Get(dataset), outputPath = settings.Get(output), templateText = settings.Get(template);
+            var texts = settings.Get(responses) ?? [];
+            bool isRaw = settings.Get(raw), asJson = settings.Get(json);
+            int batch = Math.Max(1, settings.Get(batchSize));
+            if (isRaw && templateText is not null) throw new ArgumentException("Give at most one of --template and --raw.");
+            var promptTemplate = isRaw ? PromptTemplate.Raw
+                : PromptTemplate.Parse(templateText is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
             using var model = RewardModel.Load(directory);
             var tokenizer = BpeTokenizer.FromFolder(directory);
             var config = model.Model.Config;
             int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.PadTokenId ?? config.EosTokenId ?? 0;
-            var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, Math.Max(1, parse.GetValue(batchSize)));
+            var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, batch);
             using var task = scorer.Task;
 
-            if (parse.GetValue(dataset) is { } path)
+            if (path is not null)
             {
-                if (parse.GetValue(prompt) is not null || parse.GetValue(responses) is { Length: > 0 }) throw new ArgumentException("Give either --dataset or --prompt/--response, not both.");
-                return ScoreDataset(console, scorer, path, parse.GetValue(output), parse.GetValue(json));
+                if (instruction is not null || texts.Length > 0) throw new ArgumentException("Give either --dataset or --prompt/--response, not both.");
+                return ScoreDataset(console, scorer, path, outputPath, asJson);
             }
-            string instruction = parse.GetValue(prompt) ?? throw new ArgumentException("Give --prompt with one or more --response, or --dataset.");
-            var texts = parse.GetValue(responses) is { Length: > 0 } given ? given : throw new ArgumentException("Give at least one --response.");
+            if (instruction is null) throw new ArgumentException("Give --prompt with one or more --response, or --dataset.");
+            if (texts.Length == 0) throw new ArgumentException("Give at least one --response.");
             var scores = scorer.Score(texts.Select(r => (instruction, r)).ToArray());
             for (int i = 0; i < texts.Length; i++)
             {
-                if (parse.GetValue(json))
+                if (asJson)
                     Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["prompt"] = instruction, ["response"] = texts[i], ["score"] = scores[i] }));
                 else
                     console.MarkupLine($"{Fmt(scores[i])}\t{Markup.Escape(texts[i])}");
