@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3, help="timed generations; the fastest is reported")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="model precision")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = GPT2Config(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
@@ -79,6 +80,8 @@ def main():
     model = GPT2LMHead(cfg)
     init_hf_like(model, torch.Generator().manual_seed(args.seed), randomize_bias_and_ln=False)
     model.eval()
+    if args.dtype == "bfloat16":
+        model = model.to(torch.bfloat16)  # PyTorch's bf16: weights and activations (ours keeps fp32 activations)
     ids = torch.randint(0, cfg.vocab_size, (args.batch_size, args.prompt_len), generator=torch.Generator().manual_seed(1))
     prefill_s, decode_s = float("inf"), float("inf")
     with torch.no_grad():
@@ -95,7 +98,7 @@ def main():
             prefill_s, decode_s = min(prefill_s, t1 - t0), min(decode_s, t2 - t1)
     decode_tokens = args.batch_size * (args.new_tokens - 1)
     print(json.dumps({"framework": "pytorch", "batch_size": args.batch_size, "prompt_len": args.prompt_len,
-                      "new_tokens": args.new_tokens, "runs": args.runs, "prefill_ms": prefill_s * 1000,
+                      "new_tokens": args.new_tokens, "runs": args.runs, "dtype": args.dtype, "prefill_ms": prefill_s * 1000,
                       "decode_ms": decode_s * 1000, "tokens_per_s": decode_tokens / decode_s}))
 
 

@@ -128,38 +128,52 @@ public static class BenchCommand
             var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
             if (!InferenceWeights.Supported) precisions = [];
             var packs = precisions.Select(precision => InferenceWeights.Pack(model, precision)).ToArray();
-            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "PyTorch tokens/s", "ratio");
+            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "PyTorch fp32", "ratio", "PyTorch same dtype", "ratio");
             foreach (int b in parse.GetValue(batchSizes)!)
             {
                 var timings = packs.Length == 0
-                    ? [("float32 (unpacked)", TimeGeneration(model, null, b, p, n, r))]
-                    : packs.Select(pack => (GenerateCommand.DtypeName(pack.Precision), TimeGeneration(model, pack, b, p, n, r))).ToArray();
-                JsonElement? reference = null;
-                string? failure = script is null ? "skipped" : null;
-                if (script is not null)
+                    ? [(WeightPrecision.Float32, "float32 (unpacked)", TimeGeneration(model, null, b, p, n, r))]
+                    : packs.Select(pack => (pack.Precision, GenerateCommand.DtypeName(pack.Precision), TimeGeneration(model, pack, b, p, n, r))).ToArray();
+                // PyTorch in fp32 (its default) and, where we timed bfloat16 weights, in bfloat16 too.
+                var references = new Dictionary<WeightPrecision, (double? TokensPerSecond, string? Failure)>();
+                foreach (var precision in timings.Select(t => t.Item1).Append(WeightPrecision.Float32).Distinct())
                 {
-                    reference = ReferenceScripts.Run(script,
+                    if (script is null)
+                    {
+                        references[precision] = (null, "skipped");
+                        continue;
+                    }
+                    var reference = ReferenceScripts.Run(script,
                     [
                         "--n-layer", $"{config.LayerCount}", "--n-head", $"{config.HeadCount}", "--n-embd", $"{config.EmbeddingSize}",
                         "--vocab-size", $"{config.VocabSize}", "--n-positions", $"{config.ContextLength}",
                         "--batch-size", $"{b}", "--prompt-len", $"{p}", "--new-tokens", $"{n}", "--threads", $"{Parallelism.ThreadCount}", "--runs", $"{r}",
-                    ], out failure);
+                        "--dtype", GenerateCommand.DtypeName(precision),
+                    ], out var failure);
+                    references[precision] = (reference?.GetProperty("tokens_per_s").GetDouble(), failure);
                 }
-                double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
-                foreach (var (weightsName, (prefillMs, decodeTokensPerSecond)) in timings)
+                foreach (var (precision, weightsName, (prefillMs, decodeTokensPerSecond)) in timings)
                 {
-                    double? ratio = referenceTokens is > 0 ? decodeTokensPerSecond / referenceTokens : null;
-                    rows.Add(new() { ["batch_size"] = b, ["weights"] = weightsName, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
-                        ["pytorch_tokens_per_s"] = referenceTokens, ["ratio"] = ratio, ["reference_error"] = failure });
+                    var (fp32Tokens, fp32Failure) = references[WeightPrecision.Float32];
+                    var (sameTokens, sameFailure) = references[precision];
+                    double? ratio = fp32Tokens is > 0 ? decodeTokensPerSecond / fp32Tokens : null;
+                    double? sameRatio = sameTokens is > 0 ? decodeTokensPerSecond / sameTokens : null;
+                    rows.Add(new()
+                    {
+                        ["batch_size"] = b, ["weights"] = weightsName, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
+                        ["pytorch_tokens_per_s"] = fp32Tokens, ["ratio"] = ratio, ["pytorch_same_dtype_tokens_per_s"] = sameTokens,
+                        ["ratio_same_dtype"] = sameRatio, ["reference_error"] = fp32Failure ?? sameFailure,
+                    });
                     table.AddRow($"{b}", weightsName, $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}",
-                        referenceTokens is double theirs ? $"{theirs:F1}" : Markup.Escape(failure ?? "?"), ratio is double x ? $"{x:F2}×" : "");
+                        fp32Tokens is double f ? $"{f:F1}" : Markup.Escape(fp32Failure ?? "?"), ratio is double x ? $"{x:F2}×" : "",
+                        sameTokens is double g ? $"{g:F1}" : Markup.Escape(sameFailure ?? "?"), sameRatio is double y ? $"{y:F2}×" : "");
                 }
             }
             foreach (var pack in packs) pack.Dispose();
             if (json) Console.WriteLine(JsonSerializer.Serialize(new { provider = Gemm.Provider.Name, prompt_len = p, new_tokens = n, runs = rows }));
             else
             {
-                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, packed weights; PyTorch fp32)");
+                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, packed weights; best of {r} runs each)");
                 AnsiConsole.Write(table);
             }
             return 0;
