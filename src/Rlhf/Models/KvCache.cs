@@ -36,7 +36,8 @@ public sealed class KvCache : IDisposable
         long keysPerLayer = (long)batchSize * config.HeadCount * config.HeadSize * keyStride;
         long valuesPerLayer = (long)batchSize * config.HeadCount * capacity * config.HeadSize;
         long perLayer = (keysPerLayer + valuesPerLayer + 15) / 16 * 16;
-        slab = new NativeSlab(config.LayerCount * perLayer + (long)batchSize * capacity);
+        // Not zeroed: attention reads only slots already written (the mask of each new token is set before it is used).
+        slab = new NativeSlab(config.LayerCount * perLayer + (long)batchSize * capacity, zeroed: false);
         Keys = new Tensor[config.LayerCount];
         Values = new Tensor[config.LayerCount];
         for (int i = 0; i < config.LayerCount; i++)

@@ -41,6 +41,8 @@ public sealed unsafe class CachedAttentionTests
             int stride = CachedAttentionKernels.KeyStride(capacity);
             var keys = tensors.Zeros(batch, heads, headSize, stride);
             var values = tensors.Zeros(batch, heads, capacity, headSize);
+            keys.Span.Fill(float.NaN); // the cache is not zeroed: slots not yet written must never reach an output
+            values.Span.Fill(float.NaN);
             for (int start = 0; start < tokens;)
             {
                 int n = start == 0 ? prefill : 1;
