@@ -199,4 +199,21 @@ public class SamplingTests
 
     [Fact]
     public void ArgMaxTakesTheFirstOnTies() => Assert.Equal(1, Sampling.ArgMax([0f, 2f, 2f, -1f]));
+
+    [Fact]
+    public void VectorArgMaxMatchesTheScalarOne()
+    {
+        var rng = new Random(11);
+        foreach (int n in new[] { 1, 31, 32, 33, 1000, 50257 })
+        {
+            var row = Enumerable.Range(0, n).Select(_ => (float)rng.Next(-50, 50)).ToArray(); // many ties
+            Assert.Equal(Sampling.ArgMaxScalar(row), Sampling.ArgMax(row));
+            row[n / 2] = float.NaN; // NaN never wins
+            Assert.Equal(Sampling.ArgMaxScalar(row), Sampling.ArgMax(row));
+            row[^1] = 1000f; // the maximum in the scalar tail
+            Assert.Equal(n - 1 == n / 2 ? Sampling.ArgMaxScalar(row) : n - 1, Sampling.ArgMax(row));
+            Array.Fill(row, float.NegativeInfinity);
+            Assert.Equal(0, Sampling.ArgMax(row));
+        }
+    }
 }

@@ -73,19 +73,32 @@ public static unsafe class Generator
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
             var next = new int[batch];
-            for (int b = 0; b < batch; b++)
+            // Rows choose independently (each has its own generator), so they run in parallel.
+            Parallelism.For(batch, 2, (first, last) =>
             {
-                if (done[b]) { next[b] = pad; continue; }
-                var row = logits.AsSpan(b * config.VocabSize, config.VocabSize);
-                float temperature = options.DoSample ? options.Temperature : 1f;
-                int token = options.DoSample ? -1 : Sampling.ArgMax(row);
-                Sampling.LogSoftmax(row, temperature);
-                if (options.DoSample) token = Sampling.Draw(row, Sampling.Allowed(row, options.TopK, options.TopP), rngs[b]);
-                next[b] = token;
-                generated[b].Add(token);
-                logProbs[b].Add(row[token]);
-                if (token == eos) done[b] = true;
-            }
+                for (int b = first; b < last; b++)
+                {
+                    if (done[b]) { next[b] = pad; continue; }
+                    var row = logits.AsSpan(b * config.VocabSize, config.VocabSize);
+                    int token;
+                    float logProb;
+                    if (options.DoSample)
+                    {
+                        Sampling.LogSoftmax(row, options.Temperature);
+                        token = Sampling.Draw(row, Sampling.Allowed(row, options.TopK, options.TopP), rngs[b]);
+                        logProb = row[token];
+                    }
+                    else
+                    {
+                        token = Sampling.ArgMax(row);
+                        logProb = row[token] - Sampling.LogSumExp(row); // = log softmax(row)[token], without rewriting the row
+                    }
+                    next[b] = token;
+                    generated[b].Add(token);
+                    logProbs[b].Add(logProb);
+                    if (token == eos) done[b] = true;
+                }
+            });
             if (done.All(d => d) || step == options.MaxNewTokens - 1) break;
             var stepPositions = new int[batch];
             for (int b = 0; b < batch; b++) stepPositions[b] = Math.Min(nextPosition[b]++, config.ContextLength - 1);
