@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -93,6 +94,8 @@ def main():
         "threads": torch.get_num_threads(),
         "ms_per_step": round(ms, 2),
         "tokens_per_s": round(tokens / (ms / 1000.0), 2),
+        "median_ms_per_step": round(1000.0 * statistics.median(times), 2),
+        "median_tokens_per_s": round(tokens / statistics.median(times), 2),
         "peak_rss_mib": round(peak_kib / 1024.0, 1),
         "batch_size": args.batch_size,
         "seq_len": args.seq_len,

@@ -55,7 +55,7 @@ public static class BenchCommand
     {
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 4 };
         var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 256 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 3 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (their mean and median are reported).", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (the first two touch fresh memory: the step arena is sized by step 1 and first used whole by step 2).", DefaultValueFactory = _ => 2 };
         var shape = new ModelShapeOptions();
         var command = new Command("train", "One GPT-2 training step (forward + backward + AdamW, fp32): ms/step, tokens/s, GFLOP/s, peak memory.")
@@ -244,7 +244,8 @@ public static class BenchCommand
     }
 
     private sealed record TrainResult(string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,
-        double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss);
+        double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss, double MedianMsPerStep,
+        double MedianTokensPerSecond);
 
     private static TrainResult RunTrainBenchmark(Gpt2Config config, int batch, int tokens, int steps, int warmup, bool quiet)
     {
@@ -269,8 +270,11 @@ public static class BenchCommand
         }
         double ms = times.Average();
         double tokensPerSecond = batch * tokens / (ms / 1000);
+        var sorted = times.Order().ToArray();
+        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
         return new TrainResult(Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
-            tokensPerSecond, TrainingFlopsPerToken(config, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss);
+            tokensPerSecond, TrainingFlopsPerToken(config, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
+            median, batch * tokens / (median / 1000));
     }
 
     /// <summary>
@@ -285,8 +289,11 @@ public static class BenchCommand
 
     private static void Report(TrainResult ours, JsonElement? reference, string? failure, bool json)
     {
+        // Mean and median of the timed steps, for both (the median is robust to a step disturbed on a shared machine).
         double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
+        double? referenceMedian = reference is JsonElement e && e.TryGetProperty("median_tokens_per_s", out var m) ? m.GetDouble() : null;
         double? ratio = referenceTokens is > 0 ? ours.TokensPerSecond / referenceTokens : null;
+        double? medianRatio = referenceMedian is > 0 ? ours.MedianTokensPerSecond / referenceMedian : null;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -294,22 +301,26 @@ public static class BenchCommand
                 ["rlhf"] = ours,
                 ["pytorch"] = reference,
                 ["ratio"] = ratio,
+                ["ratio_median_step"] = medianRatio,
                 ["reference_error"] = reference is null ? failure : null,
             }));
             return;
         }
-        var table = new Table().AddColumns("", "ms/step", "tokens/s", "GFLOP/s", "peak RSS (MiB)");
+        var table = new Table().AddColumns("", "ms/step", "tokens/s", "median step ms", "median tokens/s", "GFLOP/s", "peak RSS (MiB)");
         table.AddRow($"Rlhf.NET ({ours.Provider}, {ours.Threads} threads)", $"{ours.MsPerStep:F0}", $"{ours.TokensPerSecond:F1}",
-            $"{ours.GflopsPerSecond:F1}", ours.PeakRssMiB is double rss ? $"{rss:F0}" : "?");
+            $"{ours.MedianMsPerStep:F0}", $"{ours.MedianTokensPerSecond:F1}", $"{ours.GflopsPerSecond:F1}", ours.PeakRssMiB is double rss ? $"{rss:F0}" : "?");
         if (reference is JsonElement r)
         {
             double refTokens = r.GetProperty("tokens_per_s").GetDouble();
             table.AddRow("PyTorch", $"{r.GetProperty("ms_per_step").GetDouble():F0}", $"{refTokens:F1}",
+                r.TryGetProperty("median_ms_per_step", out var medianMs) ? $"{medianMs.GetDouble():F0}" : "?", referenceMedian is double rb ? $"{rb:F1}" : "?",
                 $"{refTokens * ours.GflopsPerSecond / ours.TokensPerSecond:F1}",
                 r.TryGetProperty("peak_rss_mib", out var rss2) ? $"{rss2.GetDouble():F0}" : "?");
         }
         AnsiConsole.MarkupLine($"GPT-2 with {ours.Parameters:N0} parameters, batch {ours.BatchSize} × {ours.SeqLen} tokens; loss {ours.FirstLoss:F4} → {ours.LastLoss:F4}");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(ratio is double x ? $"Speed-up over PyTorch: [bold]{x:F2}×[/]" : $"[yellow]No PyTorch reference: {Markup.Escape(failure ?? "?")}[/]");
+        AnsiConsole.MarkupLine(ratio is double x
+            ? $"Speed-up over PyTorch: [bold]{x:F2}×[/] (mean step){(medianRatio is double y ? $", [bold]{y:F2}×[/] (median step)" : "")}"
+            : $"[yellow]No PyTorch reference: {Markup.Escape(failure ?? "?")}[/]");
     }
 }
