@@ -198,6 +198,52 @@ public class SamplingTests
     }
 
     [Fact]
+    public void TopKAndTopPMatchAFullSortReference()
+    {
+        var rng = new Random(5);
+        foreach (int n in new[] { 1, 2, 7, 100, 3000 })
+            for (int trial = 0; trial < 20; trial++)
+            {
+                // Peaked or flat logits, many exact ties (rounded), a few −∞.
+                double spread = trial % 2 == 0 ? 3 : 20;
+                var logits = Enumerable.Range(0, n).Select(_ => (float)Math.Round(rng.NextDouble() * spread, 1)).ToArray();
+                if (n > 10) logits[3] = float.NegativeInfinity;
+                Sampling.LogSoftmax(logits);
+                int k = new[] { 0, 1, 5, n / 2, n + 1 }[trial % 5];
+                float p = new[] { 1f, 0.9f, 0.5f, 0.05f }[trial % 4];
+                Assert.Equal(ReferenceAllowed(logits, k, p), Sampling.Allowed(logits, k, p));
+            }
+    }
+
+    // The straightforward definition: sort everything (descending, ties by id), then apply top-k and top-p.
+    private static bool[] ReferenceAllowed(float[] values, int topK, float topP)
+    {
+        int n = values.Length;
+        var keep = Enumerable.Repeat(true, n).ToArray();
+        var order = Enumerable.Range(0, n).OrderByDescending(i => values[i]).ThenBy(i => i).ToArray();
+        if (topK > 0 && topK < n)
+        {
+            float threshold = values[order[topK - 1]];
+            for (int i = 0; i < n; i++) keep[i] = values[i] >= threshold;
+        }
+        if (topP < 1f)
+        {
+            double total = 0;
+            for (int i = 0; i < n; i++) if (keep[i]) total += Math.Exp(values[i]);
+            double cumulative = 0;
+            bool reached = false;
+            foreach (int i in order)
+            {
+                if (!keep[i]) continue;
+                if (reached) { keep[i] = false; continue; }
+                cumulative += Math.Exp(values[i]) / total;
+                if (cumulative >= topP) reached = true;
+            }
+        }
+        return keep;
+    }
+
+    [Fact]
     public void ArgMaxTakesTheFirstOnTies() => Assert.Equal(1, Sampling.ArgMax([0f, 2f, 2f, -1f]));
 
     [Fact]

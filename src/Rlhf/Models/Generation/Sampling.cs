@@ -63,7 +63,7 @@ public static class Sampling
 
     /// <summary>
     /// Which tokens may be drawn: top-k keeps logits ≥ the k-th largest (TopKLogitsWarper); then top-p, over the
-    /// survivors' renormalised probabilities sorted descending, keeps tokens until their mass reaches p,
+    /// survivors' renormalised probabilities sorted descending (ties by id), keeps tokens until their mass reaches p,
     /// always at least one (TopPLogitsWarper). logProbs must be log-normalised.
     /// </summary>
     public static bool[] Allowed(ReadOnlySpan<float> logProbs, int topK, float topP)
@@ -71,26 +71,47 @@ public static class Sampling
         int n = logProbs.Length;
         var keep = new bool[n];
         keep.AsSpan().Fill(true);
-        if ((topK <= 0 || topK >= n) && topP >= 1f) return keep; // nothing filtered: skip the sort
-        var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
+        if ((topK <= 0 || topK >= n) && topP >= 1f) return keep; // nothing filtered
         var values = logProbs.ToArray();
-        // Descending by log-prob, ties by id: deterministic.
-        Array.Sort(order, (a, b) => values[b] != values[a] ? values[b].CompareTo(values[a]) : a.CompareTo(b));
         if (topK > 0 && topK < n)
         {
-            float threshold = values[order[topK - 1]];
+            float threshold = KthLargest(values, topK);
             for (int i = 0; i < n; i++) keep[i] = values[i] >= threshold;
         }
         if (topP < 1f)
         {
             double total = 0;
-            foreach (int i in order) if (keep[i]) total += Math.Exp(values[i]);
-            double cumulative = 0;
-            bool reached = false;
-            foreach (int i in order)
+            float max = float.NegativeInfinity;
+            for (int i = 0; i < n; i++)
+                if (keep[i])
+                {
+                    total += Math.Exp(values[i]);
+                    max = MathF.Max(max, values[i]);
+                }
+            // Only tokens within some distance of the best can be reached before the mass hits p: widen the window
+            // until the tokens inside it hold at least p, then sort just those (everything outside is cut).
+            float cutoff = max;
+            double inside;
+            do
+            {
+                cutoff = cutoff - 4f;
+                inside = 0;
+                for (int i = 0; i < n; i++) if (keep[i] && values[i] >= cutoff) inside += Math.Exp(values[i]);
+            }
+            while (inside / total < topP && cutoff > float.MinValue / 2 && inside < total);
+            var order = new List<long>();
+            for (int i = 0; i < n; i++)
             {
                 if (!keep[i]) continue;
+                if (values[i] >= cutoff) order.Add(((long)DescendingKey(values[i]) << 32) | (uint)i);
+                else keep[i] = false;
+            }
+            order.Sort(); // descending by value, then ascending by id
+            double cumulative = 0;
+            bool reached = false;
+            foreach (long entry in order)
+            {
+                int i = (int)(entry & 0xFFFFFFFF);
                 if (reached) { keep[i] = false; continue; }
                 cumulative += Math.Exp(values[i]) / total;
                 if (cumulative >= topP) reached = true;
@@ -98,6 +119,45 @@ public static class Sampling
         }
         return keep;
     }
+
+    /// <summary>A uint that sorts ascending as the float sorts descending (IEEE order, −0 = +0 aside).</summary>
+    private static uint DescendingKey(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        uint ascending = (bits & 0x80000000) != 0 ? ~bits : bits | 0x80000000;
+        return ~ascending;
+    }
+
+    /// <summary>The k-th largest value (1-based) by quickselect on a copy; the input is left as it was.</summary>
+    private static float KthLargest(float[] values, int k)
+    {
+        var a = (float[])values.Clone();
+        int left = 0, right = a.Length - 1, target = k - 1; // index in descending order
+        while (left < right)
+        {
+            // Median of three as the pivot; partition so that larger values come first.
+            int middle = left + (right - left) / 2;
+            float pivot = Median(a[left], a[middle], a[right]);
+            int i = left, j = right;
+            while (i <= j)
+            {
+                while (a[i] > pivot) i++;
+                while (a[j] < pivot) j--;
+                if (i <= j)
+                {
+                    (a[i], a[j]) = (a[j], a[i]);
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) right = j;
+            else if (target >= i) left = i;
+            else return a[target];
+        }
+        return a[target];
+    }
+
+    private static float Median(float a, float b, float c) => MathF.Max(MathF.Min(a, b), MathF.Min(MathF.Max(a, b), c));
 
     [ThreadStatic] private static float[]? probabilityScratch;
 
