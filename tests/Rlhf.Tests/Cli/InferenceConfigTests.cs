@@ -2,7 +2,6 @@
 // (required ones and lists included), the command line wins, and an unknown key fails naming the file and the key.
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Rlhf.Cli;
 using Rlhf.Models;
 using Rlhf.Text;
 using Rlhf.Tests.Support;
@@ -20,22 +19,7 @@ public class InferenceConfigTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var originalError = Console.Error;
-        var error = new StringWriter();
-        Console.SetError(error);
-        try
-        {
-            using var capture = new ConsoleCapture();
-            int code = RlhfApp.Run(args);
-            return (code, capture.Text, error.ToString());
-        }
-        finally
-        {
-            Console.SetError(originalError);
-        }
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRun.Separate(args);
 
     private string Yaml(string name, params string[] lines)
     {

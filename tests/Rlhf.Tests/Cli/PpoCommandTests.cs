@@ -28,20 +28,7 @@ public class PpoCommandTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        using var capture = new ConsoleCapture();
-        var originalError = Console.Error;
-        Console.SetError(capture.Writer);
-        try
-        {
-            return (RlhfApp.Run(args), capture.Text);
-        }
-        finally
-        {
-            Console.SetError(originalError);
-        }
-    }
+    private static (int Code, string Output) Run(params string[] args) => CliRun.Combined(args);
 
     [Fact]
     public void PpoTrainsAndSavesAPlainPolicyWithItsValueHead()

@@ -1,6 +1,5 @@
 // `rlhf tokenize`, `rlhf tokenizer train` and `rlhf generate` end to end on a tiny model folder.
 using System.Text.Json;
-using Rlhf.Cli;
 using Rlhf.Text;
 using Rlhf.Tests.Support;
 using Xunit;
@@ -17,21 +16,7 @@ public class TextCommandTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        using var capture = new ConsoleCapture();
-        var originalError = Console.Error;
-        Console.SetError(capture.Writer); // errors too, to check their wording
-        try
-        {
-            int code = RlhfApp.Run(args);
-            return (code, capture.Text);
-        }
-        finally
-        {
-            Console.SetError(originalError);
-        }
-    }
+    private static (int Code, string Output) Run(params string[] args) => CliRun.Combined(args);
 
     [Fact]
     public void TokenizePrintsTheTokenizerIds()

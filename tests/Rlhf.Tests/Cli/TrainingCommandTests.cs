@@ -24,22 +24,7 @@ public class TrainingCommandTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var originalError = Console.Error;
-        var error = new StringWriter();
-        Console.SetError(error);
-        try
-        {
-            using var capture = new ConsoleCapture();
-            int code = RlhfApp.Run(args);
-            return (code, capture.Text, error.ToString());
-        }
-        finally
-        {
-            Console.SetError(originalError);
-        }
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRun.Separate(args);
 
     private static void AssertStep(string output, string step, int count) =>
         Assert.Matches(new Regex($@"^\s+{Regex.Escape(step)}\s+{count}\b", RegexOptions.Multiline), output);
