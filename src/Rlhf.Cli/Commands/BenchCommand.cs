@@ -128,12 +128,12 @@ public static class BenchCommand
             var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
             if (!InferenceWeights.Supported) precisions = [];
             var packs = precisions.Select(precision => InferenceWeights.Pack(model, precision)).ToArray();
-            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "PyTorch fp32", "ratio", "PyTorch same dtype", "ratio");
+            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "weights GB/s", "PyTorch fp32", "ratio", "PyTorch same dtype", "ratio");
             foreach (int b in parse.GetValue(batchSizes)!)
             {
                 var timings = packs.Length == 0
-                    ? [(WeightPrecision.Float32, "float32 (unpacked)", TimeGeneration(model, null, b, p, n, r))]
-                    : packs.Select(pack => (pack.Precision, GenerateCommand.DtypeName(pack.Precision), TimeGeneration(model, pack, b, p, n, r))).ToArray();
+                    ? [(WeightPrecision.Float32, "float32 (unpacked)", TimeGeneration(model, null, b, p, n, r), model.Parameters.ElementCount * 4L)]
+                    : packs.Select(pack => (pack.Precision, GenerateCommand.DtypeName(pack.Precision), TimeGeneration(model, pack, b, p, n, r), pack.Bytes)).ToArray();
                 // PyTorch in fp32 (its default) and, where we timed bfloat16 weights, in bfloat16 too.
                 var references = new Dictionary<WeightPrecision, (double? TokensPerSecond, string? Failure)>();
                 foreach (var precision in timings.Select(t => t.Item1).Append(WeightPrecision.Float32).Distinct())
@@ -152,8 +152,10 @@ public static class BenchCommand
                     ], out var failure);
                     references[precision] = (reference?.GetProperty("tokens_per_s").GetDouble(), failure);
                 }
-                foreach (var (precision, weightsName, (prefillMs, decodeTokensPerSecond)) in timings)
+                foreach (var (precision, weightsName, (prefillMs, decodeTokensPerSecond), weightBytes) in timings)
                 {
+                    // Every decode step reads each weight matrix once: the bandwidth that bounds batch 1.
+                    double gigabytesPerSecond = weightBytes * decodeTokensPerSecond / b / 1e9;
                     var (fp32Tokens, fp32Failure) = references[WeightPrecision.Float32];
                     var (sameTokens, sameFailure) = references[precision];
                     double? ratio = fp32Tokens is > 0 ? decodeTokensPerSecond / fp32Tokens : null;
@@ -161,10 +163,11 @@ public static class BenchCommand
                     rows.Add(new()
                     {
                         ["batch_size"] = b, ["weights"] = weightsName, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
+                        ["weights_gb_per_s"] = gigabytesPerSecond,
                         ["pytorch_tokens_per_s"] = fp32Tokens, ["ratio"] = ratio, ["pytorch_same_dtype_tokens_per_s"] = sameTokens,
                         ["ratio_same_dtype"] = sameRatio, ["reference_error"] = fp32Failure ?? sameFailure,
                     });
-                    table.AddRow($"{b}", weightsName, $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}",
+                    table.AddRow($"{b}", weightsName, $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}", $"{gigabytesPerSecond:F1}",
                         fp32Tokens is double f ? $"{f:F1}" : Markup.Escape(fp32Failure ?? "?"), ratio is double x ? $"{x:F2}×" : "",
                         sameTokens is double g ? $"{g:F1}" : Markup.Escape(sameFailure ?? "?"), sameRatio is double y ? $"{y:F2}×" : "");
                 }

@@ -49,7 +49,7 @@ public sealed unsafe class InferenceWeights : IDisposable
         ? matrix
         : throw new KeyNotFoundException($"No packed weight '{weightName}'.");
 
-    /// <summary>Bytes one decode step streams (every packed matrix once).</summary>
+    /// <summary>Bytes one decode step streams (every packed matrix once; embeddings and norms aside).</summary>
     public long Bytes => matrices.Values.Sum(m => m.Bytes) + (LmHead?.Bytes ?? 0);
 
     private static bool IsLinearWeight(string name) =>

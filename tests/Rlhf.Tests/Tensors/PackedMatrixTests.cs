@@ -36,6 +36,7 @@ public sealed unsafe class PackedMatrixTests
                 : PackedMatrix.FromRowMajor(weights.Pointer, k, n, precision);
             Assert.Equal(k, packed.K);
             Assert.Equal(n, packed.N);
+            Assert.Equal((long)(n + 31) / 32 * 32 * k * (precision == WeightPrecision.Float32 ? 4 : 2), packed.Bytes);
             var c = tensors.Zeros(m, n + 2); // ldc > n: the columns past n must stay untouched
             c.Span.Fill(float.NaN);
             packed.Multiply(m, a.Pointer, k + 3, c.Pointer, n + 2, withBias ? bias.Pointer : null);
