@@ -75,7 +75,22 @@ public sealed record Gpt2Config
         };
     }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the offending values when this configuration cannot be built.</summary>
+    /// <summary>Upper bounds <see cref="Validate"/> enforces, far above any published model, so that a corrupt value is
+    /// reported before anything is allocated.</summary>
+    public const int MaxVocabSize = 1 << 22, MaxContextLength = 1 << 22, MaxEmbeddingSize = 1 << 16, MaxLayerCount = 1 << 12;
+
+    /// <summary>Parameters of the backbone (wte, wpe, per block 12·C² + 13·C, ln_f), as a double so no shape overflows.</summary>
+    public double ParameterCount
+    {
+        get
+        {
+            double c = EmbeddingSize;
+            return ((double)VocabSize + ContextLength) * c + (double)LayerCount * (12 * c * c + 13 * c) + 2 * c;
+        }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the offending values when this configuration cannot be built
+    /// (values out of range, or a model too large for this machine's memory).</summary>
     public void Validate()
     {
         var problems = new List<string>();
@@ -88,6 +103,10 @@ public sealed record Gpt2Config
         Positive("n_embd", EmbeddingSize);
         Positive("n_layer", LayerCount);
         Positive("n_head", HeadCount);
+        AtMost("vocab_size", VocabSize, MaxVocabSize);
+        AtMost("n_positions", ContextLength, MaxContextLength);
+        AtMost("n_embd", EmbeddingSize, MaxEmbeddingSize);
+        AtMost("n_layer", LayerCount, MaxLayerCount);
         if (HeadCount > 0 && EmbeddingSize > 0 && EmbeddingSize % HeadCount != 0)
             problems.Add($"n_embd ({EmbeddingSize}) must be divisible by n_head ({HeadCount})");
         if (!(LayerNormEpsilon > 0) || !float.IsFinite(LayerNormEpsilon))
@@ -99,8 +118,14 @@ public sealed record Gpt2Config
         CheckToken("bos_token_id", BosTokenId);
         CheckToken("eos_token_id", EosTokenId);
         CheckToken("pad_token_id", PadTokenId);
+        if (problems.Count == 0 && ModelMemory.Problem(ParameterCount) is { } memory) problems.Add(memory);
         if (problems.Count > 0)
             throw new ArgumentException($"Invalid GPT-2 configuration: {string.Join("; ", problems)}.");
+
+        void AtMost(string key, int value, int limit)
+        {
+            if (value > limit) problems.Add($"{key} must be at most {limit:N0}, got {value:N0}");
+        }
 
         void CheckToken(string key, int? id)
         {
@@ -170,6 +195,14 @@ public sealed record Gpt2Config
                     && architectures.GetArrayLength() > 0 && architectures[0].ValueKind == JsonValueKind.String
                     ? architectures[0].GetString()! : defaults.Architecture,
             };
+            try
+            {
+                config.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                throw new ModelFormatException(path, e.Message, e);
+            }
             return config;
         }
     }
