@@ -52,12 +52,17 @@ public sealed record DataPipelineOptions
     /// <summary>Count malformed rows in the report and go on, instead of throwing.</summary>
     public bool SkipBadRows { get; init; }
 
+    /// <summary>Longest line or array element read, in characters (<see cref="DataRowReader.DefaultMaxLineLength"/>).</summary>
+    public int MaxLineLength { get; init; } = DataRowReader.DefaultMaxLineLength;
+
     /// <summary>Seed 003's DPO data preparation exactly: single-turn, Let-me-explain, default template, 256/512.</summary>
     public static DataPipelineOptions Seed003(ITextEncoder? encoder) => new() { Encoder = encoder, LetMeExplain = true };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad value.</summary>
     public void Validate()
     {
+        if (MaxLineLength <= 0)
+            throw new ArgumentException($"MaxLineLength must be positive (got {MaxLineLength})");
         if (MaxLength <= 0)
             throw new ArgumentException($"MaxLength must be positive (got {MaxLength})");
         if (MaxPromptLength <= 0 || MaxPromptLength > MaxLength)

@@ -300,7 +300,7 @@ public static class DataRowReader
 
     private static string Shorten(JsonException e)
     {
-        string m = e.Message;
+        string m = Rlhf.Models.JsonText.ShortenQuotes(e.Message);
         int cut = m.IndexOf(" Path:", StringComparison.Ordinal);
         if (cut < 0)
             cut = m.IndexOf(" LineNumber:", StringComparison.Ordinal);

@@ -153,13 +153,19 @@ public sealed record Gpt2Config
         }
 
         JsonDocument document;
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFormatException(path, "is not valid UTF-8 text; expected a Hugging Face config.json.");
         try
         {
             document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"is not valid JSON ({e.Message}); expected a Hugging Face config.json.", e);
+            throw new ModelFormatException(path, $"is not valid JSON ({JsonText.Describe(e)}); expected a Hugging Face config.json.", e);
+        }
+        if (JsonText.FindUndecodable(document.RootElement) is { } undecodable)
+        {
+            document.Dispose();
+            throw new ModelFormatException(path, JsonText.UndecodableMessage(undecodable));
         }
 
         using (document)
@@ -327,8 +333,8 @@ public sealed record Gpt2Config
 
     private static string Describe(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => $"the string \"{value.GetString()}\"",
-        JsonValueKind.Number => $"the number {value.GetRawText()}",
+        JsonValueKind.String => $"the string \"{JsonText.Clip(value.GetString()!)}\"",
+        JsonValueKind.Number => $"the number {JsonText.Clip(value.GetRawText())}",
         JsonValueKind.True or JsonValueKind.False => $"the boolean {value.GetRawText()}",
         JsonValueKind.Array => "an array",
         JsonValueKind.Object => "an object",

@@ -95,6 +95,7 @@ public sealed class Gpt2Model : IDisposable
         if (!File.Exists(weightsPath)) throw new ModelFormatException(weightsPath, "The model folder has no model.safetensors.");
         var headList = heads?.ToList() ?? [];
         var config = Gpt2Config.Load(configPath);
+        ModelMemory.RequireWeightsFor(weightsPath, config.ParameterCount);
         var model = new Gpt2Model(configOverride?.Invoke(config) ?? config, headList);
         try
         {

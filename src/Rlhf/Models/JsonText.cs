@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Rlhf.Models;
 
-internal static class JsonText
+internal static partial class JsonText
 {
     /// <summary>Longest piece of file content quoted in an error message.</summary>
     public const int MaxQuoted = 80;
@@ -56,6 +56,29 @@ internal static class JsonText
     /// <summary><paramref name="text"/> cut to <paramref name="max"/> characters, with its full length noted when cut.</summary>
     public static string Clip(string text, int max = MaxQuoted) =>
         (text.Length <= max ? text : $"{text[..max]}… ({text.Length:N0} characters)").ReplaceLineEndings(" ");
+
+    /// <summary>
+    /// A JsonException's message made fit for one line: System.Text.Json's "Path: … | LineNumber: …" tail dropped,
+    /// the file text it quotes (which may span lines and be huge) cut short, and the line and column appended.
+    /// </summary>
+    public static string Describe(JsonException error)
+    {
+        string message = ShortenQuotes(error.Message);
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut < 0) cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut > 0) message = message[..cut];
+        message = Clip(message.TrimEnd(' ', '.', '|'), 200);
+        return error.LineNumber is long line && error.BytePositionInLine is long column
+            ? $"{message} at line {line + 1}, column {column + 1}"
+            : message;
+    }
+
+    /// <summary>Text in single quotes (what System.Text.Json quotes from the file) cut to 24 characters, on one line.</summary>
+    public static string ShortenQuotes(string message) =>
+        QuotedText().Replace(message.ReplaceLineEndings(" "), match => $"'{match.Groups[1].Value}…'");
+
+    [System.Text.RegularExpressions.GeneratedRegex("'([^']{24})[^']+'")]
+    private static partial System.Text.RegularExpressions.Regex QuotedText();
 
     private static bool Decodes(JsonElement element)
     {

@@ -24,6 +24,20 @@ public static class ModelMemory
                $"(fp32 weights and gradients), but only {GiB(available)} is available; check the sizes in config.json";
     }
 
+    /// <summary>
+    /// Throws <see cref="ModelFormatException"/> when the safetensors file holds fewer values than the configuration's
+    /// <paramref name="parameterCount"/>: a config.json that claims a larger model than its checkpoint must fail before
+    /// that model is allocated (a folder of a few MB must not take GBs), not after.
+    /// </summary>
+    public static void RequireWeightsFor(string weightsPath, double parameterCount)
+    {
+        using var file = SafeTensors.Open(weightsPath);
+        double held = file.Tensors.Values.Sum(t => (double)t.ElementCount);
+        if (held < parameterCount)
+            throw new ModelFormatException(weightsPath,
+                $"holds {Count(held)} values, but config.json describes a model of {Count(parameterCount)} parameters; config.json does not match this checkpoint");
+    }
+
     internal static string GiB(double bytes) => bytes >= 1e15
         ? (bytes / (1L << 40)).ToString("E2", CultureInfo.InvariantCulture) + " TiB"
         : (bytes / (1L << 30)).ToString("F1", CultureInfo.InvariantCulture) + " GiB";

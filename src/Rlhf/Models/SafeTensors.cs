@@ -202,7 +202,7 @@ public static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"the safetensors header is not valid JSON ({e.Message}); the file is corrupt or not a safetensors file.", e);
+            throw new ModelFormatException(path, $"the safetensors header is not valid JSON ({JsonText.Describe(e)}); the file is corrupt or not a safetensors file.", e);
         }
         if (JsonText.FindUndecodable(document.RootElement) is { } undecodable)
         {

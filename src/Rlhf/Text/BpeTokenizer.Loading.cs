@@ -328,7 +328,7 @@ public sealed partial class BpeTokenizer
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"invalid JSON: {e.Message}", e);
+            throw new ModelFormatException(path, $"invalid JSON: {JsonText.Describe(e)}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

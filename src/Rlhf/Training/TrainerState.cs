@@ -39,7 +39,7 @@ public sealed class TrainerState
         }
         catch (JsonException error)
         {
-            throw new ModelFormatException(path, $"The trainer state is not valid JSON ({error.Message}).", error);
+            throw new ModelFormatException(path, $"The trainer state is not valid JSON ({JsonText.Describe(error)}).", error);
         }
     }
 
