@@ -18,8 +18,8 @@ public enum WeightPrecision
 /// <summary>
 /// op(B) [k, n] of <c>C = A·op(B) + bias</c>, packed into column panels of <see cref="PanelWidth"/>: panel j holds rows
 /// 0..k−1 of columns 32j..32j+31 one after the other (zero-padded past n), so a product reads the matrix exactly once,
-/// as one forward stream per thread. Built from Conv1D weights [k, n] or from a [n, k] matrix used transposed (the tied
-/// LM head). Immutable: repack after the source weights change.
+/// as one forward stream per thread. Built from [k, n] weights (input-major) or from a [n, k] matrix used transposed
+/// (nn.Linear's [out, in]). Immutable: repack after the source weights change.
 /// </summary>
 public sealed unsafe class PackedMatrix : IDisposable
 {

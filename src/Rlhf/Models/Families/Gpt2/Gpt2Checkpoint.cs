@@ -2,7 +2,7 @@
 using System.Text.RegularExpressions;
 using Rlhf.Tensors;
 
-namespace Rlhf.Models;
+namespace Rlhf.Models.Gpt2;
 
 /// <summary>
 /// Moves a <see cref="ParameterSet"/> (names like <c>transformer.h.0.attn.c_attn.weight</c>) to and from safetensors.
