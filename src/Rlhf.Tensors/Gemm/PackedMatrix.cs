@@ -107,13 +107,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     private static int BFloat16Slot(int c) => c < 16 ? c / 4 * 8 + c % 4 : (c - 16) / 4 * 8 + 4 + c % 4;
 
     /// <summary>fp32 → bfloat16, rounding to nearest even (NaN stays a quiet NaN).</summary>
-    public static ushort ToBFloat16(float x)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(x);
-        if (float.IsNaN(x)) return (ushort)((bits >> 16) | 0x40);
-        bits += 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)(bits >> 16);
-    }
+    public static ushort ToBFloat16(float x) => Kernels.ReducedPrecisionKernels.ToBFloat16(x);
 
     /// <summary>The value stored at (p, column), as fp32 (for tests and checks).</summary>
     public float this[int p, int column]
