@@ -1,5 +1,6 @@
 // The model families by config.json's model_type: reading configs, building, loading and presets for any of them.
 using Rlhf.Models.Gpt2;
+using Rlhf.Models.Llama;
 using Rlhf.Tensors;
 
 namespace Rlhf.Models;
@@ -28,7 +29,7 @@ public interface IModelFamily
 public static class CausalLmRegistry
 {
     /// <summary>Every family, in the order their presets and model types are listed.</summary>
-    public static IReadOnlyList<IModelFamily> Families { get; } = [Gpt2Family.Instance];
+    public static IReadOnlyList<IModelFamily> Families { get; } = [Gpt2Family.Instance, LlamaFamily.Instance];
 
     /// <summary>Every supported <c>model_type</c>.</summary>
     public static IReadOnlyList<string> ModelTypes { get; } = Families.SelectMany(f => f.ModelTypes).ToArray();
@@ -93,7 +94,8 @@ public static class CausalLmRegistry
         string configPath = Path.Combine(directory, ICausalLm.ConfigFileName);
         string weightsPath = Path.Combine(directory, ICausalLm.WeightsFileName);
         if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The model folder has no config.json.");
-        if (!File.Exists(weightsPath)) throw new ModelFormatException(weightsPath, "The model folder has no model.safetensors.");
+        if (!CheckpointReader.Exists(directory))
+            throw new ModelFormatException(weightsPath, $"The model folder has no model.safetensors (nor a sharded {CheckpointReader.IndexFileName}).");
         return configPath;
     }
 

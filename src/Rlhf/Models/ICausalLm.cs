@@ -52,9 +52,12 @@ public interface ICausalLm : IDisposable
     /// <summary>An empty KV cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens.</summary>
     KvCache CreateKvCache(int batchSize, int capacity);
 
-    /// <summary>Writes config.json and the weights (each atomically) into <paramref name="directory"/>.</summary>
+    /// <summary>Writes config.json and the weights (model.safetensors or shards, each file atomically) into <paramref name="directory"/>.</summary>
     /// <param name="include">Which parameters to write (default: all).</param>
     void Save(string directory, Func<string, bool>? include = null);
+
+    /// <summary>How <see cref="Save"/> writes the weights (F32 in one file unless set otherwise).</summary>
+    CheckpointFormat WeightsFormat { get; set; }
 
     /// <summary>
     /// Fills the parameters from a folder's weights; everything is validated before any parameter changes.

@@ -55,12 +55,12 @@ public sealed class RewardModel : IDisposable
             throw new ModelFormatException(configPath,
                 $"This is a {config.Architecture} folder, not a reward model ({config.SequenceClassificationArchitectureName}); train one with `rlhf reward`.");
         var model = CausalLmRegistry.Load(directory, [Head(config)]);
-        using (var file = SafeTensors.Open(Path.Combine(directory, ICausalLm.WeightsFileName)))
+        using (var file = CheckpointReader.Open(directory))
         {
             if (!file.Tensors.ContainsKey(HeadName))
             {
                 model.Dispose();
-                throw new ModelFormatException(Path.Combine(directory, ICausalLm.WeightsFileName), $"The reward model has no '{HeadName}' tensor.");
+                throw new ModelFormatException(file.Path, $"The reward model has no '{HeadName}' tensor.");
             }
         }
         return new RewardModel(model, pooling ?? ReadPooling(directory));

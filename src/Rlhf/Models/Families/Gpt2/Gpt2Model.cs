@@ -100,17 +100,22 @@ public sealed class Gpt2Model : ICausalLm
         return CausalLmRegistry.FillFromFolder(new Gpt2Model(configOverride?.Invoke(config) ?? config, headList), directory, headList, headSeed);
     }
 
-    /// <summary>Writes config.json and model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
-    /// <param name="include">Which parameters go into model.safetensors (default: all).</param>
+    /// <summary>Writes config.json and the weights (each file atomically; see <see cref="WeightsFormat"/>) into <paramref name="directory"/>.</summary>
+    /// <param name="include">Which parameters to write (default: all).</param>
     public void Save(string directory, Func<string, bool>? include = null)
     {
-        Directory.CreateDirectory(directory);
-        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, WeightsFileName), Parameters, include);
+        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
+            WeightsFormat);
         Config.Save(Path.Combine(directory, ConfigFileName));
     }
 
-    public IReadOnlyList<string> LoadWeights(string directory, IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null) =>
-        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, WeightsFileName), Parameters, optional, ignoreExtra);
+    public CheckpointFormat WeightsFormat { get; set; } = CheckpointFormat.Default;
+
+    public IReadOnlyList<string> LoadWeights(string directory, IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null)
+    {
+        using var reader = CheckpointReader.Open(directory);
+        return Gpt2Checkpoint.LoadWeights(reader, Parameters, optional, ignoreExtra);
+    }
 
     public KvCache CreateKvCache(int batchSize, int capacity) =>
         new(Config.LayerCount, Config.HeadCount, Config.HeadSize, Config.ContextLength, batchSize, capacity);
