@@ -17,12 +17,12 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import make_batch, read_safetensors, write_safetensors  # noqa: E402
 from llama_torch import LlamaConfig, LlamaForCausalLM, init_random, lm_loss, positions_from_mask  # noqa: E402
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -53,54 +53,6 @@ CASES = {
 }
 
 
-def tensor_bytes(t, dtype):
-    t = t.detach().contiguous().cpu()
-    if dtype == "F32":
-        return t.to(torch.float32).numpy().astype("<f4", copy=False).tobytes(order="C")
-    if dtype == "BF16":
-        return t.to(torch.bfloat16).view(torch.int16).numpy().astype("<i2", copy=False).tobytes(order="C")
-    raise ValueError(dtype)
-
-
-def write_safetensors(path, tensors, dtype="F32", metadata=None):
-    """Minimal safetensors writer: u64 LE header length, JSON header padded with spaces to a multiple of 8,
-    then raw little-endian data in insertion order."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = tensor_bytes(t, dtype)
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    header["__metadata__"] = dict(metadata or {"format": "pt"})
-    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hb += b" " * ((8 - len(hb) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    """Reader used only for self-checking the writer."""
-    import numpy as np
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n).decode("utf-8"))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        if info["dtype"] == "F32":
-            arr = torch.from_numpy(np.frombuffer(data[b:e], dtype="<f4").copy())
-        else:
-            arr = torch.from_numpy(np.frombuffer(data[b:e], dtype="<i2").copy()).view(torch.bfloat16).float()
-        out[name] = arr.reshape(info["shape"])
-    return out
-
-
 def write_sharded(folder, state, dtype, max_shard_bytes):
     """Shards in state-dict order, a new shard whenever the next tensor would pass max_shard_bytes (huggingface_hub's
     split_torch_state_dict_into_shards), named model-0000K-of-0000N.safetensors, with model.safetensors.index.json."""
@@ -125,20 +77,6 @@ def write_sharded(folder, state, dtype, max_shard_bytes):
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
         f.write("\n")
     return [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-
-
-def make_batch(cfg, gen, B=3, T=16, left_pad=5, right_pad=3, prompt_len=4):
-    input_ids = torch.randint(0, cfg.vocab_size, (B, T), generator=gen)
-    attention_mask = torch.ones(B, T, dtype=torch.long)
-    attention_mask[1, :left_pad] = 0
-    attention_mask[2, T - right_pad:] = 0
-    position_ids = positions_from_mask(attention_mask)
-    labels = input_ids.clone()
-    labels[attention_mask == 0] = -100
-    for b in range(B):
-        real = torch.nonzero(attention_mask[b]).flatten()
-        labels[b, real[:prompt_len]] = -100
-    return input_ids, attention_mask, position_ids, labels
 
 
 def greedy(model, prompt_ids, prompt_mask, new_tokens):
