@@ -5,17 +5,8 @@ namespace Rlhf.Tensors.Kernels;
 public static unsafe class LinearKernels
 {
     /// <summary>output [N, out] = input [N, in] · weight [in, out] + bias [out] (bias may be null).</summary>
-    public static void Forward(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels)
-    {
-        float beta = 0f;
-        if (bias != null)
-        {
-            long rowBytes = outputChannels * 4L;
-            for (int n = 0; n < rows; n++) Buffer.MemoryCopy(bias, output + (long)n * outputChannels, rowBytes, rowBytes);
-            beta = 1f;
-        }
-        Gemm.Sgemm(false, false, rows, outputChannels, inputChannels, 1f, input, inputChannels, weight, outputChannels, beta, output, outputChannels);
-    }
+    public static void Forward(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels) =>
+        Multiply(output, input, weight, bias, rows, inputChannels, outputChannels, weightOutIn: false);
 
     /// <summary>
     /// Given dY [N, out]: dX += dY·Wᵀ, dW += Xᵀ·dY, db += Σₙ dY[n, :]. Any gradient pointer may be null (not needed).
@@ -31,7 +22,10 @@ public static unsafe class LinearKernels
     }
 
     /// <summary>output [N, out] = input [N, in] · weightᵀ + bias [out], weight [out, in] (torch.nn.Linear); bias may be null.</summary>
-    public static void ForwardOutIn(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels)
+    public static void ForwardOutIn(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels) =>
+        Multiply(output, input, weight, bias, rows, inputChannels, outputChannels, weightOutIn: true);
+
+    private static void Multiply(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels, bool weightOutIn)
     {
         float beta = 0f;
         if (bias != null)
@@ -40,7 +34,8 @@ public static unsafe class LinearKernels
             for (int n = 0; n < rows; n++) Buffer.MemoryCopy(bias, output + (long)n * outputChannels, rowBytes, rowBytes);
             beta = 1f;
         }
-        Gemm.Sgemm(false, true, rows, outputChannels, inputChannels, 1f, input, inputChannels, weight, inputChannels, beta, output, outputChannels);
+        Gemm.Sgemm(false, weightOutIn, rows, outputChannels, inputChannels, 1f, input, inputChannels, weight, weightOutIn ? inputChannels : outputChannels,
+            beta, output, outputChannels);
     }
 
     /// <summary>

@@ -12,85 +12,44 @@ public static unsafe class RotaryKernels
     /// y[i] = x[i]·c − x[i + half]·s and y[i + half] = x[i + half]·c + x[i]·s, i.e. x·cos + rotate_half(x)·sin with
     /// transformers' cos = cat(cos, cos). Parallel over tokens.
     /// </summary>
-    public static void Forward(float* output, float* input, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim)
-    {
-        Validate(headDim);
-        if (rows <= 0 || heads <= 0 || headDim == 0) return;
-        int width = heads * headDim;
-        Parallelism.For(rows, Math.Max(1, 8192 / width), (start, end) =>
-        {
-            for (int n = start; n < end; n++)
-            {
-                int half = headDim / 2;
-                float* c = cos + (long)positionIds[n] * half, s = sin + (long)positionIds[n] * half;
-                for (int h = 0; h < heads; h++)
-                {
-                    long offset = (long)n * width + h * headDim;
-                    Rotate(output + offset, input + offset, c, s, half);
-                }
-            }
-        });
-    }
+    public static void Forward(float* output, float* input, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim) =>
+        Apply(output, input, cos, sin, positionIds, rows, heads, headDim, backward: false, vectorized: true);
 
-    public static void ForwardScalar(float* output, float* input, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim)
-    {
-        Validate(headDim);
-        int half = headDim / 2, width = heads * headDim;
-        for (int n = 0; n < rows; n++)
-            for (int h = 0; h < heads; h++)
-            {
-                float* x = input + (long)n * width + h * headDim;
-                float* y = output + (long)n * width + h * headDim;
-                for (int i = 0; i < half; i++)
-                {
-                    float c = cos[(long)positionIds[n] * half + i], s = sin[(long)positionIds[n] * half + i];
-                    float x1 = x[i], x2 = x[i + half];
-                    y[i] = x1 * c - x2 * s;
-                    y[i + half] = x2 * c + x1 * s;
-                }
-            }
-    }
+    public static void ForwardScalar(float* output, float* input, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim) =>
+        Apply(output, input, cos, sin, positionIds, rows, heads, headDim, backward: false, vectorized: false);
 
     /// <summary>
     /// inputGrad [N, H·D] += the rotation's transpose applied to outputGrad: each pair is rotated by −θ, so
     /// dx[i] = dy[i]·c + dy[i + half]·s and dx[i + half] = dy[i + half]·c − dy[i]·s.
     /// </summary>
-    public static void Backward(float* inputGrad, float* outputGrad, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim)
+    public static void Backward(float* inputGrad, float* outputGrad, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim) =>
+        Apply(inputGrad, outputGrad, cos, sin, positionIds, rows, heads, headDim, backward: true, vectorized: true);
+
+    public static void BackwardScalar(float* inputGrad, float* outputGrad, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim) =>
+        Apply(inputGrad, outputGrad, cos, sin, positionIds, rows, heads, headDim, backward: true, vectorized: false);
+
+    /// <summary>Forward: destination = R(θ)·source; backward: destination += R(−θ)·source. The vectorised form runs in parallel.</summary>
+    private static void Apply(float* destination, float* source, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim,
+        bool backward, bool vectorized)
     {
         Validate(headDim);
         if (rows <= 0 || heads <= 0 || headDim == 0) return;
-        int width = heads * headDim;
-        Parallelism.For(rows, Math.Max(1, 8192 / width), (start, end) =>
+        int width = heads * headDim, half = headDim / 2;
+        void Range(int start, int end)
         {
             for (int n = start; n < end; n++)
             {
-                int half = headDim / 2;
                 float* c = cos + (long)positionIds[n] * half, s = sin + (long)positionIds[n] * half;
                 for (int h = 0; h < heads; h++)
                 {
                     long offset = (long)n * width + h * headDim;
-                    RotateAccumulate(inputGrad + offset, outputGrad + offset, c, s, half);
+                    if (vectorized) Rotate(destination + offset, source + offset, c, s, half, backward);
+                    else RotateScalar(destination + offset, source + offset, c, s, 0, half, backward);
                 }
             }
-        });
-    }
-
-    public static void BackwardScalar(float* inputGrad, float* outputGrad, float* cos, float* sin, int* positionIds, int rows, int heads, int headDim)
-    {
-        Validate(headDim);
-        int half = headDim / 2, width = heads * headDim;
-        for (int n = 0; n < rows; n++)
-            for (int h = 0; h < heads; h++)
-            {
-                float* dy = outputGrad + (long)n * width + h * headDim;
-                float* dx = inputGrad + (long)n * width + h * headDim;
-                for (int i = 0; i < half; i++)
-                {
-                    float c = cos[(long)positionIds[n] * half + i], s = sin[(long)positionIds[n] * half + i];
-                    dx[i] += dy[i] * c + dy[i + half] * s;
-                    dx[i + half] += dy[i + half] * c - dy[i] * s;
-                }
-            }
+        }
+        if (vectorized) Parallelism.For(rows, Math.Max(1, 8192 / width), Range);
+        else Range(0, rows);
     }
 
     private static void Validate(int headDim)
@@ -98,75 +57,73 @@ public static unsafe class RotaryKernels
         if (headDim < 0 || headDim % 2 != 0) throw new ArgumentException($"The rotary head dimension ({headDim}) must be even.", nameof(headDim));
     }
 
-    /// <summary>One head: y = rotate(x) by the angles whose cos/sin are c/s (in place allowed).</summary>
-    private static void Rotate(float* y, float* x, float* c, float* s, int half)
+    /// <summary>
+    /// One head, elements [from, half) of each half: y = R(θ)·x, or (backward) y += R(−θ)·x, where R(±θ) maps the pair
+    /// (a, b) to (a·c ∓ b·s, b·c ± a·s).
+    /// </summary>
+    private static void RotateScalar(float* y, float* x, float* c, float* s, int from, int half, bool backward)
     {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        for (int i = from; i < half; i++)
         {
-            for (; i <= half - 16; i += 16)
+            float a = x[i], b = x[i + half];
+            if (backward)
             {
-                var x1 = Vector512.Load(x + i);
-                var x2 = Vector512.Load(x + half + i);
-                var vc = Vector512.Load(c + i);
-                var vs = Vector512.Load(s + i);
-                Vector512.Store(x1 * vc - x2 * vs, y + i);
-                Vector512.Store(x2 * vc + x1 * vs, y + half + i);
+                y[i] += a * c[i] + b * s[i];
+                y[i + half] += b * c[i] - a * s[i];
             }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= half - 8; i += 8)
+            else
             {
-                var x1 = Vector256.Load(x + i);
-                var x2 = Vector256.Load(x + half + i);
-                var vc = Vector256.Load(c + i);
-                var vs = Vector256.Load(s + i);
-                Vector256.Store(x1 * vc - x2 * vs, y + i);
-                Vector256.Store(x2 * vc + x1 * vs, y + half + i);
+                y[i] = a * c[i] - b * s[i];
+                y[i + half] = b * c[i] + a * s[i];
             }
-        }
-        for (; i < half; i++)
-        {
-            float x1 = x[i], x2 = x[i + half];
-            y[i] = x1 * c[i] - x2 * s[i];
-            y[i + half] = x2 * c[i] + x1 * s[i];
         }
     }
 
-    /// <summary>One head: dx += rotate(dy) by the negated angles.</summary>
-    private static void RotateAccumulate(float* dx, float* dy, float* c, float* s, int half)
+    /// <summary>SIMD form of <see cref="RotateScalar"/> (in place allowed): the sine's sign flips for the backward.</summary>
+    private static void Rotate(float* y, float* x, float* c, float* s, int half, bool backward)
     {
         int i = 0;
+        float sign = backward ? -1f : 1f;
         if (Vector512.IsHardwareAccelerated)
         {
+            var vsign = Vector512.Create(sign);
             for (; i <= half - 16; i += 16)
             {
-                var d1 = Vector512.Load(dy + i);
-                var d2 = Vector512.Load(dy + half + i);
+                var a = Vector512.Load(x + i);
+                var b = Vector512.Load(x + half + i);
                 var vc = Vector512.Load(c + i);
-                var vs = Vector512.Load(s + i);
-                Vector512.Store(Vector512.Load(dx + i) + (d1 * vc + d2 * vs), dx + i);
-                Vector512.Store(Vector512.Load(dx + half + i) + (d2 * vc - d1 * vs), dx + half + i);
+                var vs = Vector512.Load(s + i) * vsign;
+                var first = a * vc - b * vs;
+                var second = b * vc + a * vs;
+                if (backward)
+                {
+                    first += Vector512.Load(y + i);
+                    second += Vector512.Load(y + half + i);
+                }
+                Vector512.Store(first, y + i);
+                Vector512.Store(second, y + half + i);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
         {
+            var vsign = Vector256.Create(sign);
             for (; i <= half - 8; i += 8)
             {
-                var d1 = Vector256.Load(dy + i);
-                var d2 = Vector256.Load(dy + half + i);
+                var a = Vector256.Load(x + i);
+                var b = Vector256.Load(x + half + i);
                 var vc = Vector256.Load(c + i);
-                var vs = Vector256.Load(s + i);
-                Vector256.Store(Vector256.Load(dx + i) + (d1 * vc + d2 * vs), dx + i);
-                Vector256.Store(Vector256.Load(dx + half + i) + (d2 * vc - d1 * vs), dx + half + i);
+                var vs = Vector256.Load(s + i) * vsign;
+                var first = a * vc - b * vs;
+                var second = b * vc + a * vs;
+                if (backward)
+                {
+                    first += Vector256.Load(y + i);
+                    second += Vector256.Load(y + half + i);
+                }
+                Vector256.Store(first, y + i);
+                Vector256.Store(second, y + half + i);
             }
         }
-        for (; i < half; i++)
-        {
-            float d1 = dy[i], d2 = dy[i + half];
-            dx[i] += d1 * c[i] + d2 * s[i];
-            dx[i + half] += d2 * c[i] - d1 * s[i];
-        }
+        RotateScalar(y, x, c, s, i, half, backward);
     }
 }

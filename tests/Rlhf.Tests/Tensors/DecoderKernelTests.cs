@@ -18,20 +18,9 @@ public sealed unsafe class DecoderKernelTests
 
     private Tensor Zeros(params int[] shape) => tensors.Zeros(shape);
 
-    private Tensor Copy(Tensor source)
-    {
-        var t = Zeros(source.Shape);
-        t.CopyFrom(source);
-        return t;
-    }
+    private Tensor Copy(Tensor source) => tensors.Copy(source);
 
-    private static float[] Minus(Tensor total, Tensor prefill)
-    {
-        var result = total.ToArray();
-        var p = prefill.Span;
-        for (int i = 0; i < result.Length; i++) result[i] -= p[i];
-        return result;
-    }
+    private static float[] Minus(Tensor total, Tensor prefill) => TestTensors.Minus(total, prefill);
 
     // ---------------- RMSNorm ----------------
 
