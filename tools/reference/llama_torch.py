@@ -60,6 +60,19 @@ class LlamaConfig:
     def mlp_has_bias(self):
         return False if self.model_type == "qwen2" else self.mlp_bias
 
+    @staticmethod
+    def from_hf_dict(d):
+        """From a transformers config.json (model_type llama or qwen2)."""
+        assert d["model_type"] in ("llama", "qwen2"), d["model_type"]
+        keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "rms_norm_eps", "rope_theta", "rope_scaling", "attention_bias", "mlp_bias", "tie_word_embeddings",
+                "max_position_embeddings", "initializer_range", "bos_token_id", "eos_token_id", "torch_dtype")
+        kw = {k: d[k] for k in keys if k in d and d[k] is not None}
+        kw["num_key_value_heads"] = d.get("num_key_value_heads") or d["num_attention_heads"]
+        if d["model_type"] == "llama" and d.get("head_dim"):
+            kw["head_dim"] = d["head_dim"]
+        return LlamaConfig(model_type=d["model_type"], **kw)
+
     def to_hf_dict(self):
         d = {
             "architectures": ["Qwen2ForCausalLM" if self.model_type == "qwen2" else "LlamaForCausalLM"],
@@ -239,6 +252,10 @@ def init_random(model: LlamaForCausalLM, gen: torch.Generator, std: float):
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen))
             else:
                 p.copy_(std * torch.randn(p.shape, generator=gen))
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
 
 
 def lm_loss(logits, labels):
