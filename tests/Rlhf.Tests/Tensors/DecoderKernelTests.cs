@@ -419,7 +419,8 @@ public sealed unsafe class DecoderKernelTests
         var values = new float[n];
         for (int i = 0; i < n; i++) values[i] = BitConverter.UInt32BitsToSingle((uint)rng.NextInt(int.MaxValue) * 2u + (uint)(i & 1));
         float[] special = [0f, -0f, 1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 65504f, 65520f, 1e-8f, 3.0e38f,
-            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000), BitConverter.UInt32BitsToSingle(0x7F7FFFFF)];
+            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000), BitConverter.UInt32BitsToSingle(0x7F7FFFFF),
+            1f + MathF.Pow(2, -11), 1f + 3 * MathF.Pow(2, -11), MathF.Pow(2, -25), 3 * MathF.Pow(2, -25), -65519f, 6.1e-5f]; // bf16 and f16 ties, f16 subnormal ties
         for (int i = 0; i < Math.Min(n, special.Length); i++) values[i] = special[i];
         var brain = new ushort[n];
         var brainScalar = new ushort[n];
@@ -432,6 +433,12 @@ public sealed unsafe class DecoderKernelTests
             ReducedPrecisionKernels.SingleToHalf(h, source, n);
         }
         Assert.Equal(brainScalar, brain);
+        var halfScalar = new ushort[n];
+        fixed (float* source = values)
+        fixed (ushort* hs = halfScalar)
+            ReducedPrecisionKernels.SingleToHalfScalar(hs, source, n);
+        for (int i = 0; i < n; i++)
+            if (!float.IsNaN(values[i])) Assert.True(halfScalar[i] == half[i], $"f16({values[i]:G9}): SIMD {half[i]:X4}, scalar {halfScalar[i]:X4}");
         for (int i = 0; i < n; i++)
         {
             float x = values[i];
