@@ -25,17 +25,17 @@ public static class ModelMemory
     }
 
     /// <summary>
-    /// Throws <see cref="ModelFormatException"/> when the safetensors file holds fewer values than the configuration's
-    /// <paramref name="parameterCount"/>: a config.json that claims a larger model than its checkpoint must fail before
-    /// that model is allocated (a folder of a few MB must not take GBs), not after.
+    /// Before a folder's model is allocated: throws <see cref="ModelFormatException"/> when config.json describes a
+    /// model too large for memory, or larger than the checkpoint beside it (a folder of a few MB must not take GBs).
     /// </summary>
-    public static void RequireWeightsFor(string weightsPath, double parameterCount)
+    public static void RequireFits(string directory, CausalLmConfig config)
     {
-        using var file = SafeTensors.Open(weightsPath);
-        double held = file.Tensors.Values.Sum(t => (double)t.ElementCount);
-        if (held < parameterCount)
-            throw new ModelFormatException(weightsPath,
-                $"holds {Count(held)} values, but config.json describes a model of {Count(parameterCount)} parameters; config.json does not match this checkpoint");
+        if (Problem(config.ParameterCount) is { } problem) throw new ModelFormatException(Path.Combine(directory, ICausalLm.ConfigFileName), problem);
+        using var weights = CheckpointReader.Open(directory);
+        double held = weights.Tensors.Values.Sum(t => (double)t.ElementCount);
+        if (held < config.ParameterCount)
+            throw new ModelFormatException(weights.Path,
+                $"holds {Count(held)} values, but config.json describes a model of {Count(config.ParameterCount)} parameters; config.json does not match this checkpoint");
     }
 
     internal static string GiB(double bytes) => bytes >= 1e15

@@ -60,4 +60,30 @@ public sealed class ModelSizeTests : IDisposable
         Assert.Equal(fromLayout, (long)config.ParameterCount);
         Assert.Null(ModelMemory.Problem(config.ParameterCount));
     }
+
+    [Fact]
+    public void LlamaParameterCountMatchesTheLayout()
+    {
+        foreach (var config in new[]
+        {
+            new Rlhf.Models.Llama.LlamaConfig(),
+            new Rlhf.Models.Llama.LlamaConfig { TieWordEmbeddings = false, MlpBias = true, AttentionBias = true, KeyValueHeadCount = 2 },
+        })
+        {
+            long fromLayout = Rlhf.Models.Llama.LlamaModel.Layout(config).Sum(p => p.Shape.Aggregate(1L, (a, b) => a * b));
+            Assert.Equal(fromLayout, (long)config.ParameterCount);
+        }
+    }
+
+    [Fact]
+    public void AConfigLargerThanItsCheckpointFailsBeforeAllocating()
+    {
+        string dir = Path.Combine(folder.Path, "model");
+        Rlhf.Tests.Support.TinyModels.Create(dir, layers: 1, channels: 16, context: 16);
+        string config = Path.Combine(dir, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"n_layer\": 1", "\"n_layer\": 400"));
+        var error = Assert.Throws<ModelFormatException>(() => CausalLmRegistry.Load(dir));
+        Assert.Equal(Path.Combine(dir, "model.safetensors"), error.FilePath);
+        Assert.Contains("config.json does not match this checkpoint", error.Message);
+    }
 }
