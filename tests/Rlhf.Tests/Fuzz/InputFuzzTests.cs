@@ -2,7 +2,7 @@
 // vocab.json/merges.txt, tokenizer.json, tokenizer_config.json) and data files (JSON Lines, JSON arrays, gzip).
 // Every case must end with a correct result or one short, single-line error naming the file, within a memory bound.
 //
-// CI runs the default number of cases; more with RLHF_FUZZ_CASES=N (cases per target) and RLHF_FUZZ_SEED=S, e.g.
+// CI runs 300 cases (30 per model file, 30 per data layout); more with RLHF_FUZZ_CASES=N (cases per target) and RLHF_FUZZ_SEED=S, e.g.
 //   RLHF_FUZZ_CASES=2000 dotnet test -c Release --filter FullyQualifiedName~InputFuzzTests
 using System.Diagnostics;
 using System.IO.Compression;
@@ -81,7 +81,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
             ("tokenizer_config.json", Mutator.Json, false),
         };
         var tally = new Tally();
-        int perTarget = CasesPerTarget(40);
+        int perTarget = CasesPerTarget(30);
         using var dir = new TempDirectory();
         for (int t = 0; t < targets.Length; t++)
         {
@@ -120,7 +120,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
             ("data.jsonl", jsonl, false), ("data.json", array, false), ("data.jsonl.gz", jsonl, true), ("data.json.gz", array, true),
         };
         var tally = new Tally();
-        int perTarget = CasesPerTarget(40);
+        int perTarget = CasesPerTarget(30);
         using var dir = new TempDirectory();
         for (int t = 0; t < targets.Length; t++)
         {
