@@ -71,7 +71,8 @@ public sealed class DataOptions
     public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength, DataTask task)
     {
         int maxLength = settings.Get(MaxLength);
-        int maxPromptLength = settings.Get(MaxPromptLength) ?? Math.Min(maxLength, DefaultMaxPromptLength(task));
+        // A prompt longer than the whole limit cannot fit anyway, so the prompt limit never exceeds it.
+        int maxPromptLength = Math.Min(maxLength, settings.Get(MaxPromptLength) ?? DefaultMaxPromptLength(task));
         if (contextLength is int context && maxLength > context)
         {
             maxLength = context;
