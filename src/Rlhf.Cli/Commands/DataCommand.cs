@@ -115,8 +115,8 @@ public static class DataCommand
         DataFormat detected, IAnsiConsole console, string target = "pairs", DataTask? dataTask = null, int maxNewTokens = 20)
     {
         var tokenizer = model is null ? null : BpeTokenizer.FromFolder(model);
-        string configPath = model is null ? "" : Path.Combine(model, Rlhf.Models.Gpt2Model.ConfigFileName);
-        int? context = File.Exists(configPath) ? Rlhf.Models.Gpt2Config.Load(configPath).ContextLength : null;
+        string configPath = model is null ? "" : Path.Combine(model, Rlhf.Models.ICausalLm.ConfigFileName);
+        int? context = File.Exists(configPath) ? Rlhf.Models.CausalLmRegistry.LoadConfig(configPath).ContextLength : null;
         var task = dataTask ?? (target == "sft" ? DataTask.Sft : DataTask.Reward);
         var options = data.Resolve(settings, tokenizer, context, task) with { EosTokenId = tokenizer?.EosTokenId };
         if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
