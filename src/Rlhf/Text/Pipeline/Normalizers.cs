@@ -1,5 +1,4 @@
 // tokenizer.json "normalizer" steps (Hugging Face tokenizers): Unicode forms, Prepend, Replace, Lowercase, Sequence.
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Rlhf.Text.Pipeline;
@@ -10,10 +9,10 @@ internal abstract class TextNormalizer
     public abstract string Normalize(string text);
 }
 
-/// <summary>NFC, NFD, NFKC or NFKD (Qwen2 uses NFC).</summary>
-internal sealed class UnicodeFormNormalizer(NormalizationForm form) : TextNormalizer
+/// <summary>NFC (Qwen2) or NFD, from the project's own Unicode table (see <see cref="CanonicalNormalization"/>).</summary>
+internal sealed class UnicodeFormNormalizer(bool compose) : TextNormalizer
 {
-    public override string Normalize(string text) => text.IsNormalized(form) ? text : text.Normalize(form);
+    public override string Normalize(string text) => compose ? CanonicalNormalization.Nfc(text) : CanonicalNormalization.Nfd(text);
 }
 
 /// <summary>Prepends a string (Llama 2's "▁"); empty pieces stay empty.</summary>

@@ -1,6 +1,5 @@
 // Reads the pipeline sections of a tokenizer.json (normalizer, pre_tokenizer, model flags, post_processor, decoder);
 // an unsupported type is an error naming it and the file.
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Rlhf.Models;
@@ -88,10 +87,8 @@ internal static class TokenizerJsonReader
         string type = TypeOf(path, element, where);
         return type switch
         {
-            "NFC" => new UnicodeFormNormalizer(NormalizationForm.FormC),
-            "NFD" => new UnicodeFormNormalizer(NormalizationForm.FormD),
-            "NFKC" => new UnicodeFormNormalizer(NormalizationForm.FormKC),
-            "NFKD" => new UnicodeFormNormalizer(NormalizationForm.FormKD),
+            "NFC" => new UnicodeFormNormalizer(compose: true),
+            "NFD" => new UnicodeFormNormalizer(compose: false),
             "Lowercase" => new LowercaseNormalizer(),
             "Prepend" => new PrependNormalizer(String(path, element, "prepend", where)),
             "Replace" => new ReplaceNormalizer(ReadPattern(path, element, where), String(path, element, "content", where)),
