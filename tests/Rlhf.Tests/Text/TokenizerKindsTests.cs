@@ -1,6 +1,7 @@
 // The tokenizer.json kinds the Llama-family models ship (SmolLM2, Qwen2, Llama 3, TinyLlama / Llama 2, Metaspace
 // Llama 2) against ids and decodings from transformers.js's tokenizer package (tools/reference/tokenizers/).
 using System.Text.Json;
+using Rlhf.Tests.Models;
 using Rlhf.Tests.Support;
 using Rlhf.Text;
 using Xunit;
@@ -76,5 +77,32 @@ public sealed class TokenizerKindsTests
         Assert.Null(qwen.BosTokenId);
         Assert.Empty(qwen.PrefixTokenIds);
         Assert.False(qwen.IsSpecialToken(qwen.TokenToId("<tool_call>")));
+    }
+
+    public static TheoryData<string> KindNames() => [.. Kinds];
+
+    /// <summary>Saving keeps the pipeline and the config's other keys: the saved folder encodes and decodes every case
+    /// as the original, and no GPT-2 vocab.json/merges.txt (which would describe another pipeline) is written.</summary>
+    [Theory]
+    [MemberData(nameof(KindNames))]
+    public void SavedFolderTokenizesTheSame(string kind)
+    {
+        using var folder = new TempFolder();
+        var original = Load(kind);
+        original.Save(folder.Path);
+        var saved = BpeTokenizer.FromFolder(folder.Path);
+        foreach (var c in Cases(kind))
+        {
+            Assert.Equal(c.Ids, saved.Encode(c.Text));
+            Assert.Equal(c.IdsWithSpecialTokens, saved.EncodeWithSpecialTokens(c.Text));
+            Assert.Equal(c.Decoded, saved.Decode(c.Ids));
+        }
+        Assert.Equal(original.AddedTokens, saved.AddedTokens);
+        Assert.Equal((original.BosTokenId, original.EosTokenId, original.PadTokenId, original.UnkTokenId, original.ModelMaxLength),
+            (saved.BosTokenId, saved.EosTokenId, saved.PadTokenId, saved.UnkTokenId, saved.ModelMaxLength));
+        string config = File.ReadAllText(folder.File("tokenizer_config.json"));
+        using var source = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("tokenizers", kind, "tokenizer_config.json")));
+        Assert.Contains($"\"tokenizer_class\": \"{source.RootElement.GetProperty("tokenizer_class").GetString()}\"", config);
+        Assert.False(File.Exists(folder.File("merges.txt")));
     }
 }

@@ -1,6 +1,7 @@
 // Reads the pipeline sections of a tokenizer.json (normalizer, pre_tokenizer, model flags, post_processor, decoder);
 // an unsupported type is an error naming it and the file.
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Rlhf.Models;
 
@@ -41,6 +42,18 @@ internal static class TokenizerJsonReader
             UnknownToken = model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String ? unk.GetString() : null,
             Decoder = decoder,
         };
+        var source = new JsonObject();
+        foreach (string section in new[] { "normalizer", "pre_tokenizer", "post_processor", "decoder" })
+        {
+            source[section] = root.TryGetProperty(section, out var value) ? JsonNode.Parse(value.GetRawText()) : null;
+        }
+        var modelOptions = new JsonObject();
+        foreach (var property in model.EnumerateObject())
+        {
+            if (property.Name is not ("vocab" or "merges")) modelOptions[property.Name] = JsonNode.Parse(property.Value.GetRawText());
+        }
+        source["model"] = modelOptions;
+        pipeline = pipeline with { Source = source };
         if (Optional(root, "post_processor") is { } post)
         {
             var prefix = new List<int>();

@@ -33,6 +33,10 @@ internal sealed record TokenizerPipeline
     public IReadOnlyList<int> PrefixIds { get; init; } = [];
     public IReadOnlyList<int> SuffixIds { get; init; } = [];
 
+    /// <summary>tokenizer.json's normalizer, pre_tokenizer, post_processor and decoder as read, and its model object
+    /// without vocab and merges, written back on save; null for GPT-2's own pipeline.</summary>
+    public System.Text.Json.Nodes.JsonObject? Source { get; init; }
+
     /// <summary>True when encoding is exactly GPT-2's (no normalizer, ByteLevel with its regex, plain BPE) so the fast
     /// path applies.</summary>
     public bool EncodesLikeGpt2 =>
