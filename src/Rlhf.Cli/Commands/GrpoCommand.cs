@@ -127,6 +127,8 @@ public static class GrpoCommand
                 var rewards = new RewardSet(functions, rewardWeights);
 
                 int room = folder.Model.Config.ContextLength - config.MaxCompletionLength;
+                if (room <= 0)
+                    throw new ArgumentException($"--max-completion-length ({config.MaxCompletionLength}) leaves no room for a prompt in the model's context ({folder.Model.Config.ContextLength} tokens).");
                 var prompts = ReadPrompts(console, data, folder.Tokenizer, promptTemplate, room);
                 var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, folder.Tokenizer, promptTemplate, room));
                 rewards.CheckColumns(train.Concat(eval ?? []).Select(p => p.Row));
