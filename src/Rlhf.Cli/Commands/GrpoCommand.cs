@@ -133,10 +133,10 @@ public static class GrpoCommand
                 var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, folder.Tokenizer, promptTemplate, room));
                 rewards.CheckColumns(train.Concat(eval ?? []).Select(p => p.Row));
 
-                Gpt2Model? reference = null;
+                ICausalLm? reference = null;
                 if (config.Beta > 0)
                 {
-                    reference = Gpt2Model.Load(settings.Get(refModel) ?? modelDir);
+                    reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
                     disposables.Add(reference);
                 }
                 int eos = folder.EosTokenId ?? throw new ArgumentException($"{modelDir} names no EOS token; {name} needs one to end completions.");

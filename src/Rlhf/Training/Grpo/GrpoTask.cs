@@ -18,9 +18,9 @@ public sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
     private readonly ulong seed;
     private long generationCount;
 
-    public Gpt2Model Policy { get; }
+    public ICausalLm Policy { get; }
     /// <summary>The frozen reference; null when β = 0 (it is then never needed).</summary>
-    public Gpt2Model? Reference { get; }
+    public ICausalLm? Reference { get; }
     public BpeTokenizer Tokenizer { get; }
     public RewardSet Rewards { get; }
     public GrpoConfig Config { get; }
@@ -34,7 +34,7 @@ public sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
     /// <summary>The importance ratios of the first micro-batch of the last generation batch's first iteration (all exactly 1).</summary>
     public IReadOnlyList<double>? FirstRatios { get; private set; }
 
-    public GrpoTask(Gpt2Model policy, Gpt2Model? reference, BpeTokenizer tokenizer, RewardSet rewards, GrpoConfig config,
+    public GrpoTask(ICausalLm policy, ICausalLm? reference, BpeTokenizer tokenizer, RewardSet rewards, GrpoConfig config,
         int eosTokenId, int padTokenId, ulong seed, Action<string>? saveModel = null)
     {
         config.Validate();
@@ -221,13 +221,8 @@ public sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
     }
 
     /// <summary>log π(target) at every position of the batch, from logits ÷ temperature (as sampled).</summary>
-    private Node LogProbs(Gpt2Model model, Ops ops, CausalLmBatch batch, Tensor? entropy, bool trainable)
-    {
-        var embedding = model.TokenEmbedding(ops, trainable);
-        var hidden = model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable);
-        var scaled = Config.Temperature == 1f ? hidden : ops.Scale(hidden, 1f / Config.Temperature);
-        return ops.TokenLogProbs(scaled, embedding, batch.Targets, entropy);
-    }
+    private Node LogProbs(ICausalLm model, Ops ops, CausalLmBatch batch, Tensor? entropy, bool trainable) =>
+        CausalLm.TokenLogProbs(model, ops, batch, trainable, Config.Temperature, entropy);
 
     private CausalLmBatch Collate(IReadOnlyList<Completion> chunk) =>
         RolloutBatch.Collate(chunk.Select(c => (c.Sample.PromptIds, c.Sample.CompletionIds)).ToArray(), PadTokenId);
@@ -271,7 +266,7 @@ public sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         saveModel?.Invoke(directory);
     }
 
-    public void LoadModel(string directory) => Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Policy.Parameters);
+    public void LoadModel(string directory) => Policy.LoadWeights(directory);
 
     public void Dispose() => arena.Dispose();
 
