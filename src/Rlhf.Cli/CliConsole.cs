@@ -1,5 +1,5 @@
 // The one place that decides how the `rlhf` command writes (DESIGN §6): colour, links, live widgets and wrapping only on
-// a terminal; NO_COLOR (https://no-color.org) turns colour and links off; redirected output is plain and never wrapped.
+// a terminal; NO_COLOR (https://no-color.org) turns colour off; redirected output is plain and never wrapped.
 using Spectre.Console;
 
 namespace Rlhf.Cli;
@@ -31,7 +31,7 @@ public static class CliConsole
             ColorSystem = terminal && !noColor ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.No,
         });
-        console.Profile.Capabilities.Links = terminal && !noColor;
+        console.Profile.Capabilities.Links = terminal;
         if (!terminal) console.Profile.Width = UnwrappedWidth;
         return console;
     }

@@ -306,7 +306,6 @@ public static class DemoPipeline
                     new("missing_eos_penalty", config.MissingEosPenalty)],
                 "prompts: the prompts of the preference pairs; held out (report cards): " + DataFile("prompts_eval.jsonl"));
             Done("ppo", loop.TotalSteps, after);
-            Done("ppo", loop.TotalSteps, after);
             return (result.LogHistory, before, after);
         }
 
