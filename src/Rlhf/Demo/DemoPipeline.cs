@@ -163,7 +163,7 @@ public static class DemoPipeline
             + $"n_positions {settings.ContextLength}, vocab_size {vocabSize}";
 
         private void SaveConfig(string stage, TrainingArguments? arguments, IEnumerable<KeyValuePair<string, object?>> extra, params string[] notes) =>
-            StageConfig.Write(Folder(stage), stage, arguments, extra, notes);
+            StageConfig.Write(Folder(stage), stage, stage == "tokenizer" ? "tokenizer train" : stage, arguments, extra, notes);
 
         public void Start(string stage, int total) => progress?.Report(new DemoProgress(stage, Title(stage), "start", 0, total, null));
 
@@ -190,8 +190,8 @@ public static class DemoPipeline
                 .Append(DemoData.LetMeExplain);
             var tokenizer = BpeTrainer.Train(texts, settings.VocabSize).WithModelMaxLength(settings.ContextLength);
             tokenizer.Save(Folder("tokenizer"));
-            SaveConfig("tokenizer", null, [new("vocab_size", settings.VocabSize), new("model_max_length", settings.ContextLength)],
-                $"trained on the rendered texts of {DataFile("sft_train.jsonl")} and {DataFile("preferences_train.jsonl")} (`rlhf tokenizer train` takes the same keys)");
+            SaveConfig("tokenizer", null, [new("vocab_size", settings.VocabSize)],
+                $"trained on the rendered texts of {DataFile("sft_train.jsonl")} and {DataFile("preferences_train.jsonl")}; model_max_length {settings.ContextLength}");
             return tokenizer;
         }
 

@@ -14,13 +14,14 @@ public static class StageConfig
 
     /// <summary>
     /// Writes <see cref="FileName"/> into <paramref name="directory"/>: <paramref name="arguments"/> (transformers' names)
-    /// and <paramref name="extra"/> as keys, <paramref name="notes"/> as comment lines.
+    /// and <paramref name="extra"/> as keys that <paramref name="command"/>'s --config reads (where it takes one),
+    /// <paramref name="notes"/> as comment lines.
     /// </summary>
-    public static void Write(string directory, string stage, TrainingArguments? arguments, IEnumerable<KeyValuePair<string, object?>> extra,
+    public static void Write(string directory, string stage, string command, TrainingArguments? arguments, IEnumerable<KeyValuePair<string, object?>> extra,
         IEnumerable<string> notes)
     {
         var text = new StringBuilder();
-        text.AppendLine($"# rlhf demo, stage {stage}: the resolved settings of this stage (keys as `rlhf {stage} --config` reads them).");
+        text.AppendLine($"# rlhf demo, stage {stage}: the resolved settings of this stage, named as the options of `rlhf {command}`.");
         foreach (var note in notes) text.AppendLine("# " + note);
         var values = new List<KeyValuePair<string, object?>>();
         if (arguments is not null)
