@@ -4,7 +4,6 @@ using System.Text.Json;
 using Rlhf.Cli.Commands;
 using Rlhf.Data;
 using Rlhf.Feedback;
-using Rlhf.Models;
 using Rlhf.Text;
 using Rlhf.Tests.Support;
 using Xunit;
@@ -93,9 +92,7 @@ public class PromptStoryTests : IDisposable
             Assert.Contains("warning: 1 of 1 prompts were longer than 60 tokens and were cut from the left", cut.Error);
         }
 
-        string rm = dir.Sub("rm");
-        using (var reward = RewardModel.FromCausalLm(model, RewardPooling.LastToken, seed: 1)) reward.Save(rm);
-        BpeTokenizer.FromFolder(model).Save(rm);
+        string rm = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
         var scored = CliRun.Separate("score", "--reward-model", rm, "--prompt", longPrompt, "--response", "No.", "--response", "Yes.", "--json");
         Assert.True(scored.Code == 0, scored.Error);
         Assert.Contains("warning: 2 of 2 texts were longer than the reward model's context of 64 tokens", scored.Error);
@@ -104,9 +101,7 @@ public class PromptStoryTests : IDisposable
     [Fact]
     public void ScoreRendersThePromptAsTheOtherCommandsDo()
     {
-        string rm = dir.Sub("rm");
-        using (var reward = RewardModel.FromCausalLm(model, RewardPooling.LastToken, seed: 1)) reward.Save(rm);
-        BpeTokenizer.FromFolder(model).Save(rm);
+        string rm = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
         double Score(params string[] args)
         {
             var (code, output, error) = CliRun.Separate(["score", "--reward-model", rm, .. args, "--json"]);
