@@ -68,7 +68,7 @@ public static class CompareCommand
                     PadTokenId = folder.PadTokenId,
                     TruncatePromptLeft = truncateLeft,
                 };
-                var style = promptOptions.Resolve(settings, folder.Tokenizer);
+                var style = promptOptions.Resolve(settings, folders[m]);
                 var promptIds = questions.Select(q => folder.Tokenizer.Encode(style.Render(q))).ToArray();
                 PromptOptions.CheckLengths(promptIds, folder.Model.Config.ContextLength, maxNew, truncateLeft, folders[m]);
                 using var packed = GenerateCommand.PackWeights(folder.Model, dtype);

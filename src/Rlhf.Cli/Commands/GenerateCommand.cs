@@ -49,7 +49,7 @@ public static class GenerateCommand
             var precision = ParseWeightsDtype(settings.Get(weightsDtype));
             promptOptions.Resolve(settings, null); // the template is checked before the model loads
             using var folder = ModelFolder.Load(modelDir);
-            var style = promptOptions.Resolve(settings, folder.Tokenizer);
+            var style = promptOptions.Resolve(settings, modelDir);
             var rendered = texts.Select(style.Render).ToArray();
             var promptIds = rendered.Select(t => folder.Tokenizer.Encode(t)).ToArray();
             var defaults = folder.Generation.ToOptions();

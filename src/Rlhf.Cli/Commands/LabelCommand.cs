@@ -51,7 +51,7 @@ public static class LabelCommand
             var settings = CommandSettings.Load(parse, null);
             promptOptions.Resolve(settings, null); // the template is checked before the model loads
             using var folder = ModelFolder.Load(modelDir);
-            var style = promptOptions.Resolve(settings, folder.Tokenizer);
+            var style = promptOptions.Resolve(settings, modelDir);
             var promptList = LabelPrompt.Load(promptsPath, style.Render);
             PromptOptions.CheckLengths(promptList.Select(p => folder.Tokenizer.Encode(p.Rendered)).ToArray(), folder.Model.Config.ContextLength,
                 sampling.MaxNewTokens, parse.GetValue(truncate), modelDir);

@@ -85,7 +85,7 @@ public static class PpoCommand
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             string generationPath = Path.Combine(modelDir, GenerationConfig.FileName);
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
-            var promptTemplate = promptOptions.Resolve(settings, tokenizer);
+            var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room);

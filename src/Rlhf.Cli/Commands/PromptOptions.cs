@@ -2,7 +2,6 @@
 // --raw with one help text, resolved through PromptStyle, and one check of prompts against the model's context.
 using System.CommandLine;
 using Rlhf.Data;
-using Rlhf.Text;
 using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
@@ -34,10 +33,10 @@ public sealed class PromptOptions
         command.Options.Add(Raw);
     }
 
-    /// <summary>The style for <paramref name="tokenizer"/>'s model (null checks the options before anything is loaded).</summary>
-    public PromptStyle Resolve(CommandSettings settings, BpeTokenizer? tokenizer)
+    /// <summary>The style for the model in <paramref name="modelFolder"/> (null checks the options before anything is loaded).</summary>
+    public PromptStyle Resolve(CommandSettings settings, string? modelFolder)
     {
-        var style = PromptStyle.Resolve(settings.Get(Template), settings.Get(Raw), tokenizer);
+        var style = PromptStyle.Resolve(settings.Get(Template), settings.Get(Raw), modelFolder);
         settings.Record("template", style.Kind == PromptStyle.Source.Template ? style.Template.Text : null);
         return style;
     }

@@ -56,7 +56,7 @@ public static class ScoreCommand
             }
             using var model = RewardModel.Load(directory);
             var tokenizer = BpeTokenizer.FromFolder(directory);
-            var promptTemplate = promptOptions.Resolve(settings, tokenizer);
+            var promptTemplate = promptOptions.Resolve(settings, directory);
             var config = model.Model.Config;
             int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.PadTokenId ?? config.EosTokenId ?? 0;
             var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, batch);

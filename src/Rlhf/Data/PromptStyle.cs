@@ -2,7 +2,6 @@
 // chat template when its tokenizer has one, else the `### Question/Answer` template; `--template` overrides, `--raw`
 // sends the text as it is. Also the one rule for backslash escapes in prompt and template options.
 using System.Text;
-using Rlhf.Text;
 
 namespace Rlhf.Data;
 
@@ -28,24 +27,16 @@ public sealed class PromptStyle
     /// <summary>The text the model sees for <paramref name="instruction"/>.</summary>
     public string Render(string instruction) => chat?.Invoke(instruction) ?? Template.RenderPrompt(instruction);
 
-    /// <summary>A few words for reports: "the model's chat template", "the template \"…\"", "as given (--raw)".</summary>
-    public string Describe() => Kind switch
-    {
-        Source.ChatTemplate => "the model's chat template",
-        Source.Raw => "as given (--raw)",
-        _ => "the template " + System.Text.Json.JsonSerializer.Serialize(Template.Text[..Math.Max(0, Template.Text.IndexOf("{response}", StringComparison.Ordinal))]),
-    };
-
     public static PromptStyle Default { get; } = new(Source.Template, PromptTemplate.Default, null);
 
     public static PromptStyle Raw { get; } = new(Source.Raw, PromptTemplate.Raw, null);
 
     /// <summary>
-    /// The style of a command's --template / --raw options for a model whose tokenizer is <paramref name="tokenizer"/>
+    /// The style of a command's --template / --raw options for the model in <paramref name="modelFolder"/>
     /// (null: no model at hand, e.g. checking options early). <paramref name="templateText"/> is as typed: its
     /// backslash escapes are read by <see cref="Unescape"/>.
     /// </summary>
-    public static PromptStyle Resolve(string? templateText, bool raw, BpeTokenizer? tokenizer = null)
+    public static PromptStyle Resolve(string? templateText, bool raw, string? modelFolder = null)
     {
         if (raw && templateText is not null) throw new ArgumentException("Give at most one of --template and --raw.");
         if (raw) return Raw;
@@ -55,17 +46,17 @@ public sealed class PromptStyle
             string text = Unescape(templateText);
             return new(Source.Template, PromptTemplate.Parse(text.Contains("{response}", StringComparison.Ordinal) ? text : text + "{response}"), null);
         }
-        return tokenizer is not null && ChatTemplateOf(tokenizer) is { } chat ? new(Source.ChatTemplate, PromptTemplate.Default, chat) : Default;
+        return modelFolder is not null && ChatTemplateOf(modelFolder) is { } chat ? new(Source.ChatTemplate, PromptTemplate.Default, chat) : Default;
     }
 
     /// <summary>
-    /// The hook for chat templates: the user turn rendered with the tokenizer's chat template and the generation prompt
-    /// (transformers' <c>apply_chat_template(add_generation_prompt=True)</c>), or null when the tokenizer has none.
-    /// Until the tokenizers load chat templates no tokenizer has one.
+    /// The hook for chat templates: the user turn rendered with the folder's chat template and the generation prompt
+    /// (transformers' <c>apply_chat_template([{"role": "user", ...}], add_generation_prompt=True)</c>), or null when the
+    /// folder has none. Until chat templates load (tokenizer_config.json's chat_template, chat_template.jinja) no folder has one.
     /// </summary>
-    public static Func<string, string>? ChatTemplateOf(BpeTokenizer tokenizer)
+    public static Func<string, string>? ChatTemplateOf(string modelFolder)
     {
-        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(modelFolder);
         return null;
     }
 

@@ -30,7 +30,7 @@ public class PromptStoryTests : IDisposable
         Assert.Contains("at most one of --template and --raw", Assert.Throws<ArgumentException>(() => PromptStyle.Resolve("{instruction}", raw: true)).Message);
         Assert.Throws<TemplateFormatException>(() => PromptStyle.Resolve("{question}", raw: false));
         // No tokenizer has a chat template yet: the template is the default for every model.
-        Assert.Equal(PromptStyle.Source.Template, PromptStyle.Resolve(null, false, BpeTokenizer.FromFolder(model)).Kind);
+        Assert.Equal(PromptStyle.Source.Template, PromptStyle.Resolve(null, false, model).Kind);
         // The label page's prompts and the default style agree.
         Assert.Equal(LabelPrompt.Create("Hi?").Rendered, PromptStyle.Default.Render("Hi?"));
     }
