@@ -88,8 +88,9 @@ public static class PpoCommand
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
-            var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room);
-            var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room));
+            var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
+            var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
+            var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
             using var reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
             using var reward = LoadRewardModel(rewardDir);
@@ -119,10 +120,25 @@ public static class PpoCommand
     }
 
     /// <summary>
-    /// Prompts from plain lines or JSONL rows (prompt / instruction / question, or the human turn of an hh-rlhf dialogue),
-    /// rendered with the template and tokenised; prompts that leave no room for the response are counted and dropped.
+    /// The textbook's PPO data steps for hh-rlhf files (its reward data, whole texts ≤ 512 tokens, then the query), with
+    /// queries that leave no room for <paramref name="maxNewTokens"/> in the context dropped; `rlhf data inspect --task ppo`
+    /// reports the same rows.
     /// </summary>
-    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens)
+    public static DataPipelineOptions QueryOptions(BpeTokenizer tokenizer, PromptTemplate template, int contextLength, int maxNewTokens) => new()
+    {
+        Task = DataTask.Ppo, Template = template, Encoder = new DelegateTextEncoder(text => tokenizer.Encode(text)),
+        Eos = tokenizer.EosToken ?? "<|endoftext|>", EosTokenId = tokenizer.EosTokenId,
+        MaxLength = Math.Min(512, contextLength), MaxPromptLength = Math.Min(256, contextLength),
+        MaxQueryLength = Math.Max(1, contextLength - maxNewTokens),
+    };
+
+    /// <summary>
+    /// Prompts from hh-rlhf rows (the textbook's steps, <see cref="PpoQueries"/>), or from plain lines or JSONL rows
+    /// (prompt / instruction / question) rendered with the template; prompts that leave no room for the response are
+    /// counted and dropped.
+    /// </summary>
+    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens,
+        DataPipelineOptions queryOptions)
     {
         var texts = new List<string>();
         bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
@@ -130,6 +146,13 @@ public static class PpoCommand
         if (plain)
         {
             texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(PromptStyle.Unescape));
+        }
+        else if (DataInspector.Inspect(path, maxRows: 1).Format == DataFormat.HhRlhf)
+        {
+            var queries = PpoQueries.Run(path, queryOptions);
+            TrainingRunner.Line(console, queries.Report.ToString().TrimEnd());
+            if (queries.Examples.Count == 0) throw new ArgumentException($"No usable prompts in {path} (see the report above).");
+            return queries.Examples.Select(q => tokenizer.Encode(q)).ToArray();
         }
         else
         {

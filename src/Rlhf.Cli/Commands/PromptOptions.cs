@@ -16,8 +16,8 @@ public sealed class PromptOptions
 
     public Option<string?> Template { get; } = new("--template")
     {
-        Description = "Prompt template with {instruction} (and optionally {response}, {eos}); default: the model's chat template if it has one, "
-            + "else \"### Question: {instruction}\\n### Answer: \". " + PromptStyle.EscapeHelp + ".",
+        Description = "Prompt template with {instruction} (and optionally {response}, {eos}) (default \"### Question: {instruction}\\n### Answer: \", "
+            + "or the model's chat template when it has one). " + PromptStyle.EscapeHelp + ".",
     };
 
     public Option<bool> Raw { get; } = new("--raw") { Description = "Send prompts to the model as they are (no template)." };

@@ -58,7 +58,7 @@ public static class ScoreCommand
             var tokenizer = BpeTokenizer.FromFolder(directory);
             var promptTemplate = promptOptions.Resolve(settings, directory);
             var config = model.Model.Config;
-            int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.PadTokenId ?? config.EosTokenId ?? 0;
+            int pad = model.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.EosTokenId ?? 0;
             var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, batch);
             using var task = scorer.Task;
 
@@ -146,12 +146,13 @@ public static class ScoreCommand
         }
     }
 
-    /// <summary>Renders, tokenises (prompt and response apart, EOS id when the template has none) and scores.</summary>
+    /// <summary>Renders, tokenizes the whole text at once as transformers does (EOS id when the template has none) and scores.</summary>
     private sealed class Scorer(RewardModel model, BpeTokenizer tokenizer, PromptStyle style, int pad, int? eos, int batchSize)
     {
         public RewardTask Task { get; } = new(model, new RewardConfig(), pad);
         private readonly int context = model.Model.Config.ContextLength;
         private readonly string eosText = tokenizer.EosToken ?? "<|endoftext|>";
+        private readonly DelegateTextEncoder encoder = new(text => tokenizer.Encode(text));
         private int scored, cut;
 
         public float[] Score(IReadOnlyList<(string Prompt, string Response)> items)
@@ -159,8 +160,7 @@ public static class ScoreCommand
             var template = style.Template;
             var sequences = items.Select(item =>
             {
-                int[] ids = [.. tokenizer.Encode(style.Render(item.Prompt)),
-                    .. DataOptions.EncodeResponse(tokenizer, template.RenderResponse(item.Response, eosText), template, eos)];
+                int[] ids = TokenSequences.Whole(encoder, style.Render(item.Prompt), template.RenderResponse(item.Response, eosText), template, eos);
                 scored++;
                 if (ids.Length <= context) return ids;
                 cut++;

@@ -15,14 +15,15 @@ public static class TokenizeCommand
         var text = new Option<string?>("--text") { Description = "Text to tokenize." };
         var file = new Option<string?>("--file") { Description = "File whose contents to tokenize." };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...]}." };
-        var command = new Command("tokenize", "Show the token ids of a text.") { model, text, file, json };
+        var addSpecial = new Option<bool>("--add-special-tokens") { Description = "Add the special tokens the tokenizer puts around a sequence (e.g. Llama's BOS), as transformers' add_special_tokens=True." };
+        var command = new Command("tokenize", "Show the token ids of a text.") { model, text, file, json, addSpecial };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string? inline = parse.GetValue(text), path = parse.GetValue(file);
             if ((inline is null) == (path is null)) throw new ArgumentException("Give exactly one of --text and --file.");
             string input = inline ?? File.ReadAllText(path!);
             var tokenizer = BpeTokenizer.FromFolder(parse.GetValue(model)!);
-            var ids = tokenizer.Encode(input);
+            var ids = parse.GetValue(addSpecial) ? tokenizer.EncodeWithSpecialTokens(input) : tokenizer.Encode(input);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { ids }));

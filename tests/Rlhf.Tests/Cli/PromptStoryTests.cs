@@ -120,7 +120,8 @@ public class PromptStoryTests : IDisposable
         var tokenizer = BpeTokenizer.FromFolder(model);
         File.WriteAllLines(dir.Sub("prompts.txt"), ["first\\nline", "second"]);
         var console = Rlhf.Cli.CliConsole.Create(new StringWriter(), terminal: false, noColor: true);
-        var ppo = PpoCommand.ReadPrompts(console, dir.Sub("prompts.txt"), tokenizer, PromptStyle.Default, 1000);
+        var ppo = PpoCommand.ReadPrompts(console, dir.Sub("prompts.txt"), tokenizer, PromptStyle.Default, 1000,
+            PpoCommand.QueryOptions(tokenizer, PromptStyle.Default.Template, 64, 4));
         Assert.Equal(tokenizer.Encode("### Question: first\nline\n### Answer: "), ppo[0]);
         var label = LabelPrompt.Load(dir.Sub("prompts.txt"), PromptStyle.Default.Render);
         Assert.Equal("first\nline", label[0].Text);
