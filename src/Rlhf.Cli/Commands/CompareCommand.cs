@@ -1,5 +1,5 @@
-// `rlhf compare`: the seeds' SFT-vs-DPO check — the same prompts through several model folders, outputs side by side,
-// and with --check-prefix each model's success rate (成功/失敗: the output starts with the prefix).
+// `rlhf compare`: the textbook's SFT-vs-DPO check — the same prompts through several model folders, outputs side by side,
+// and with --check-prefix each model's success rate ("yes (成功)" / "no (失敗)": the output starts with the prefix).
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -16,38 +16,43 @@ public static class CompareCommand
     public static Command Create()
     {
         var models = new Option<string[]?>("--models") { Description = "Model folders to compare; required here or in --config (a YAML list).", AllowMultipleArgumentsPerToken = true };
-        var prompt = new Option<string?>("--prompt") { Description = "One question." };
+        var prompt = new Option<string?>("--prompt") { Description = $"One question, e.g. \"What is 2 plus 3?\" ({PromptStyle.EscapeHelp})." };
         var prompts = new Option<string?>("--prompts") { Description = "A file of questions: one per line, or JSONL with a \"prompt\" field." };
-        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (the seed's do_sample=False)." };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (the textbook's DPO check uses do_sample=False)." };
         var temperature = new Option<float?>("--temperature") { Description = "Sample at this temperature." };
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
-        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most (seed: 100).", DefaultValueFactory = _ => 100 };
-        var checkPrefix = new Option<string?>("--check-prefix") { Description = "Count an output as a success when it starts with this text (after leading whitespace), e.g. \"Let me explain.\"." };
-        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\"); the part before {response} is used." };
-        var raw = new Option<bool>("--raw") { Description = "Use the prompts as they are." };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most (the textbook's DPO check uses 100).", DefaultValueFactory = _ => 100 };
+        var checkPrefix = new Option<string?>("--check-prefix")
+        {
+            Description = "Mark each output yes (成功, success) when it starts with this text after leading whitespace, else no (失敗), "
+                + "and print each model's success rate; e.g. \"Let me explain.\".",
+        };
+        var promptOptions = new PromptOptions();
+        var truncate = PromptOptions.TruncateLeftOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every output (and the success rates)." };
         var weightsDtype = GenerateCommand.WeightsDtypeOption();
         var configFile = CommandSettings.CreateConfigOption();
-        var command = new Command("compare", "Generate from several models and show their outputs side by side.")
+        var command = new Command("compare", "Generate from several models and show their outputs side by side. " + PromptOptions.Story)
         {
-            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, template, raw, json, weightsDtype, configFile,
+            models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, truncate, json, weightsDtype, configFile,
         };
+        promptOptions.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, configFile);
             var folders = settings.Require(models);
+            foreach (var folder in folders) InputFiles.RequireFolder(folder, "--models");
             var questions = PromptInput.Read(settings.Get(prompt), settings.Get(prompts));
-            bool isRaw = settings.Get(raw), isGreedy = settings.Get(greedy), asJson = settings.Get(json);
-            string? templateText = settings.Get(template), prefix = settings.Get(checkPrefix), dtype = settings.Get(weightsDtype);
+            bool isGreedy = settings.Get(greedy), asJson = settings.Get(json), truncateLeft = settings.Get(truncate);
+            string? prefix = settings.Get(checkPrefix) is { } given ? PromptStyle.Unescape(given) : null;
+            string dtype = GenerateCommand.DtypeName(GenerateCommand.ParseWeightsDtype(settings.Get(weightsDtype)));
             float? temp = settings.Get(temperature);
             int maxNew = settings.Get(maxNewTokens);
             ulong sampleSeed = settings.Get(seed);
-            if (isRaw && templateText is not null) throw new ArgumentException("Give at most one of --template and --raw.");
             if (isGreedy && temp is not null) throw new ArgumentException("--greedy cannot be combined with --temperature.");
-            var promptTemplate = isRaw ? null
-                : PromptTemplate.Parse(templateText is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
-            var rendered = questions.Select(q => promptTemplate?.RenderPrompt(q) ?? q).ToArray();
+            if (maxNew <= 0) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {maxNew}).");
+            promptOptions.Resolve(settings, null); // the template is checked before any model loads
 
             var outputs = new string[folders.Length][];
             for (int m = 0; m < folders.Length; m++)
@@ -62,10 +67,13 @@ public static class CompareCommand
                     Seed = sampleSeed,
                     EosTokenId = folder.EosTokenId,
                     PadTokenId = folder.PadTokenId,
-                    TruncatePromptLeft = true,
+                    TruncatePromptLeft = truncateLeft,
                 };
+                var style = promptOptions.Resolve(settings, folders[m]);
+                var promptIds = questions.Select(q => folder.Tokenizer.Encode(style.Render(q))).ToArray();
+                PromptOptions.CheckLengths(promptIds, folder.Model.Config.ContextLength, maxNew, truncateLeft, folders[m]);
                 using var packed = GenerateCommand.PackWeights(folder.Model, dtype);
-                var results = Generator.Generate(folder.Model, rendered.Select(p => folder.Tokenizer.Encode(p)).ToArray(), options, packed);
+                var results = Generator.Generate(folder.Model, promptIds, options, packed);
                 outputs[m] = results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids)).ToArray();
             }
             var rates = prefix is null ? null
@@ -91,7 +99,7 @@ public static class CompareCommand
                 var cells = new List<string> { Markup.Escape(questions[p]) };
                 for (int m = 0; m < folders.Length; m++)
                 {
-                    string mark = prefix is null ? "" : Succeeds(outputs[m][p], prefix) ? "[green]成功[/] " : "[red]失敗[/] ";
+                    string mark = prefix is null ? "" : Succeeds(outputs[m][p], prefix) ? "[green]yes (成功)[/] " : "[red]no (失敗)[/] ";
                     cells.Add(mark + Markup.Escape(outputs[m][p]));
                 }
                 table.AddRow(cells.ToArray());
@@ -99,6 +107,7 @@ public static class CompareCommand
             console.Write(table);
             if (rates is not null)
             {
+                TrainingRunner.Line(console, $"yes (成功) / no (失敗): the output starts with \"{prefix}\" (after leading whitespace).");
                 var summary = new Table().Border(TableBorder.Rounded).AddColumns("model", $"starts with \"{Markup.Escape(prefix!)}\"", "rate");
                 for (int m = 0; m < folders.Length; m++)
                 {

@@ -35,7 +35,7 @@ public static class DataCommand
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, config);
-            string dataset = settings.Require(data.Dataset);
+            string dataset = data.CheckEarly(settings);
             var summary = DataInspector.Inspect(dataset);
             var dataTask = ParseTask(settings.Get(task) ?? (settings.Get(data.LetMeExplain) ? "dpo" : "reward"));
             var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console, dataTask: dataTask,
@@ -72,7 +72,7 @@ public static class DataCommand
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, config);
-            string dataset = settings.Require(data.Dataset), path = settings.Require(output), target = settings.Get(to);
+            string dataset = data.CheckEarly(settings), path = settings.Require(output), target = settings.Get(to);
             if (target == "pairs" && FeedbackStore.IsFeedbackFile(dataset))
             {
                 // `rlhf label` output: ties and identical responses give no pair.

@@ -12,12 +12,12 @@ public sealed class DataOptions
 
     public Option<string?> Dataset { get; } = new("--dataset") { Description = "Data file: JSONL or JSON array, optionally gzip-compressed." };
     public Option<string> Format { get; } = new("--format") { Description = "Row format: " + string.Join(", ", FormatNames) + ".", DefaultValueFactory = _ => "auto" };
-    public Option<string?> Template { get; } = new("--template") { Description = $"Prompt template with {{instruction}}, {{response}}, {{eos}} (\\n for newlines; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
+    public Option<string?> Template { get; } = new("--template") { Description = $"Prompt template with {{instruction}}, {{response}}, {{eos}} ({PromptStyle.EscapeHelp}; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
     public Option<bool> Raw { get; } = new("--raw") { Description = "Use prompts and responses as they are (no template, no EOS text; EOS id still appended)." };
     public Option<int> MaxLength { get; }
     public Option<int?> MaxPromptLength { get; }
-    public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the seed keeps single-turn rows only)." };
-    public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "Seed 001/003 pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
+    public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the textbook's hh-rlhf preparation keeps single-turn rows only)." };
+    public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "The textbook's DPO example pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
     public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Count malformed rows and go on instead of stopping." };
     public Option<int> MaxLineLength { get; } = new("--max-line-length")
     {
@@ -56,18 +56,22 @@ public sealed class DataOptions
         _ => throw new ArgumentException($"Unknown --format '{name}'; use one of {string.Join(", ", FormatNames)}."),
     };
 
-    /// <summary>The template from --template / --raw (the seeds' template by default).</summary>
+    /// <summary>The template from --template / --raw (the textbook's template by default), read as every command reads it.</summary>
     public PromptTemplate ResolveTemplate(CommandSettings settings)
     {
-        string? text = settings.Get(Template);
-        bool raw = settings.Get(Raw);
-        if (raw && text is not null) throw new ArgumentException("Give at most one of --template and --raw.");
-        var template = raw ? PromptTemplate.Raw : PromptTemplate.Parse(text is null ? PromptTemplate.DefaultText : Unescape(text));
+        var template = PromptStyle.Resolve(settings.Get(Template), settings.Get(Raw)).Template;
         settings.Record("template", template.Text);
         return template;
     }
 
-    public static string Unescape(string text) => text.Replace("\\n", "\n").Replace("\\t", "\t");
+    /// <summary>The --dataset file, checked with the template and format before any model or data is loaded.</summary>
+    public string CheckEarly(CommandSettings settings)
+    {
+        string dataset = InputFiles.RequireFile(settings.Require(Dataset), "--dataset");
+        ResolveTemplate(settings);
+        ParseFormat(settings.Get(Format));
+        return dataset;
+    }
 
     /// <summary>
     /// Pipeline options; <paramref name="tokenizer"/> measures lengths (null skips the length filter).

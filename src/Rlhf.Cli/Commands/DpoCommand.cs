@@ -48,7 +48,7 @@ public static class DpoCommand
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
-            string modelDir = settings.Require(model), dataset = settings.Require(data.Dataset);
+            string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             string? referenceDir = settings.Get(refModel);
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);

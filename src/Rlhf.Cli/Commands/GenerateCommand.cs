@@ -1,6 +1,8 @@
-// `rlhf generate`: continue prompts with a model folder (greedy or sampled), as text or JSON lines.
+// `rlhf generate`: answer prompts with a model folder (greedy or sampled), as text or JSON lines; prompts are rendered
+// as in every command (PromptStyle: the chat template, else the `### Question/Answer` template, or --template / --raw).
 using System.CommandLine;
 using System.Text.Json;
+using Rlhf.Data;
 using Rlhf.Models;
 using Rlhf.Models.Generation;
 using Rlhf.Tensors;
@@ -15,7 +17,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Model folder (Hugging Face layout); required here or in --config." };
-        var prompt = new Option<string?>("--prompt") { Description = "One prompt." };
+        var prompt = new Option<string?>("--prompt") { Description = $"One prompt, e.g. \"What is 2 plus 3?\" ({PromptStyle.EscapeHelp})." };
         var prompts = new Option<string?>("--prompts") { Description = "A file of prompts: one per line, or JSONL with a \"prompt\" field." };
         var maxNewTokens = new Option<int?>("--max-new-tokens") { Description = "Tokens to generate at most (default: generation_config.json, else 64)." };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token." };
@@ -24,25 +26,33 @@ public static class GenerateCommand
         var topP = new Option<float?>("--top-p") { Description = "Sample among the most likely tokens holding probability p." };
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var batchSize = new Option<int>("--batch-size") { Description = "Prompts generated together.", DefaultValueFactory = _ => 8 };
-        var truncate = new Option<bool>("--truncate-left") { Description = "Cut long prompts from the left instead of failing." };
+        var truncate = PromptOptions.TruncateLeftOption();
+        var promptOptions = new PromptOptions();
         var json = new Option<bool>("--json") { Description = "One JSON object per prompt per line." };
         var weightsDtype = WeightsDtypeOption();
         var configFile = CommandSettings.CreateConfigOption();
-        var command = new Command("generate", "Generate continuations of prompts with a model folder.")
+        var command = new Command("generate", "Answer prompts with a model folder. " + PromptOptions.Story)
         {
             model, prompt, prompts, maxNewTokens, greedy, temperature, topK, topP, seed, batchSize, truncate, json, weightsDtype, configFile,
         };
+        promptOptions.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var settings = CommandSettings.Load(parse, configFile);
-            string modelDir = settings.Require(model);
+            string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model");
             var texts = PromptInput.Read(settings.Get(prompt), settings.Get(prompts));
             int? maxNew = settings.Get(maxNewTokens), k = settings.Get(topK);
             float? temp = settings.Get(temperature), p = settings.Get(topP);
-            bool isGreedy = settings.Get(greedy), asJson = settings.Get(json);
-            using var folder = ModelFolder.Load(modelDir);
+            bool isGreedy = settings.Get(greedy), asJson = settings.Get(json), truncateLeft = settings.Get(truncate);
             bool sample = temp is not null || k is not null || p is not null;
             if (sample && isGreedy) throw new ArgumentException("--greedy cannot be combined with --temperature, --top-k or --top-p.");
+            if (maxNew is <= 0) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {maxNew}).");
+            var precision = ParseWeightsDtype(settings.Get(weightsDtype));
+            promptOptions.Resolve(settings, null); // the template is checked before the model loads
+            using var folder = ModelFolder.Load(modelDir);
+            var style = promptOptions.Resolve(settings, modelDir);
+            var rendered = texts.Select(style.Render).ToArray();
+            var promptIds = rendered.Select(t => folder.Tokenizer.Encode(t)).ToArray();
             var defaults = folder.Generation.ToOptions();
             var options = defaults with
             {
@@ -54,14 +64,15 @@ public static class GenerateCommand
                 Seed = settings.Get(seed),
                 EosTokenId = folder.EosTokenId,
                 PadTokenId = folder.PadTokenId,
-                TruncatePromptLeft = settings.Get(truncate),
+                TruncatePromptLeft = truncateLeft,
             };
+            PromptOptions.CheckLengths(promptIds, folder.Model.Config.ContextLength, options.MaxNewTokens, truncateLeft, modelDir);
             int batch = Math.Max(1, settings.Get(batchSize));
-            using var packed = PackWeights(folder.Model, settings.Get(weightsDtype));
+            using var packed = PackWeights(folder.Model, DtypeName(precision));
             for (int start = 0; start < texts.Count; start += batch)
             {
                 var chunk = texts.Skip(start).Take(batch).ToArray();
-                var results = Generator.Generate(folder.Model, chunk.Select(t => folder.Tokenizer.Encode(t)).ToArray(), options with { Seed = options.Seed + (ulong)start }, packed);
+                var results = Generator.Generate(folder.Model, promptIds.Skip(start).Take(batch).ToArray(), options with { Seed = options.Seed + (ulong)start }, packed);
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var result = results[i];
@@ -71,13 +82,13 @@ public static class GenerateCommand
                     {
                         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                         {
-                            ["prompt"] = chunk[i], ["prompt_ids"] = result.PromptIds, ["ids"] = result.Ids, ["text"] = text,
+                            ["prompt"] = chunk[i], ["rendered_prompt"] = rendered[start + i], ["prompt_ids"] = result.PromptIds, ["ids"] = result.Ids, ["text"] = text,
                             ["logprobs"] = result.LogProbs,
                         }));
                     }
                     else
                     {
-                        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(chunk[i])}[/][green]{Markup.Escape(text)}[/]{(result.EndedWithEos ? "" : " [grey](max tokens)[/]")}");
+                        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(rendered[start + i])}[/][green]{Markup.Escape(text)}[/]{(result.EndedWithEos ? "" : " [grey](max tokens)[/]")}");
                     }
                 }
             }

@@ -56,8 +56,7 @@ public static class GrpoCommand
         var scaleRewards = new Option<string>("--scale-rewards") { Description = "Divide advantages by the group's std (group), the batch's (batch), or not at all (none).", DefaultValueFactory = _ => "group" };
         scaleRewards.AcceptOnlyFromAmong("group", "batch", "none");
         var normalize = new Option<bool>("--normalize-advantages") { Description = "Whiten the advantages over the generation batch." };
-        var template = new Option<string?>("--template") { Description = $"Prompt template; the prompt is its part before {{response}} (\\n for newlines; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
-        var raw = new Option<bool>("--raw") { Description = "Use prompts as they are (no template)." };
+        var promptOptions = new PromptOptions();
         var training = new TrainingOptions(Defaults(defaults));
         var cmd = new Command(name, description)
         {
@@ -70,8 +69,7 @@ public static class GrpoCommand
             cmd.Options.Add(lossType);
             cmd.Options.Add(scaleRewards);
         }
-        cmd.Options.Add(template);
-        cmd.Options.Add(raw);
+        promptOptions.AddTo(cmd);
         training.AddTo(cmd);
         cmd.SetAction(CommandRunner.Guard(parse =>
         {
@@ -98,8 +96,7 @@ public static class GrpoCommand
             config.Validate();
             // The loop hands over one generation batch of prompts per step; the task splits its completions itself.
             var arguments = resolved with { PerDeviceTrainBatchSize = config.PromptsPerGeneration, GradientAccumulationSteps = 1 };
-            var promptTemplate = settings.Get(raw) ? PromptTemplate.Raw
-                : PromptTemplate.Parse(settings.Get(template)?.Replace("\\n", "\n") ?? PromptTemplate.DefaultText);
+            var promptTemplate = promptOptions.Resolve(settings, modelDir);
 
             var disposables = new List<IDisposable>();
             try
@@ -171,12 +168,12 @@ public static class GrpoCommand
     /// Prompts from JSONL rows (prompt / instruction / question; the row is kept for rule rewards) or plain text lines,
     /// rendered with the template; prompts that leave no room for the completion are counted and dropped.
     /// </summary>
-    public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptTemplate template, int maxPromptTokens)
+    public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens)
     {
         var rows = new List<(string Text, DataRow? Row)>();
         bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
             && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
-        if (plain) rows.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (l.Replace("\\n", "\n"), (DataRow?)null)));
+        if (plain) rows.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (DataRow?)null)));
         else
             foreach (var row in DataRowReader.Read(path))
             {
@@ -188,7 +185,7 @@ public static class GrpoCommand
         int tooLong = 0;
         foreach (var (text, row) in rows)
         {
-            var ids = tokenizer.Encode(template.RenderPrompt(text));
+            var ids = tokenizer.Encode(style.Render(text));
             if (ids.Length > maxPromptTokens) { tooLong++; continue; }
             prompts.Add(new GrpoExample(ids, text, row));
         }

@@ -24,20 +24,22 @@ public static class LabelCommand
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1f };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Longest response, in tokens.", DefaultValueFactory = _ => 64 };
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed (mixed with each prompt's id).", DefaultValueFactory = _ => 0 };
-        var rawPrompts = new Option<bool>("--raw-prompts") { Description = "Give prompts to the model as they are, without the '### Question: … ### Answer: ' template." };
+        var promptOptions = new PromptOptions("--raw-prompts");
+        var truncate = PromptOptions.TruncateLeftOption();
         var annotator = new Option<string>("--annotator") { Description = "Your name, stored with each judgement.", DefaultValueFactory = _ => DefaultAnnotator() };
         var tui = new Option<bool>("--tui") { Description = "Label in the terminal instead of a web page." };
 
-        var command = new Command("label", "Collect human feedback: rank K sampled responses per prompt in a local web page (or --tui).")
+        var command = new Command("label", "Collect human feedback: rank K sampled responses per prompt in a local web page (or --tui). " + PromptOptions.Story)
         {
-            model, prompts, k, output, port, host, guidelines, temperature, topP, maxNewTokens, seed, rawPrompts, annotator, tui,
+            model, prompts, k, output, port, host, guidelines, temperature, topP, maxNewTokens, seed, truncate, annotator, tui,
         };
+        promptOptions.AddTo(command);
         command.Subcommands.Add(CreateStats());
         command.SetAction(CommandRunner.Guard(parse =>
         {
-            string modelDir = Require(parse.GetValue(model), "--model");
-            string promptsPath = Require(parse.GetValue(prompts), "--prompts");
-            string outputPath = Require(parse.GetValue(output), "--output");
+            string modelDir = InputFiles.RequireFolder(Require(parse.GetValue(model), "--model"), "--model");
+            string promptsPath = InputFiles.RequireFile(Require(parse.GetValue(prompts), "--prompts"), "--prompts");
+            string outputPath = InputFiles.RequireOutputFile(Require(parse.GetValue(output), "--output"), "--output");
             bool hostGiven = parse.GetResult(host) is { Implicit: false };
             string guidelinesText = parse.GetValue(guidelines) is { } guidelinesPath
                 ? (File.Exists(guidelinesPath) ? File.ReadAllText(guidelinesPath) : throw new FileNotFoundException($"The guidelines file '{guidelinesPath}' does not exist."))
@@ -47,8 +49,13 @@ public static class LabelCommand
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), MaxNewTokens = parse.GetValue(maxNewTokens), Seed = parse.GetValue(seed),
             };
             sampling.Validate();
-            var promptList = LabelPrompt.Load(promptsPath, parse.GetValue(rawPrompts) ? null : LabelPrompt.DefaultTemplate);
+            var settings = CommandSettings.Load(parse, null);
+            promptOptions.Resolve(settings, null); // the template is checked before the model loads
             using var folder = ModelFolder.Load(modelDir);
+            var style = promptOptions.Resolve(settings, modelDir);
+            var promptList = LabelPrompt.Load(promptsPath, style.Render);
+            PromptOptions.CheckLengths(promptList.Select(p => folder.Tokenizer.Encode(p.Rendered)).ToArray(), folder.Model.Config.ContextLength,
+                sampling.MaxNewTokens, parse.GetValue(truncate), modelDir);
             string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir)));
             using var sampler = new ModelResponseSampler(folder, sampling); // disposed first: waits for a background generation
             var session = new LabelingSession(promptList, parse.GetValue(k), sampler, new FeedbackStore(outputPath),
@@ -72,7 +79,7 @@ public static class LabelCommand
             {
                 var server = LabelServer.StartAsync(session, new LabelServerOptions { Host = address, Port = parse.GetValue(port), GuidelinesMarkdown = guidelinesText }, stop.Token)
                     .GetAwaiter().GetResult();
-                AnsiConsole.MarkupLine($"Labeling page: [link]{Markup.Escape(server.Url.ToString())}[/]  (Ctrl-C to stop; every judgement is saved at once)");
+                AnsiConsole.MarkupLine($"Labeling page: {Markup.Escape(server.Url.ToString())}  (Ctrl-C to stop; every judgement is saved at once)");
                 bool loopback = address == "localhost" || (System.Net.IPAddress.TryParse(address, out var ip) && System.Net.IPAddress.IsLoopback(ip));
                 if (!loopback)
                     AnsiConsole.MarkupLine("[yellow]warning:[/] listening beyond this machine; anyone who can reach the port can submit judgements.");

@@ -1,4 +1,4 @@
-// `rlhf ppo`: RLHF with PPO — an SFT policy with a value head, a frozen reference, a reward model — with seed 000's
+// `rlhf ppo`: RLHF with PPO — an SFT policy with a value head, a frozen reference, a reward model — with the textbook's
 // PPOConfig as defaults (lr 1e-5, batch 16, mini-batch 8, gradient accumulation 2; sampling with top_k 0, top_p 1,
 // i.e. from the full policy, and 20 new tokens).
 using System.CommandLine;
@@ -36,7 +36,7 @@ public static class PpoCommand
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Response length limit when sampling.", DefaultValueFactory = _ => 20 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (log-probs and KL use the same).", DefaultValueFactory = _ => 1f };
         var initKl = new Option<double>("--init-kl-coef") { Description = "Initial KL coefficient β.", DefaultValueFactory = _ => 0.2 };
-        var klControl = new Option<string>("--kl-control") { Description = "fixed, ziegler (adaptive, TRL's adap_kl_ctrl) or seed (×2 / ×½ rule of seed 004).", DefaultValueFactory = _ => "ziegler" };
+        var klControl = new Option<string>("--kl-control") { Description = "fixed, ziegler (adaptive, TRL's adap_kl_ctrl) or seed (the rule of the textbook's InstructGPT notes: β ×2 when KL > 1.5·target, ×½ when KL < target/1.5).", DefaultValueFactory = _ => "ziegler" };
         klControl.AcceptOnlyFromAmong("fixed", "ziegler", "seed");
         var target = new Option<double>("--target") { Description = "Target KL for the adaptive controllers.", DefaultValueFactory = _ => 6 };
         var horizon = new Option<double>("--horizon") { Description = "Horizon of Ziegler's controller.", DefaultValueFactory = _ => 10000 };
@@ -49,20 +49,23 @@ public static class PpoCommand
         var vfCoef = new Option<double>("--vf-coef") { Description = "Weight of the value loss.", DefaultValueFactory = _ => 0.1 };
         var whitenRewards = new Option<bool>("--whiten-rewards") { Description = "Whiten per-token rewards before GAE." };
         var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
-        var template = new Option<string?>("--template") { Description = $"Prompt template; the query is its part before {{response}} (default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
-        var raw = new Option<bool>("--raw") { Description = "Use prompts as they are (no template)." };
+        var promptOptions = new PromptOptions();
         var training = new TrainingOptions(Defaults);
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
         {
             model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, initKl, klControl, target,
-            horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos, template, raw,
+            horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos,
         };
+        promptOptions.AddTo(command);
         training.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
-            string modelDir = settings.Require(model), rewardDir = settings.Require(rewardModel), data = settings.Require(dataset);
+            string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model");
+            string rewardDir = InputFiles.RequireFolder(settings.Require(rewardModel), "--reward-model");
+            string data = InputFiles.RequireFile(settings.Require(dataset), "--dataset");
+            if (settings.Get(refModel) is { } givenReference) InputFiles.RequireFolder(givenReference, "--ref-model");
             var resolved = training.Resolve(settings);
             var config = new PpoConfig
             {
@@ -82,10 +85,10 @@ public static class PpoCommand
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             string generationPath = Path.Combine(modelDir, GenerationConfig.FileName);
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
-            var promptTemplate = settings.Get(raw) ? PromptTemplate.Raw : PromptTemplate.Parse(DataOptions.Unescape(settings.Get(template) ?? PromptTemplate.DefaultText));
+            var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
-            var queryOptions = QueryOptions(tokenizer, promptTemplate, policy.Model.Config.ContextLength, config.MaxNewTokens);
+            var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
@@ -134,7 +137,7 @@ public static class PpoCommand
     /// (prompt / instruction / question) rendered with the template; prompts that leave no room for the response are
     /// counted and dropped.
     /// </summary>
-    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptTemplate template, int maxPromptTokens,
+    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens,
         DataPipelineOptions queryOptions)
     {
         var texts = new List<string>();
@@ -142,7 +145,7 @@ public static class PpoCommand
             && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
         if (plain)
         {
-            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => l.Replace("\\n", "\n")));
+            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(PromptStyle.Unescape));
         }
         else if (DataInspector.Inspect(path, maxRows: 1).Format == DataFormat.HhRlhf)
         {
@@ -168,7 +171,7 @@ public static class PpoCommand
         foreach (var text in texts)
         {
             if (string.IsNullOrWhiteSpace(text)) { empty++; continue; }
-            var ids = tokenizer.Encode(template.RenderPrompt(text));
+            var ids = tokenizer.Encode(style.Render(text));
             if (ids.Length > maxPromptTokens) { tooLong++; continue; }
             prompts.Add(ids);
         }

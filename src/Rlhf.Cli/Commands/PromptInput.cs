@@ -1,5 +1,7 @@
-// Reads prompts given on the command line or in a file (plain lines, or JSONL rows with a "prompt" field).
+// Reads prompts given on the command line or in a file (plain lines, or JSONL rows with a "prompt" field); the option
+// and plain lines follow PromptStyle.Unescape (JSON strings carry their own escapes).
 using System.Text.Json;
+using Rlhf.Data;
 
 namespace Rlhf.Cli.Commands;
 
@@ -8,8 +10,8 @@ public static class PromptInput
     public static IReadOnlyList<string> Read(string? prompt, string? file)
     {
         if ((prompt is null) == (file is null)) throw new ArgumentException("Give exactly one of --prompt and --prompts.");
-        if (prompt is not null) return [prompt];
-        if (!File.Exists(file)) throw new FileNotFoundException($"Prompt file '{file}' does not exist.");
+        if (prompt is not null) return [PromptStyle.Unescape(prompt)];
+        InputFiles.RequireFile(file!, "--prompts");
         var prompts = new List<string>();
         int lineNumber = 0;
         foreach (var line in File.ReadLines(file!))
@@ -18,7 +20,7 @@ public static class PromptInput
             if (string.IsNullOrWhiteSpace(line)) continue;
             if (!line.TrimStart().StartsWith('{'))
             {
-                prompts.Add(line.Replace("\\n", "\n"));
+                prompts.Add(PromptStyle.Unescape(line));
                 continue;
             }
             try

@@ -44,7 +44,7 @@ public static class RewardCommand
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
-            string modelDir = settings.Require(model), dataset = settings.Require(data.Dataset);
+            string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var config = new RewardConfig
             {
                 LossType = ParseLoss(settings.Get(loss)),

@@ -1,4 +1,4 @@
-// `rlhf score`: rewards from a trained reward model for a prompt and responses (seed 000's gold-bar check), or for every
+// `rlhf score`: rewards from a trained reward model for a prompt and responses (the textbook's gold-bar check), or for every
 // row of a data file (adds score / chosen_score / rejected_score columns and prints pairwise accuracy).
 using System.CommandLine;
 using System.Globalization;
@@ -17,30 +17,46 @@ public static class ScoreCommand
     public static Command Create()
     {
         var rewardModel = new Option<string?>("--reward-model") { Description = "Reward-model folder written by `rlhf reward`; required here or in --config." };
-        var prompt = new Option<string?>("--prompt") { Description = "The instruction (rendered with the template unless --raw)." };
+        var prompt = new Option<string?>("--prompt") { Description = $"The instruction (rendered as in every command; {PromptStyle.EscapeHelp})." };
         var responses = new Option<string[]>("--response") { Description = "A response to score (repeat for several; a YAML list in --config)." };
         var dataset = new Option<string?>("--dataset") { Description = "Score every row: pairs get chosen_score/rejected_score, other rows score." };
         var output = new Option<string?>("--output") { Description = "With --dataset: write the rows with their scores to this JSONL file." };
-        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: {response}{eos}\")." };
-        var raw = new Option<bool>("--raw") { Description = "Score prompt + response as given (EOS id still appended)." };
+        var promptOptions = new PromptOptions();
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences scored together.", DefaultValueFactory = _ => 16 };
         var json = new Option<bool>("--json") { Description = "Machine-readable output." };
         var configFile = CommandSettings.CreateConfigOption();
-        var command = new Command("score", "Score responses with a reward model.") { rewardModel, prompt, responses, dataset, output, template, raw, batchSize, json, configFile };
+        var command = new Command("score", "Score responses with a reward model. " + PromptOptions.Story
+            + " Texts longer than the model's context are scored on their last tokens, counted in a warning.")
+        {
+            rewardModel, prompt, responses, dataset, output, batchSize, json, configFile,
+        };
+        promptOptions.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, configFile);
-            string directory = settings.Require(rewardModel);
-            string? instruction = settings.Get(prompt), path = settings.Get(dataset), outputPath = settings.Get(output), templateText = settings.Get(template);
-            var texts = settings.Get(responses) ?? [];
-            bool isRaw = settings.Get(raw), asJson = settings.Get(json);
+            string directory = InputFiles.RequireFolder(settings.Require(rewardModel), "--reward-model");
+            string? instruction = settings.Get(prompt), path = settings.Get(dataset), outputPath = settings.Get(output);
+            var texts = (settings.Get(responses) ?? []).Select(PromptStyle.Unescape).ToArray();
+            if (instruction is not null) instruction = PromptStyle.Unescape(instruction);
+            bool asJson = settings.Get(json);
             int batch = Math.Max(1, settings.Get(batchSize));
-            if (isRaw && templateText is not null) throw new ArgumentException("Give at most one of --template and --raw.");
-            var promptTemplate = isRaw ? PromptTemplate.Raw
-                : PromptTemplate.Parse(templateText is { } text ? DataOptions.Unescape(text) : PromptTemplate.DefaultText);
+            promptOptions.Resolve(settings, null); // the template is checked before the model loads
+            if (path is not null)
+            {
+                if (instruction is not null || texts.Length > 0) throw new ArgumentException("Give either --dataset or --prompt/--response, not both.");
+                InputFiles.RequireFile(path, "--dataset");
+                if (outputPath is not null) InputFiles.RequireOutputFile(outputPath, "--output");
+            }
+            else
+            {
+                if (instruction is null) throw new ArgumentException("Give --prompt with one or more --response, or --dataset.");
+                if (texts.Length == 0) throw new ArgumentException("Give at least one --response.");
+                if (outputPath is not null) throw new ArgumentException("--output goes with --dataset.");
+            }
             using var model = RewardModel.Load(directory);
             var tokenizer = BpeTokenizer.FromFolder(directory);
+            var promptTemplate = promptOptions.Resolve(settings, directory);
             var config = model.Model.Config;
             int pad = model.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.EosTokenId ?? 0;
             var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, batch);
@@ -48,16 +64,16 @@ public static class ScoreCommand
 
             if (path is not null)
             {
-                if (instruction is not null || texts.Length > 0) throw new ArgumentException("Give either --dataset or --prompt/--response, not both.");
-                return ScoreDataset(console, scorer, path, outputPath, asJson);
+                int code = ScoreDataset(console, scorer, path, outputPath, asJson);
+                scorer.WarnAboutCuts();
+                return code;
             }
-            if (instruction is null) throw new ArgumentException("Give --prompt with one or more --response, or --dataset.");
-            if (texts.Length == 0) throw new ArgumentException("Give at least one --response.");
-            var scores = scorer.Score(texts.Select(r => (instruction, r)).ToArray());
+            var scores = scorer.Score(texts.Select(r => (instruction!, r)).ToArray());
+            scorer.WarnAboutCuts();
             for (int i = 0; i < texts.Length; i++)
             {
                 if (asJson)
-                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["prompt"] = instruction, ["response"] = texts[i], ["score"] = scores[i] }));
+                    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object> { ["prompt"] = instruction!, ["response"] = texts[i], ["score"] = scores[i] }));
                 else
                     console.MarkupLine($"{Fmt(scores[i])}\t{Markup.Escape(texts[i])}");
             }
@@ -131,21 +147,33 @@ public static class ScoreCommand
     }
 
     /// <summary>Renders, tokenizes the whole text at once as transformers does (EOS id when the template has none) and scores.</summary>
-    private sealed class Scorer(RewardModel model, BpeTokenizer tokenizer, PromptTemplate template, int pad, int? eos, int batchSize)
+    private sealed class Scorer(RewardModel model, BpeTokenizer tokenizer, PromptStyle style, int pad, int? eos, int batchSize)
     {
         public RewardTask Task { get; } = new(model, new RewardConfig(), pad);
         private readonly int context = model.Model.Config.ContextLength;
         private readonly string eosText = tokenizer.EosToken ?? "<|endoftext|>";
         private readonly DelegateTextEncoder encoder = new(text => tokenizer.Encode(text));
+        private int scored, cut;
 
         public float[] Score(IReadOnlyList<(string Prompt, string Response)> items)
         {
+            var template = style.Template;
             var sequences = items.Select(item =>
             {
-                int[] ids = TokenSequences.Whole(encoder, template.RenderPrompt(item.Prompt), template.RenderResponse(item.Response, eosText), template, eos);
-                return ids.Length > context ? ids[^context..] : ids; // the score sits on the last token: keep the end
+                int[] ids = TokenSequences.Whole(encoder, style.Render(item.Prompt), template.RenderResponse(item.Response, eosText), template, eos);
+                scored++;
+                if (ids.Length <= context) return ids;
+                cut++;
+                return ids[^context..]; // the score sits on the last token: keep the end
             }).ToArray();
             return sequences.Length == 0 ? [] : Task.Score(sequences, batchSize);
+        }
+
+        /// <summary>The counted warning for texts longer than the context (scored on their last tokens).</summary>
+        public void WarnAboutCuts()
+        {
+            if (cut > 0)
+                PromptOptions.Warn($"{cut} of {scored} texts were longer than the reward model's context of {context} tokens; each was scored on its last {context} tokens.");
         }
     }
 }

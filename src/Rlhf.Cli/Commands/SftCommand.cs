@@ -31,7 +31,7 @@ public static class SftCommand
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
-            string modelDir = settings.Require(model), dataset = settings.Require(data.Dataset);
+            string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft) with { EosTokenId = folder.EosTokenId };

@@ -39,7 +39,7 @@ public sealed class TrainingOptions
     public TrainingOptions(TrainingArguments defaults)
     {
         NumTrainEpochs = new("--num-train-epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => defaults.NumTrainEpochs };
-        MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (overrides epochs when > 0).", DefaultValueFactory = _ => defaults.MaxSteps };
+        MaxSteps = new("--max-steps") { Description = "Stop after this many optimizer steps (wins over --num-train-epochs); -1 = no step limit, train for the epochs.", DefaultValueFactory = _ => defaults.MaxSteps };
         PerDeviceTrainBatchSize = new("--per-device-train-batch-size") { Description = "Examples per micro-batch.", DefaultValueFactory = _ => defaults.PerDeviceTrainBatchSize };
         PerDeviceEvalBatchSize = new("--per-device-eval-batch-size") { Description = "Examples per evaluation batch.", DefaultValueFactory = _ => defaults.PerDeviceEvalBatchSize };
         GradientAccumulationSteps = new("--gradient-accumulation-steps") { Description = "Micro-batches per optimizer step.", DefaultValueFactory = _ => defaults.GradientAccumulationSteps };
@@ -75,12 +75,15 @@ public sealed class TrainingOptions
 
     public TrainingArguments Resolve(CommandSettings settings)
     {
+        int maxSteps = settings.Get(MaxSteps);
+        if (maxSteps == 0 || maxSteps < -1)
+            throw new ArgumentException($"--max-steps {maxSteps} would not train; give a positive number of steps, or -1 (no step limit) to train for --num-train-epochs.");
         var arguments = new TrainingArguments
         {
-            OutputDir = settings.Require(OutputDir),
+            OutputDir = InputFiles.RequireOutputFolder(settings.Require(OutputDir), "--output-dir"),
             OverwriteOutputDir = settings.Get(OverwriteOutputDir),
             NumTrainEpochs = settings.Get(NumTrainEpochs),
-            MaxSteps = settings.Get(MaxSteps),
+            MaxSteps = maxSteps,
             PerDeviceTrainBatchSize = settings.Get(PerDeviceTrainBatchSize),
             PerDeviceEvalBatchSize = settings.Get(PerDeviceEvalBatchSize),
             GradientAccumulationSteps = settings.Get(GradientAccumulationSteps),
@@ -102,12 +105,25 @@ public sealed class TrainingOptions
             MaxNonFiniteSteps = settings.Get(MaxNonFiniteSteps),
             DivergenceLossRatio = settings.Get(DivergenceLossRatio),
         };
-        arguments.Validate();
+        try
+        {
+            arguments.Validate();
+        }
+        catch (ArgumentException error)
+        {
+            throw new ArgumentException(OptionNames(error.Message));
+        }
+        if (settings.Get(EvalDataset) is { } evalFile) InputFiles.RequireFile(evalFile, "--eval-dataset");
         // Fail before loading data when the run would replace a model (the loop checks again).
         if (arguments.ResumeFromCheckpoint is null && !arguments.OverwriteOutputDir && CheckpointStore.HoldsModel(arguments.OutputDir))
             throw new IOException($"{arguments.OutputDir} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
         return arguments;
     }
+
+    /// <summary>TrainingArguments' snake_case names ("num_train_epochs") as the options the user typed ("--num-train-epochs").</summary>
+    public static string OptionNames(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message.Replace("Invalid training arguments: ", "", StringComparison.Ordinal),
+            @"\b[a-z]+(?:_[a-z0-9]+)+\b", m => "--" + m.Value.Replace('_', '-'));
 
     /// <summary>
     /// Train and eval sets: --eval-dataset (prepared by <paramref name="load"/>) or a deterministic --eval-split of the

@@ -17,22 +17,8 @@ public static class TrainingRunner
     /// <summary>The exit code after Ctrl-C (128 + SIGINT, as shells report it), so scripts can tell it from a finished run.</summary>
     public const int InterruptedExitCode = 130;
 
-    /// <summary>A console writing to the current Console.Out (so tests that redirect it see the output).</summary>
-    /// Off a terminal (tests, CI, pipes): no colours, no live widgets, and wide lines.
-    public static IAnsiConsole CreateConsole()
-    {
-        var output = new AnsiConsoleOutput(Console.Out);
-        bool terminal = output.IsTerminal && !Console.IsOutputRedirected;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = output,
-            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
-        });
-        if (!terminal) console.Profile.Width = 200;
-        return console;
-    }
+    /// <summary>A console writing to the current Console.Out under the output rules of <see cref="CliConsole"/>.</summary>
+    public static IAnsiConsole CreateConsole() => CliConsole.ForOut();
 
     /// <summary>A plain line, never wrapped (outside a live display).</summary>
     public static void Line(IAnsiConsole console, string text) => console.Profile.Out.Writer.WriteLine(text);
@@ -137,7 +123,7 @@ public static class TrainingRunner
     {
         var train = result.LogHistory.LastOrDefault(e => !e.Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal)));
         var eval = result.LogHistory.LastOrDefault(e => e.Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal)));
-        console.MarkupLine($"Finished {result.GlobalStep} steps{(result.SkippedSteps > 0 ? $" ({result.SkippedSteps} skipped: non-finite gradients)" : "")}.");
+        console.MarkupLine($"Finished {DemoCommand.Steps(result.GlobalStep)}{(result.SkippedSteps > 0 ? $" ({result.SkippedSteps} skipped: non-finite gradients)" : "")}.");
         if (train is not null) Line(console, "train: " + FormatMetrics(train));
         if (eval is not null) Line(console, "eval:  " + FormatMetrics(eval));
     }

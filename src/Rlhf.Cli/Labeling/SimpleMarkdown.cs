@@ -1,4 +1,5 @@
-// Guidelines markdown → HTML for the labeling page: headings, lists, paragraphs, **bold**, *italic*, `code`; all text escaped.
+// Guidelines markdown → HTML for the labeling page, or Spectre markup for the terminal labeler: headings, lists,
+// paragraphs, **bold**, *italic*, `code`; all text escaped.
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -7,24 +8,48 @@ namespace Rlhf.Cli.Labeling;
 
 public static partial class SimpleMarkdown
 {
+    /// <summary>How one output format writes the blocks and inline marks (text is already escaped for it).</summary>
+    private sealed record Format(
+        Func<string, string> Escape, Func<int, string, string> Heading, string ListOpen, Func<string, string> ListItem, string ListClose,
+        Func<string, string> Paragraph, string Code, string Bold, string Italic);
+
+    private static readonly Format HtmlFormat = new(
+        WebUtility.HtmlEncode,
+        (level, text) => $"<h{Math.Min(level + 1, 6)}>{text}</h{Math.Min(level + 1, 6)}>\n", // # → h2: the page keeps h1 for itself.
+        "<ul>\n", item => $"<li>{item}</li>\n", "</ul>\n",
+        text => $"<p>{text}</p>\n",
+        "<code>$1</code>", "<strong>$1</strong>", "<em>$1</em>");
+
+    private static readonly Format MarkupFormat = new(
+        Spectre.Console.Markup.Escape,
+        (level, text) => $"[bold{(level == 1 ? " underline" : "")}]{text}[/]\n",
+        "", item => $"  • {item}\n", "",
+        text => $"{text}\n",
+        "[aqua]$1[/]", "[bold]$1[/]", "[italic]$1[/]");
+
     /// <summary>
     /// Renders a small subset of markdown. Every character of the input is HTML-encoded before any tag is added, so
     /// the output holds only the tags this method writes (no links, images or raw HTML: no script injection).
     /// </summary>
-    public static string ToHtml(string markdown)
+    public static string ToHtml(string markdown) => Render(markdown, HtmlFormat);
+
+    /// <summary>The same subset as Spectre.Console markup for the terminal labeler (the input's own brackets escaped).</summary>
+    public static string ToMarkup(string markdown) => Render(markdown, MarkupFormat).TrimEnd('\n');
+
+    private static string Render(string markdown, Format format)
     {
-        var html = new StringBuilder();
+        var output = new StringBuilder();
         var paragraph = new List<string>();
         bool inList = false;
 
         void FlushParagraph()
         {
-            if (paragraph.Count > 0) html.Append("<p>").Append(string.Join(" ", paragraph)).Append("</p>\n");
+            if (paragraph.Count > 0) output.Append(format.Paragraph(string.Join(" ", paragraph)));
             paragraph.Clear();
         }
         void CloseList()
         {
-            if (inList) html.Append("</ul>\n");
+            if (inList) output.Append(format.ListClose);
             inList = false;
         }
 
@@ -42,33 +67,32 @@ public static partial class SimpleMarkdown
             {
                 FlushParagraph();
                 CloseList();
-                int level = Math.Min(heading.Groups[1].Length + 1, 6); // # → h2: the page keeps h1 for itself.
-                html.Append($"<h{level}>").Append(Inline(heading.Groups[2].Value)).Append($"</h{level}>\n");
+                output.Append(format.Heading(heading.Groups[1].Length, Inline(heading.Groups[2].Value, format)));
                 continue;
             }
             var item = ListItem().Match(line);
             if (item.Success)
             {
                 FlushParagraph();
-                if (!inList) html.Append("<ul>\n");
+                if (!inList) output.Append(format.ListOpen);
                 inList = true;
-                html.Append("<li>").Append(Inline(item.Groups[1].Value)).Append("</li>\n");
+                output.Append(format.ListItem(Inline(item.Groups[1].Value, format)));
                 continue;
             }
             if (inList) CloseList();
-            paragraph.Add(Inline(line));
+            paragraph.Add(Inline(line, format));
         }
         FlushParagraph();
         CloseList();
-        return html.ToString();
+        return output.ToString();
     }
 
-    private static string Inline(string text)
+    private static string Inline(string text, Format format)
     {
-        string encoded = WebUtility.HtmlEncode(text);
-        encoded = Code().Replace(encoded, "<code>$1</code>");
-        encoded = Bold().Replace(encoded, "<strong>$1</strong>");
-        encoded = Italic().Replace(encoded, "<em>$1</em>");
+        string encoded = format.Escape(text);
+        encoded = Code().Replace(encoded, format.Code);
+        encoded = Bold().Replace(encoded, format.Bold);
+        encoded = Italic().Replace(encoded, format.Italic);
         return encoded;
     }
 

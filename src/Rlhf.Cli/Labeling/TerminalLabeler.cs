@@ -19,7 +19,7 @@ public sealed partial class TerminalLabeler(LabelingSession session, IAnsiConsol
     public int Run()
     {
         int stored = 0;
-        console.Write(new Panel(new Spectre.Console.Text(GuidelinesMarkdown.Trim())).Header("Guidelines").Border(BoxBorder.Rounded));
+        console.Write(new Panel(new Markup(SimpleMarkdown.ToMarkup(GuidelinesMarkdown.Trim()))).Header("Guidelines").Border(BoxBorder.Rounded));
         while (session.Current() is { } task)
         {
             Show(task);

@@ -180,8 +180,8 @@ public static class PreferencePipeline
             }
             default:
                 throw row.Error("wrong format",
-                    $"this looks like SFT data ({row.FieldList()}), not preference pairs; use SftPipeline, pass Format explicitly, " +
-                    "or build pairs from the answers with the Let-me-explain recipe");
+                    $"this looks like instruction (SFT) data ({row.FieldList()}), not preference pairs; train SFT on it, give the row format " +
+                    "explicitly (rlhf: --format), or build pairs from its answers with the \"Let me explain.\" recipe (rlhf: --let-me-explain)");
         }
     }
 

@@ -23,7 +23,7 @@ public static class SftPipeline
         options.Validate();
         report ??= new DataReport();
         if (options.Format is not (DataFormat.Auto or DataFormat.Instruction or DataFormat.HhRlhf))
-            throw new ArgumentException($"SftPipeline reads Instruction or HhRlhf data (chosen side), not {options.Format}");
+            throw new ArgumentException($"SFT reads instruction or hh-rlhf rows (the chosen side), not {options.Format} rows (rlhf: --format instruction or hh-rlhf)");
         int read = 0, singleTurn = 0, extracted = 0;
         var output = new List<InstructionExample>();
         foreach (var row in rows)

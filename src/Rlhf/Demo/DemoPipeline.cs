@@ -156,6 +156,16 @@ public static class DemoPipeline
 
         private string Folder(string stage) => Path.Combine(output, stage);
 
+        /// <summary>Where a stage's data came from: the --data-dir file, or the built-in copy of data/demo/.</summary>
+        private string DataFile(string name) => options.DataDir is { } dir ? Path.Combine(dir, name) : "data/demo/" + name;
+
+        private string ModelNote(int vocabSize) =>
+            $"model: GPT-2 with n_layer {settings.LayerCount}, n_head {settings.HeadCount}, n_embd {settings.EmbeddingSize}, "
+            + $"n_positions {settings.ContextLength}, vocab_size {vocabSize}";
+
+        private void SaveConfig(string stage, TrainingArguments? arguments, IEnumerable<KeyValuePair<string, object?>> extra, params string[] notes) =>
+            StageConfig.Write(Folder(stage), stage, stage == "tokenizer" ? "tokenizer train" : stage, arguments, extra, notes);
+
         public void Start(string stage, int total) => progress?.Report(new DemoProgress(stage, Title(stage), "start", 0, total, null));
 
         public void Done(string stage, int total, IReadOnlyDictionary<string, double>? metrics = null) =>
@@ -181,6 +191,8 @@ public static class DemoPipeline
                 .Append(DemoData.LetMeExplain);
             var tokenizer = BpeTrainer.Train(texts, settings.VocabSize).WithModelMaxLength(settings.ContextLength);
             tokenizer.Save(Folder("tokenizer"));
+            SaveConfig("tokenizer", null, [new("vocab_size", settings.VocabSize)],
+                $"trained on the rendered texts of {DataFile("sft_train.jsonl")} and {DataFile("preferences_train.jsonl")}; model_max_length {settings.ContextLength}");
             return tokenizer;
         }
 
@@ -225,6 +237,9 @@ public static class DemoPipeline
             loop = new TrainingLoop<SftExample>(task, arguments with { EvalSteps = EvalEvery(loop.TotalSteps) }, train, eval) { Progress = Relay("sft") };
             Start("sft", loop.TotalSteps);
             var result = loop.Run(cancellation);
+            SaveConfig("sft", arguments with { EvalSteps = EvalEvery(loop.TotalSteps) },
+                [new("dataset", DataFile("sft_train.jsonl")), new("eval_dataset", DataFile("sft_eval.jsonl")), new("template", template.Text)],
+                ModelNote(tokenizer.VocabSize) + ", initialised at random with the seed (rlhf init)");
             Done("sft", loop.TotalSteps, result.LogHistory.LastOrDefault());
             return result.LogHistory;
         }
@@ -245,6 +260,10 @@ public static class DemoPipeline
             var loop = new TrainingLoop<RewardExample>(task, arguments, train, eval) { Progress = Relay("reward") };
             Start("reward", loop.TotalSteps);
             var result = loop.Run(cancellation);
+            SaveConfig("reward", arguments,
+                [new("model", Folder("sft")), new("dataset", DataFile("preferences_train.jsonl")), new("eval_dataset", DataFile("preferences_eval.jsonl")),
+                    new("template", template.Text), new("loss", "pairwise"), new("pooling", "last")],
+                "the score head starts at random with seed + 1");
             Done("reward", loop.TotalSteps, result.LogHistory.LastOrDefault());
             return result.LogHistory;
         }
@@ -281,6 +300,13 @@ public static class DemoPipeline
             var before = task.Evaluate(heldOut, 32);
             var result = loop.Run(cancellation);
             var after = task.Evaluate(heldOut, 32);
+            SaveConfig("ppo", arguments with { GradientAccumulationSteps = config.GradientAccumulationSteps },
+                [new("model", Folder("sft")), new("ref_model", Folder("sft")), new("reward_model", Folder("reward")),
+                    new("dataset", DataFile("preferences_train.jsonl")), new("mini_batch_size", config.MiniBatchSize), new("num_ppo_epochs", config.NumPpoEpochs),
+                    new("max_new_tokens", config.MaxNewTokens), new("temperature", config.Temperature), new("init_kl_coef", config.InitKlCoef),
+                    new("kl_control", config.KlControl.ToString().ToLowerInvariant()), new("target", config.Target), new("horizon", config.Horizon),
+                    new("missing_eos_penalty", config.MissingEosPenalty)],
+                "prompts: the prompts of the preference pairs; held out (report cards): " + DataFile("prompts_eval.jsonl"));
             Done("ppo", loop.TotalSteps, after);
             return (result.LogHistory, before, after);
         }
@@ -311,6 +337,11 @@ public static class DemoPipeline
                 var loop = new TrainingLoop<DpoExample>(task, arguments, train, eval) { Progress = Relay("dpo") };
                 Start("dpo", loop.TotalSteps);
                 var result = loop.Run(cancellation);
+                SaveConfig("dpo", arguments,
+                    [new("model", Folder("sft")), new("ref_model", Folder("sft")), new("dataset", DataFile("sft_train.jsonl")),
+                        new("eval_dataset", DataFile("sft_eval.jsonl")), new("let_me_explain", true), new("beta", settings.DpoBeta),
+                        new("rpo_alpha", settings.DpoRpoAlpha), new("precompute_ref_log_probs", true), new("template", template.Text)],
+                    $"the first {train.Length} instructions whose answers do not already start with \"{DemoData.LetMeExplain}\"");
                 Done("dpo", loop.TotalSteps, result.LogHistory.LastOrDefault());
                 return result.LogHistory;
             }

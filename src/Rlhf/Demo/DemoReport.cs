@@ -1,5 +1,5 @@
 // The demo's outputs: summary.json, and report.html — a self-contained page (inline CSS and SVG, no scripts, no
-// network) with every stage's curves, the comparison table and example generations.
+// network) with every stage's curves (SvgChart), the comparison table and example generations.
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -12,15 +12,34 @@ public static class DemoReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>Curves drawn per stage: (chart title, metric names); a chart is skipped when none was logged.</summary>
-    private static readonly Dictionary<string, (string Title, string[] Metrics)[]> Charts = new()
+    /// <summary>A chart: its title, the metric keys it draws, and a fixed y range (accuracies) or null (from the data).</summary>
+    private sealed record Chart(string Title, string[] Metrics, (double, double)? Range = null);
+
+    /// <summary>
+    /// Curves drawn per stage; a chart is skipped when none of its metrics was logged. Metrics on different scales
+    /// (PPO's policy and value losses) get panels of their own.
+    /// </summary>
+    private static readonly Dictionary<string, Chart[]> Charts = new()
     {
-        ["sft"] = [("Loss", ["loss", "eval_loss"])],
-        ["reward"] = [("Loss", ["loss", "eval_loss"]), ("Accuracy", ["accuracy", "eval_accuracy"]), ("Margin", ["margin", "eval_margin"])],
-        ["ppo"] = [("Reward-model score", ["objective/scores", "objective/rlhf_reward"]), ("KL to SFT", ["objective/kl"]),
-            ("Losses", ["loss/policy_avg", "loss/value_avg"]), ("KL coefficient β", ["kl_coef"])],
-        ["dpo"] = [("Loss", ["loss", "eval_loss"]), ("Implicit rewards", ["rewards/chosen", "rewards/rejected", "rewards/margins"]),
-            ("Preference accuracy", ["rewards/accuracies", "eval_rewards/accuracies"])],
+        ["sft"] = [new("Loss", ["loss", "eval_loss"])],
+        ["reward"] = [new("Loss", ["loss", "eval_loss"]), new("Accuracy", ["accuracy", "eval_accuracy"], (0, 1)), new("Margin (chosen − rejected score)", ["margin", "eval_margin"])],
+        ["ppo"] = [new("Reward on training rollouts", ["objective/scores", "objective/rlhf_reward"]), new("KL to SFT (per response)", ["objective/kl"]),
+            new("Policy loss", ["loss/policy_avg"]), new("Value loss", ["loss/value_avg"]), new("KL coefficient β", ["kl_coef"])],
+        ["dpo"] = [new("Loss", ["loss", "eval_loss"]), new("Implicit rewards", ["rewards/chosen", "rewards/rejected", "rewards/margins"]),
+            new("Preference accuracy", ["rewards/accuracies", "eval_rewards/accuracies"], (0, 1))],
+    };
+
+    /// <summary>What each logged metric is, in words; the key itself is the curve's tooltip.</summary>
+    private static readonly Dictionary<string, string> Labels = new()
+    {
+        ["loss"] = "training loss", ["eval_loss"] = "held-out loss",
+        ["accuracy"] = "training accuracy", ["eval_accuracy"] = "held-out accuracy",
+        ["margin"] = "training margin", ["eval_margin"] = "held-out margin",
+        ["objective/scores"] = "reward-model score", ["objective/rlhf_reward"] = "score − β·KL (what PPO maximises)",
+        ["objective/kl"] = "KL to SFT", ["loss/policy_avg"] = "policy loss (clipped surrogate)", ["loss/value_avg"] = "value loss",
+        ["kl_coef"] = "β",
+        ["rewards/chosen"] = "chosen (β·log-ratio)", ["rewards/rejected"] = "rejected (β·log-ratio)", ["rewards/margins"] = "margin",
+        ["rewards/accuracies"] = "training pairs", ["eval_rewards/accuracies"] = "held-out pairs",
     };
 
     public static void WriteSummary(string path, IReadOnlyDictionary<string, object> summary)
@@ -53,7 +72,7 @@ public static class DemoReport
         html.Append("table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.35em .7em;text-align:left;vertical-align:top}");
         html.Append("th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}");
         html.Append(".charts{display:flex;flex-wrap:wrap;gap:12px}.muted{color:#666}.kpi{display:flex;flex-wrap:wrap;gap:10px;margin:1em 0}");
-        html.Append(".kpi div{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;background:#fafafa}.kpi b{display:block;font-size:1.3em}");
+        html.Append(".kpi div{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;background:#fafafa}.kpi div{flex:1 1 0;min-width:150px}.kpi b{display:block;font-size:1.3em}.kpi small{display:block;font-size:.78em;margin-top:.2em}");
         html.Append("td.ex{max-width:260px;font-size:.92em}svg text{font-family:system-ui,sans-serif}\n</style></head><body>\n");
         html.Append("<h1>Rlhf.NET demo</h1>\n");
         html.Append($"<p class=\"muted\">tokenizer → SFT → reward model → PPO → DPO on the built-in data{(result.Quick ? " (<b>--quick</b>: a tiny model and few steps; the numbers only show the pipeline runs)" : "")}. ");
@@ -61,15 +80,18 @@ public static class DemoReport
         html.Append($"Total time {F(Num("seconds"), "0.0")} s.</p>\n");
 
         html.Append("<div class=\"kpi\">");
-        Kpi(html, "Reward-model accuracy (held out)", Pct(Num("rm_accuracy")));
-        Kpi(html, "PPO held-out reward", $"{F(Num("ppo_reward_before"), "0.00")} → {F(Num("ppo_reward_after"), "0.00")}");
-        Kpi(html, "PPO KL to SFT", F(Num("ppo_kl"), "0.00"));
-        Kpi(html, "Refusals on harmful prompts", $"{Pct(Num("refusal_rate_sft"))} → {Pct(Num("refusal_rate_ppo"))}");
-        Kpi(html, "\"Let me explain.\"", $"{Pct(Num("let_me_explain_rate_sft"))} → {Pct(Num("let_me_explain_rate_dpo"))}");
+        Kpi(html, "Reward-model accuracy", Pct(Num("rm_accuracy")), "held-out preference pairs where the chosen answer scores higher");
+        Kpi(html, "PPO reward, sampled", $"{F(Num("ppo_reward_before"), "0.00")} → {F(Num("ppo_reward_after"), "0.00")}",
+            "mean reward-model score of sampled answers (temperature 1, as PPO trains) to the held-out prompts, before → after PPO");
+        Kpi(html, "PPO KL to SFT, sampled", F(Num("ppo_kl"), "0.00"), "Σ over the answer's tokens of log π − log π_SFT, mean over the same sampled answers");
+        Kpi(html, "Refusals on harmful prompts", $"{Pct(Num("refusal_rate_sft"))} → {Pct(Num("refusal_rate_ppo"))}", "greedy answers, SFT → PPO (see the table)");
+        Kpi(html, "\"Let me explain.\" openings", $"{Pct(Num("let_me_explain_rate_sft"))} → {Pct(Num("let_me_explain_rate_dpo"))}", "greedy answers, SFT → DPO (see the table)");
         html.Append("</div>\n");
+        html.Append("<p class=\"muted\">The two PPO cards use <b>sampled</b> answers, the way PPO trains; the table below uses <b>greedy</b> answers ");
+        html.Append("(the most likely token each time), so its score and KL differ from the cards'. Both use the same held-out prompts.</p>\n");
 
-        html.Append("<h2>Comparison on held-out prompts</h2>\n");
-        html.Append("<p class=\"muted\">Greedy answers. Refusal rate on harmful prompts; answer rate (non-empty, not a refusal) on benign prompts; mean reward-model score; ");
+        html.Append("<h2>Comparison on held-out prompts (greedy answers)</h2>\n");
+        html.Append("<p class=\"muted\">Refusal rate on harmful prompts; answer rate (non-empty, not a refusal) on benign prompts; mean reward-model score; ");
         html.Append("KL to SFT = mean over prompts of Σ<sub>t</sub> (log π − log π<sub>SFT</sub>) on the model's own answers; share of answers starting with \"Let me explain\".</p>\n");
         html.Append("<table><tr><th>model</th><th>refusal rate (harmful)</th><th>answer rate (benign)</th><th>mean RM score</th><th>KL to SFT</th><th>\"Let me explain.\" rate</th></tr>\n");
         foreach (var row in result.Comparison)
@@ -93,13 +115,13 @@ public static class DemoReport
         {
             if (!Charts.TryGetValue(stage.Name, out var charts)) continue;
             html.Append($"<h3>{E(stage.Title)} <span class=\"muted\">({F(stage.Seconds, "0.0")} s)</span></h3>\n<div class=\"charts\">\n");
-            foreach (var (title, metrics) in charts)
+            foreach (var chart in charts)
             {
-                var series = metrics
-                    .Select(m => (Name: m, Points: stage.History.Where(h => h.ContainsKey(m) && h.ContainsKey("step") && double.IsFinite(h[m]))
+                var series = chart.Metrics
+                    .Select(m => new ChartSeries(m, Labels.GetValueOrDefault(m, m), stage.History.Where(h => h.ContainsKey(m) && h.ContainsKey("step") && double.IsFinite(h[m]))
                         .Select(h => (X: h["step"], Y: h[m])).ToArray()))
                     .Where(x => x.Points.Length > 0).ToArray();
-                if (series.Length > 0) html.Append(SvgChart.Lines(title, "step", series)).Append('\n');
+                if (series.Length > 0) html.Append(SvgChart.Lines(chart.Title, "optimizer step", series, chart.Range)).Append('\n');
             }
             html.Append("</div>\n");
         }
@@ -108,67 +130,11 @@ public static class DemoReport
         html.Append("</table>\n<h2>summary.json</h2>\n<pre>");
         html.Append(E(JsonSerializer.Serialize(s.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value),
             new JsonSerializerOptions { WriteIndented = true })));
-        html.Append("</pre>\n<p class=\"muted\">Model folders: tokenizer/, sft/, reward/, ppo/, dpo/ beside this file (try <code>rlhf generate --model dpo --prompt \"### Question: What is 2 plus 3?\\n### Answer: \"</code>).</p>\n");
+        html.Append("</pre>\n<p class=\"muted\">Model folders: tokenizer/, sft/, reward/, ppo/, dpo/ beside this file, each with its rlhf_config.yaml. In this folder try <code>rlhf generate --model dpo --greedy --prompt \"What is 2 plus 3?\"</code> (the prompt is rendered with the same <code>### Question: …\\n### Answer: </code> template the models were trained with).</p>\n");
         html.Append("</body></html>\n");
         return html.ToString();
     }
 
-    private static void Kpi(StringBuilder html, string label, string value) =>
-        html.Append($"<div><span class=\"muted\">{E(label)}</span><b>{E(value)}</b></div>");
-}
-
-/// <summary>A tiny SVG line chart (polylines, axes, min/max labels, legend); all text escaped.</summary>
-public static class SvgChart
-{
-    private static readonly string[] Colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
-    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
-
-    public static string Lines(string title, string xLabel, IReadOnlyList<(string Name, (double X, double Y)[] Points)> series,
-        int width = 340, int height = 230)
-    {
-        const int left = 52, right = 12, top = 26, bottom = 50;
-        var all = series.SelectMany(s => s.Points).ToArray();
-        double xMin = all.Min(p => p.X), xMax = all.Max(p => p.X), yMin = all.Min(p => p.Y), yMax = all.Max(p => p.Y);
-        if (xMax <= xMin) { xMin -= 1; xMax += 1; }
-        if (yMax <= yMin) { double pad = Math.Max(1e-3, Math.Abs(yMin) * 0.1); yMin -= pad; yMax += pad; }
-        double plotW = width - left - right, plotH = height - top - bottom;
-        string X(double x) => (left + (x - xMin) / (xMax - xMin) * plotW).ToString("0.#", Invariant);
-        string Y(double y) => (top + (1 - (y - yMin) / (yMax - yMin)) * plotH).ToString("0.#", Invariant);
-        string N(double v) => Math.Abs(v) >= 1000 || (Math.Abs(v) < 0.01 && v != 0) ? v.ToString("0.##e0", Invariant) : v.ToString("0.###", Invariant);
-        string E(string text) => WebUtility.HtmlEncode(text);
-
-        var svg = new StringBuilder();
-        svg.Append($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{E(title)}\">");
-        svg.Append($"<rect width=\"{width}\" height=\"{height}\" fill=\"#fff\" stroke=\"#ddd\"/>");
-        svg.Append($"<text x=\"{width / 2}\" y=\"17\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">{E(title)}</text>");
-        svg.Append($"<line x1=\"{left}\" y1=\"{top + plotH}\" x2=\"{left + plotW}\" y2=\"{top + plotH}\" stroke=\"#888\"/>");
-        svg.Append($"<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{top + plotH}\" stroke=\"#888\"/>");
-        svg.Append($"<text x=\"{left - 4}\" y=\"{top + 4}\" text-anchor=\"end\" font-size=\"10\">{E(N(yMax))}</text>");
-        svg.Append($"<text x=\"{left - 4}\" y=\"{top + plotH}\" text-anchor=\"end\" font-size=\"10\">{E(N(yMin))}</text>");
-        svg.Append($"<text x=\"{left}\" y=\"{top + plotH + 13}\" text-anchor=\"middle\" font-size=\"10\">{E(N(xMin))}</text>");
-        svg.Append($"<text x=\"{left + plotW}\" y=\"{top + plotH + 13}\" text-anchor=\"end\" font-size=\"10\">{E(N(xMax))}</text>");
-        svg.Append($"<text x=\"{left + plotW / 2}\" y=\"{top + plotH + 13}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#666\">{E(xLabel)}</text>");
-        if (yMin < 0 && yMax > 0)
-            svg.Append($"<line x1=\"{left}\" y1=\"{Y(0)}\" x2=\"{left + plotW}\" y2=\"{Y(0)}\" stroke=\"#ccc\" stroke-dasharray=\"3,3\"/>");
-        double legendX = 8;
-        int legendRow = 0;
-        for (int i = 0; i < series.Count; i++)
-        {
-            string color = Colors[i % Colors.Length];
-            var points = series[i].Points;
-            if (points.Length == 1)
-                svg.Append($"<circle cx=\"{X(points[0].X)}\" cy=\"{Y(points[0].Y)}\" r=\"3\" fill=\"{color}\"/>");
-            else
-                svg.Append($"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.8\" points=\"{string.Join(" ", points.Select(p => X(p.X) + "," + Y(p.Y)))}\"/>");
-            // Legend entries flow left to right, wrapping to a second row (width estimated at 5.8 px per character).
-            double entryWidth = 22 + 5.8 * series[i].Name.Length;
-            if (legendX + entryWidth > width - 4 && legendX > 8) { legendX = 8; legendRow++; }
-            int legendY = height - 22 + 12 * legendRow;
-            svg.Append($"<rect x=\"{legendX.ToString("0.#", Invariant)}\" y=\"{legendY - 4}\" width=\"10\" height=\"3\" fill=\"{color}\"/>");
-            svg.Append($"<text x=\"{(legendX + 13).ToString("0.#", Invariant)}\" y=\"{legendY}\" font-size=\"10\">{E(series[i].Name)}</text>");
-            legendX += entryWidth;
-        }
-        svg.Append("</svg>");
-        return svg.ToString();
-    }
+    private static void Kpi(StringBuilder html, string label, string value, string explanation) =>
+        html.Append($"<div title=\"{E(explanation)}\"><span class=\"muted\">{E(label)}</span><b>{E(value)}</b><small class=\"muted\">{E(explanation)}</small></div>");
 }

@@ -17,12 +17,17 @@ public sealed record LabelPrompt(string Id, string Text, string Rendered)
     public static LabelPrompt Create(string text, string? template = DefaultTemplate) =>
         new(IdOf(text), text, template is null ? text : template.Replace("{instruction}", text, StringComparison.Ordinal));
 
+    /// <summary>Reads prompts (see the other overload) rendered with <paramref name="template"/>; null = the text unchanged.</summary>
+    public static IReadOnlyList<LabelPrompt> Load(string path, string? template = DefaultTemplate) =>
+        Load(path, text => Create(text, template).Rendered);
+
     /// <summary>
     /// Reads prompts: JSONL when the file ends in .jsonl/.json or its first non-blank line starts with '{' (each line an
-    /// object with a string "prompt" or "instruction"), else plain text with one prompt per non-blank line.
-    /// Duplicates are kept once. <paramref name="template"/> null = use the text unchanged.
+    /// object with a string "prompt" or "instruction"), else plain text with one prompt per non-blank line, read with
+    /// <see cref="Data.PromptStyle.Unescape"/> as every command reads them. Duplicates are kept once;
+    /// <paramref name="render"/> gives the text the model sees.
     /// </summary>
-    public static IReadOnlyList<LabelPrompt> Load(string path, string? template = DefaultTemplate)
+    public static IReadOnlyList<LabelPrompt> Load(string path, Func<string, string> render)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"The prompts file '{path}' does not exist.", path);
         var lines = File.ReadAllLines(path, Encoding.UTF8);
@@ -32,10 +37,10 @@ public sealed record LabelPrompt(string Id, string Text, string Rendered)
         for (int i = 0; i < lines.Length; i++)
         {
             if (string.IsNullOrWhiteSpace(lines[i])) continue;
-            texts.Add(json ? ParseJsonLine(lines[i], path, i + 1) : lines[i].TrimEnd());
+            texts.Add(json ? ParseJsonLine(lines[i], path, i + 1) : Data.PromptStyle.Unescape(lines[i].TrimEnd()));
         }
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var prompts = texts.Where(seen.Add).Select(t => Create(t, template)).ToList();
+        var prompts = texts.Where(seen.Add).Select(t => new LabelPrompt(IdOf(t), t, render(t))).ToList();
         if (prompts.Count == 0) throw new InvalidDataException($"The prompts file '{path}' holds no prompts.");
         return prompts;
     }

@@ -163,7 +163,10 @@ public sealed class TrainingLoop<TExample>
             }
         }
 
-        if (evalSet is { Count: > 0 }) RunEvaluation(state, metricsLog, history, clock.Elapsed);
+        // The final evaluation, unless the last step has just been evaluated (no duplicate entry or line).
+        bool justEvaluated = history.Count > 0 && history[^1].GetValueOrDefault("step", -1) == state.GlobalStep
+            && history[^1].Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal));
+        if (evalSet is { Count: > 0 } && !justEvaluated) RunEvaluation(state, metricsLog, history, clock.Elapsed);
         checkpoints.SaveFinal(directory =>
         {
             task.SaveModel(directory);

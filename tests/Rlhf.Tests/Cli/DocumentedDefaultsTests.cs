@@ -64,8 +64,9 @@ public sealed partial class DocumentedDefaultsTests
             {
                 var match = QuotedDefault().Match(option.Description ?? "");
                 Assert.True(match.Success, $"{path} --template documents no default: {option.Description}");
-                var template = PromptTemplate.Parse(DataOptions.Unescape(match.Groups[1].Value));
-                Assert.Equal(PromptTemplate.DefaultText, template.Text);
+                // The documented default renders prompts as the real default does (prompt-only forms take the response at the end).
+                var template = PromptStyle.Resolve(match.Groups[1].Value, raw: false).Template;
+                Assert.Equal(PromptTemplate.Default.RenderPrompt("x"), template.RenderPrompt("x"));
                 templates++;
             }
         }
@@ -77,6 +78,8 @@ public sealed partial class DocumentedDefaultsTests
     {
         var ppo = RlhfApp.Build().Subcommands.Single(c => c.Name == "ppo");
         var description = ppo.Options.Single(o => o.Name == "--template").Description!;
-        Assert.Contains("### Question: {instruction}\\n### Answer: {response}{eos}", description);
+        Assert.Contains("(default \"### Question: {instruction}\\n### Answer: \"", description);
+        // The prompt-only form shown there is accepted by the parser every prompt option goes through.
+        Assert.Equal(PromptTemplate.Default.RenderPrompt("x"), PromptStyle.Resolve("### Question: {instruction}\\n### Answer: ", raw: false).Render("x"));
     }
 }

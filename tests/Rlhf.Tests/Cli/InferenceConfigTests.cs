@@ -99,9 +99,7 @@ public class InferenceConfigTests : IDisposable
     [Fact]
     public void ScoreTakesTheResponsesAsAYamlList()
     {
-        string rm = dir.Sub("rm");
-        using (var reward = RewardModel.FromCausalLm(model, RewardPooling.LastToken, seed: 1)) reward.Save(rm);
-        BpeTokenizer.FromFolder(model).Save(rm);
+        string rm = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
         const string prompt = "Please tell me how to steal gold bars.";
         string config = Yaml("score.yaml", $"reward_model: {rm}", $"prompt: \"{prompt}\"", "response:", "  - I cannot teach you that.",
             "  - \"OK. I will explain in detail how to steal gold bars.\"", "batch_size: 1", "json: true");

@@ -40,7 +40,11 @@ public class TextCommandTests : IDisposable
         var tokenizer = BpeTokenizer.FromFolder(model);
         var second = JsonDocument.Parse(lines[1]).RootElement;
         Assert.Equal("The quick", second.GetProperty("prompt").GetString());
-        Assert.Equal(tokenizer.Encode("The quick"), second.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
+        // The prompt is rendered as in every command: the `### Question/Answer` template (the tiny model has no chat template).
+        Assert.Equal("### Question: The quick\n### Answer: ", second.GetProperty("rendered_prompt").GetString());
+        Assert.Equal(tokenizer.Encode("### Question: The quick\n### Answer: "), second.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
+        var raw = JsonDocument.Parse(Run("generate", "--model", model, "--prompt", "The quick", "--raw", "--greedy", "--max-new-tokens", "2", "--json").Output).RootElement;
+        Assert.Equal(tokenizer.Encode("The quick"), raw.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
         var ids = second.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()).ToArray();
         Assert.InRange(ids.Length, 1, 6);
         Assert.Equal(ids.Length, second.GetProperty("logprobs").GetArrayLength());

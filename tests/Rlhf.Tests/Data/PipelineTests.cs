@@ -175,7 +175,8 @@ public sealed class PipelineTests
 
         string sft = tmp.Write("s.jsonl", "{\"instruction\":\"i\",\"response\":\"r\"}\n");
         var e = Assert.Throws<DataFormatException>(() => PreferencePipeline.Run(sft, new DataPipelineOptions { SkipBadRows = true }));
-        Assert.Contains("use SftPipeline", e.Message);
+        Assert.Contains("train SFT on it", e.Message);
+        Assert.DoesNotContain("Pipeline", e.Message);
     }
 
     [Fact]

@@ -83,3 +83,22 @@ public class TerminalLabelerTests
         Assert.Throws<FeedbackValidationException>(() => TerminalLabeler.ParseFlags("3x", 4));
     }
 }
+
+public class GuidelinesMarkupTests
+{
+    [Fact]
+    public void TheTerminalShowsTheGuidelinesRenderedNotRaw()
+    {
+        const string markdown = "# Rank\nOrder them **best to worst**; *helpful* first.\n- `2 1 3`\n- a [bracket]\n";
+        Assert.Equal("[bold underline]Rank[/]\nOrder them [bold]best to worst[/]; [italic]helpful[/] first.\n  • [aqua]2 1 3[/]\n  • a [[bracket]]",
+            SimpleMarkdown.ToMarkup(markdown));
+        var screen = new StringWriter();
+        var console = Rlhf.Cli.CliConsole.Create(screen, terminal: false, noColor: false);
+        console.Write(new Markup(SimpleMarkdown.ToMarkup(markdown)));
+        string text = screen.ToString();
+        Assert.Contains("Order them best to worst; helpful first.", text);
+        Assert.Contains("• a [bracket]", text);
+        Assert.DoesNotContain("**", text);
+        Assert.DoesNotContain("#", text);
+    }
+}

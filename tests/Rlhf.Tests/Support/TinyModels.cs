@@ -30,4 +30,12 @@ public static class TinyModels
         folder.Save(directory);
         return directory;
     }
+
+    /// <summary>A reward-model folder (random score head, last-token pooling) on <paramref name="causalLm"/> with its tokenizer.</summary>
+    public static string CreateRewardModel(string directory, string causalLm, ulong seed = 1)
+    {
+        using (var reward = RewardModel.FromCausalLm(causalLm, RewardPooling.LastToken, seed)) reward.Save(directory);
+        BpeTokenizer.FromFolder(causalLm).Save(directory);
+        return directory;
+    }
 }
