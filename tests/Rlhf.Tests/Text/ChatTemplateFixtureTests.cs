@@ -1,5 +1,6 @@
-// Chat templates rendered byte for byte as @huggingface/jinja (transformers.js's engine, transformers' settings)
-// renders them: tools/reference/chat_template_fixtures.mjs wrote tests/fixtures/chat_templates/expected.json.
+// Chat templates rendered byte for byte as two independent engines render them in transformers' settings:
+// Python's jinja2 in transformers' sandbox (tools/reference/chat_template_jinja2.py -> expected_jinja2.json) and
+// @huggingface/jinja, transformers.js's engine (tools/reference/chat_template_fixtures.mjs -> expected.json).
 using System.Text.Json;
 using Rlhf.Tests.Support;
 using Rlhf.Text;
@@ -36,25 +37,56 @@ public sealed class ChatTemplateFixtureTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Renders_exactly_as_the_reference(string template, string conversation, bool addGenerationPrompt)
+    public void Renders_exactly_as_both_references(string template, string conversation, bool addGenerationPrompt)
     {
         using var conversations = Read("conversations.json");
         var messages = ChatMessage.ParseList(conversations.RootElement.GetProperty(conversation), conversation);
-        using var expected = Read("expected.json");
-        var entry = expected.RootElement.GetProperty("cases").EnumerateArray().Single(c =>
-            c.GetProperty("template").GetString() == template && c.GetProperty("conversation").GetString() == conversation
-            && c.GetProperty("add_generation_prompt").GetBoolean() == addGenerationPrompt);
-
         var chat = Template(template);
+        foreach (string file in new[] { "expected_jinja2.json", "expected.json" })
+        {
+            using var expected = Read(file);
+            var entry = expected.RootElement.GetProperty("cases").EnumerateArray().Single(c =>
+                c.GetProperty("template").GetString() == template && c.GetProperty("conversation").GetString() == conversation
+                && c.GetProperty("add_generation_prompt").GetBoolean() == addGenerationPrompt);
+            if (entry.TryGetProperty("error", out var error))
+            {
+                // The reference raised (raise_exception): so must we, with the template's own message and its line.
+                var thrown = Assert.Throws<TemplateException>(() => chat.Render(messages, addGenerationPrompt, FixtureClock));
+                Assert.Contains(error.GetString()!, thrown.Message);
+                Assert.Contains($"Template '{template}' line ", thrown.Message);
+                continue;
+            }
+            // Byte-exact: a prompt one character off is a different prompt (PITFALLS 18).
+            Assert.Equal(entry.GetProperty("text").GetString(), chat.Render(messages, addGenerationPrompt, FixtureClock));
+        }
+    }
+
+    public static TheoryData<string> EngineCases()
+    {
+        var data = new TheoryData<string>();
+        using var cases = Read("engine_cases.json");
+        foreach (var c in cases.RootElement.EnumerateObject()) data.Add(c.Name);
+        return data;
+    }
+
+    /// <summary>The Jinja constructs one at a time (filters, tests, loops, scoping, slicing, str methods, Python's
+    /// printing of None/True/lists), against jinja2 as transformers configures it.</summary>
+    [Theory]
+    [MemberData(nameof(EngineCases))]
+    public void Engine_case_matches_jinja2(string name)
+    {
+        using var cases = Read("engine_cases.json");
+        var spec = cases.RootElement.GetProperty(name);
+        var template = JinjaTemplate.Parse(spec.GetProperty("template").GetString()!, name);
+        var variables = spec.GetProperty("context").EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+        using var expected = Read("expected_jinja2.json");
+        var entry = expected.RootElement.GetProperty("engine_cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
         if (entry.TryGetProperty("error", out var error))
         {
-            // The reference raised (raise_exception): so must we, with the template's own message and its line.
-            var thrown = Assert.Throws<TemplateException>(() => chat.Render(messages, addGenerationPrompt, FixtureClock));
+            var thrown = Assert.Throws<TemplateException>(() => template.Render(variables, FixtureClock));
             Assert.Contains(error.GetString()!, thrown.Message);
-            Assert.Contains($"Template '{template}' line ", thrown.Message);
             return;
         }
-        // Byte-exact: a prompt one character off is a different prompt (PITFALLS 18).
-        Assert.Equal(entry.GetProperty("text").GetString(), chat.Render(messages, addGenerationPrompt, FixtureClock));
+        Assert.Equal(entry.GetProperty("text").GetString(), template.Render(variables, FixtureClock));
     }
 }
