@@ -50,11 +50,12 @@ public sealed class ChatTemplate
         {
             using var config = ReadJson(configPath);
             BpeTokenizer.ReadSpecialTokenNames(configPath, config, names, overwrite: true);
-            if (config.RootElement.TryGetProperty("chat_template", out var element))
+            // transformers reads chat_template.jinja in preference to the config's default template.
+            bool fromFile = File.Exists(jinjaPath) && templateName is null or "default";
+            if (!fromFile && config.RootElement.TryGetProperty("chat_template", out var element))
                 (source, name) = Select(configPath, element, templateName);
         }
-        // transformers reads chat_template.jinja in preference to the config's template.
-        if (File.Exists(jinjaPath) && (templateName is null or "default"))
+        if (File.Exists(jinjaPath) && templateName is null or "default")
         {
             source = File.ReadAllText(jinjaPath);
             name = jinjaPath;
