@@ -39,23 +39,23 @@ public unsafe class GemmTests
 
     private static readonly int[] OddSizes = [0, 1, 15, 17, 63, 65, 127, 129];
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Providers))]
     public void OddSquareSizesAllTransposes(string name)
     {
         var provider = Get(name);
-        if (provider is null) return;
+        Skip.If(provider is null, $"GEMM provider '{name}' is not available here (OpenBLAS: apt-get install libopenblas0-pthread).");
         foreach (int s in OddSizes)
             for (int t = 0; t < 4; t++)
                 Check(provider, t >= 2, (t & 1) == 1, s, s, s, alpha: 1f, beta: 0f, padding: 0, parallel: true, seed: (ulong)(s * 4 + t));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Providers))]
     public void RectangularMixesWithPaddingAlphaBeta(string name)
     {
         var provider = Get(name);
-        if (provider is null) return;
+        Skip.If(provider is null, $"GEMM provider '{name}' is not available here (OpenBLAS: apt-get install libopenblas0-pthread).");
         (int m, int n, int k)[] shapes =
         [
             (1, 129, 17), (129, 1, 65), (17, 63, 1), (15, 127, 0), (65, 15, 129), (127, 33, 63),
@@ -71,12 +71,12 @@ public unsafe class GemmTests
             }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Providers))]
     public void LargeEnoughToThreadParallelAndSerialAgree(string name)
     {
         var provider = Get(name);
-        if (provider is null) return;
+        Skip.If(provider is null, $"GEMM provider '{name}' is not available here (OpenBLAS: apt-get install libopenblas0-pthread).");
         // Big enough to cross the managed threading threshold (2^23 multiply-adds), with both split directions;
         // each transpose combination once.
         Check(provider, false, false, 200, 231, 190, 1f, 0.5f, padding: 5, parallel: true, seed: 100);

@@ -16,11 +16,11 @@ public sealed unsafe class PackedMatrixTests
         { 17, 40, 513 }, { 33, 3, 8 }, { 4, 0, 12 }, { 3, 20, 0 },
     };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Shapes))]
     public void MultiplyMatchesTheReference(int m, int n, int k)
     {
-        if (!PackedMatrix.Supported) return; // AVX-512 only; generation falls back to the unpacked model elsewhere
+        Skip.IfNot(PackedMatrix.Supported, "packed matrices need AVX-512 (generation falls back to the unpacked model elsewhere)");
         var a = tensors.Random(m, k + 3); // lda > k
         var weights = tensors.Random(k, n);
         var transposedWeights = tensors.Zeros(n, k);
@@ -62,10 +62,10 @@ public sealed unsafe class PackedMatrixTests
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void SingleThreadedAndParallelResultsAreIdentical()
     {
-        if (!PackedMatrix.Supported) return;
+        Skip.IfNot(PackedMatrix.Supported, "packed matrices need AVX-512");
         var a = tensors.Random(16, 96);
         var weights = tensors.Random(96, 1000);
         using var packed = PackedMatrix.FromRowMajor(weights.Pointer, 96, 1000, WeightPrecision.BFloat16);

@@ -18,11 +18,11 @@ public unsafe class SkinnyGemmTests
         return data;
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Shapes))]
     public void MatchesTheScalarReference(int m, int n, int k, bool transB)
     {
-        if (!SkinnyGemm.Supports(false, m)) return; // needs AVX-512; the providers cover other machines
+        Skip.IfNot(SkinnyGemm.Supports(false, m), "the skinny GEMM needs AVX-512 (the providers cover other machines)");
         var rng = new Rng((ulong)(m * 1000 + n * 10 + k));
         int lda = k + 3, ldb = (transB ? k : n) + 2, ldc = n + 1;
         var a = FiniteDifference.RandomArray(rng, m * lda);
@@ -39,10 +39,10 @@ public unsafe class SkinnyGemmTests
                 Assert.Equal(expected[i * ldc + j], c[i * ldc + j], 1e-4f * (1 + MathF.Sqrt(k)));
     }
 
-    [Fact]
+    [SkippableFact]
     public void BetaZeroOverwritesGarbage()
     {
-        if (!SkinnyGemm.Supports(false, 2)) return;
+        Skip.IfNot(SkinnyGemm.Supports(false, 2), "the skinny GEMM needs AVX-512");
         var a = new float[] { 1, 2, 3, 4 };
         var b = Enumerable.Range(0, 2 * 70).Select(i => (float)i).ToArray();
         var c = Enumerable.Repeat(float.NaN, 2 * 70).ToArray();
