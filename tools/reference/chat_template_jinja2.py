@@ -54,6 +54,43 @@ def render(env, template, **variables):
         return {"error": str(error)}
 
 
+def trl_cases(env, templates, conversations):
+    """TRL's conversational rules (trl/data_utils.py): prompt = render(prompt, add_generation_prompt=True);
+    completion = render(prompt + completion)[len(prompt):]; implicit prompts are the shared leading messages;
+    assistant-only segments cut a messages row at turn boundaries."""
+    def chat(spec, messages, agp):
+        tokens = {k: spec[k] for k in ("bos_token", "eos_token") if spec[k] is not None}
+        return env.from_string(spec["template"]).render(messages=messages, tools=None, documents=None, add_generation_prompt=agp, **tokens)
+
+    conversation = conversations["system_multi_turn_ending_assistant"]
+    rejected = conversation[:-1] + [{"role": "assistant", "content": "Nope."}]
+    out = []
+    for name, spec in templates.items():
+        prompt = chat(spec, conversation[:-1], True)
+        full = chat(spec, conversation, False)
+        assert full.startswith(prompt)
+        # implicit prompt: the longest run of messages chosen and rejected share
+        idx = next(i for i in range(min(len(conversation), len(rejected))) if conversation[i] != rejected[i])
+        shared = conversation[:idx]
+        implicit_prompt = chat(spec, shared, True)
+        segments, done = [], ""
+        for i, message in enumerate(conversation):
+            if message["role"] == "assistant" and i > 0:
+                header = chat(spec, conversation[:i], True)[len(done):]
+                if header:
+                    segments.append({"text": header, "trained": False})
+                done += header
+            turn = chat(spec, conversation[: i + 1], False)
+            assert turn.startswith(done)
+            segments.append({"text": turn[len(done):], "trained": message["role"] == "assistant"})
+            done = turn
+        out.append({"template": name, "prompt": prompt, "completion": full[len(prompt):],
+                    "implicit_prompt": implicit_prompt,
+                    "chosen": chat(spec, conversation, False)[len(implicit_prompt):],
+                    "rejected": chat(spec, rejected, False)[len(implicit_prompt):], "segments": segments})
+    return out
+
+
 def main():
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/chat_templates")
     templates = json.loads((folder / "templates.json").read_text(encoding="utf-8"))
@@ -72,7 +109,8 @@ def main():
                               "add_generation_prompt": add_generation_prompt, **result})
     engine = [{"name": name, **render(env, spec["template"], **spec["context"])} for name, spec in engine_cases.items()]
     output = {"generator": "tools/reference/chat_template_jinja2.py", "engine": f"jinja2 {jinja2.__version__}",
-              "clock": FIXED_NOW.isoformat(), "cases": cases, "engine_cases": engine}
+              "clock": FIXED_NOW.isoformat(), "cases": cases, "engine_cases": engine,
+              "trl_cases": trl_cases(env, templates, conversations)}
     (folder / "expected_jinja2.json").write_text(json.dumps(output, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{len(cases)} cases, {len(engine)} engine cases -> {folder / 'expected_jinja2.json'}")
 
