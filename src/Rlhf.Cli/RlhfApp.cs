@@ -21,6 +21,8 @@ public static class RlhfApp
         root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(DpoCommand.Create());
         root.Subcommands.Add(PpoCommand.Create());
+        root.Subcommands.Add(GrpoCommand.CreateGrpo());
+        root.Subcommands.Add(GrpoCommand.CreateRloo());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LabelCommand.Create());

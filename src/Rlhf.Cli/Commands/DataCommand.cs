@@ -18,13 +18,18 @@ public static class DataCommand
         return command;
     }
 
+    public static readonly string[] TaskNames = ["sft", "reward", "dpo", "ppo"];
+
     private static Command CreateInspect()
     {
-        var data = new DataOptions();
-        var model = new Option<string?>("--model") { Description = "Model or tokenizer folder for token lengths (without it the length filter is skipped)." };
+        var data = new DataOptions(maxPromptLength: null);
+        var model = new Option<string?>("--model") { Description = "Model or tokenizer folder for token lengths (without it the length filter is skipped); a model's context caps the lengths as the trainers do." };
+        var task = new Option<string?>("--task") { Description = "The trainer whose data steps to run: sft, reward, dpo, ppo (default reward; dpo with --let-me-explain)." };
+        task.AcceptOnlyFromAmong(TaskNames);
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "ppo: response length the query must leave room for in the model's context.", DefaultValueFactory = _ => 20 };
         var config = CommandSettings.CreateConfigOption();
         var json = new Option<bool>("--json") { Description = "Print the counts as JSON." };
-        var command = new Command("inspect", "Show a data file's format and fields, and the rows left after each pipeline step.") { model, config, json };
+        var command = new Command("inspect", "Show a data file's format and fields, and the rows a trainer keeps after each of its data steps.") { model, task, maxNewTokens, config, json };
         data.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -32,13 +37,15 @@ public static class DataCommand
             var settings = CommandSettings.Load(parse, config);
             string dataset = settings.Require(data.Dataset);
             var summary = DataInspector.Inspect(dataset);
-            var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console);
+            var dataTask = ParseTask(settings.Get(task) ?? (settings.Get(data.LetMeExplain) ? "dpo" : "reward"));
+            var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console, dataTask: dataTask,
+                maxNewTokens: settings.Get(maxNewTokens));
             var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template ? ChatExample.FirstInFile(dataset, template) : null;
             if (settings.Get(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
                 {
-                    file = dataset, format = format.ToString(), rows = summary.Rows, bad_rows = report.BadRows,
+                    file = dataset, format = format.ToString(), task = dataTask.ToString().ToLowerInvariant(), rows = summary.Rows, bad_rows = report.BadRows,
                     steps = report.Steps.Select(s => new { name = s.Name, count = s.Count }),
                     dropped = report.Drops.Select(d => new { reason = d.Reason, count = d.Count, first = d.FirstLocation, bad_row = d.IsBadRow }),
                     chat_example = chat is null ? null : new { location = chat.Location, kind = chat.Kind, pieces = chat.Pieces.Select(p => new { label = p.Label, text = p.Text, trained = p.Trained }) },
@@ -46,7 +53,7 @@ public static class DataCommand
                 return 0;
             }
             TrainingRunner.Line(console, summary.ToString().TrimEnd());
-            TrainingRunner.Line(console, $"pipeline ({FormatName(format)}):");
+            TrainingRunner.Line(console, $"pipeline ({FormatName(format)}, {dataTask.ToString().ToLowerInvariant()}):");
             TrainingRunner.Line(console, report.ToString().TrimEnd());
             if (chat is not null)
             {
@@ -100,17 +107,42 @@ public static class DataCommand
 
     private sealed record Converted(IReadOnlyList<PreferencePair>? Pairs, IReadOnlyList<InstructionExample>? Instructions, IReadOnlyList<RankedExample>? Ranked);
 
-    /// <summary>Runs the pipeline that fits the data (instruction data → SFT pipeline, anything else → preference pipeline).</summary>
+    public static DataTask ParseTask(string name) => name switch
+    {
+        "sft" => DataTask.Sft,
+        "reward" => DataTask.Reward,
+        "dpo" => DataTask.Dpo,
+        "ppo" => DataTask.Ppo,
+        _ => throw new ArgumentException($"Unknown --task '{name}'; use one of {string.Join(", ", TaskNames)}."),
+    };
+
+    /// <summary>
+    /// Runs the steps the trainer of <paramref name="dataTask"/> runs, with its settings (context cap, EOS id), so the
+    /// counts are those of the rows it trains on; instruction data always goes through the SFT steps.
+    /// </summary>
     private static (DataFormat Format, DataReport Report, Converted Result) Run(CommandSettings settings, DataOptions data, string dataset, string? model,
-        DataFormat detected, IAnsiConsole console, string target = "pairs")
+        DataFormat detected, IAnsiConsole console, string target = "pairs", DataTask? dataTask = null, int maxNewTokens = 20)
     {
         var tokenizer = model is null ? null : BpeTokenizer.FromFolder(model);
-        var options = data.Resolve(settings, tokenizer);
+        string configPath = model is null ? "" : Path.Combine(model, Rlhf.Models.ICausalLm.ConfigFileName);
+        int? context = File.Exists(configPath) ? Rlhf.Models.CausalLmRegistry.LoadConfig(configPath).ContextLength : null;
+        var task = dataTask ?? (target == "sft" ? DataTask.Sft : DataTask.Reward);
+        var options = data.Resolve(settings, tokenizer, context, task) with { EosTokenId = tokenizer?.EosTokenId };
         if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
         var format = options.Format == DataFormat.Auto ? detected : options.Format;
         if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");
         options = options with { Format = format };
-        if (format == DataFormat.Instruction || (format == DataFormat.HhRlhf && target == "sft"))
+        if (task == DataTask.Ppo && format != DataFormat.Instruction)
+        {
+            if (tokenizer is not null)
+                options = PpoCommand.QueryOptions(tokenizer, options.Template, context ?? int.MaxValue, maxNewTokens) with
+                {
+                    Format = format, SkipBadRows = options.SkipBadRows, SingleTurnOnly = options.SingleTurnOnly,
+                };
+            var queries = PpoQueries.Run(dataset, options);
+            return (format, queries.Report, new Converted(null, null, null));
+        }
+        if (format == DataFormat.Instruction || task == DataTask.Sft || (format == DataFormat.HhRlhf && target == "sft"))
         {
             var sft = SftPipeline.Run(dataset, options);
             return (format, sft.Report, new Converted(null, sft.Examples, null));

@@ -15,18 +15,21 @@ public sealed class DataOptions
     public Option<string?> Template { get; } = new("--template") { Description = $"Prompt template with {{instruction}}, {{response}}, {{eos}} (\\n for newlines; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
     public Option<bool> Raw { get; } = new("--raw") { Description = "Use prompts and responses as they are (no template, no EOS text; EOS id still appended)." };
     public Option<int> MaxLength { get; }
-    public Option<int> MaxPromptLength { get; }
+    public Option<int?> MaxPromptLength { get; }
     public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the seed keeps single-turn rows only)." };
     public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "Seed 001/003 pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
     public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Count malformed rows and go on instead of stopping." };
 
     private readonly bool letMeExplain;
 
-    public DataOptions(int maxLength = 512, int maxPromptLength = 256, bool letMeExplain = true)
+    /// <param name="maxPromptLength">The --max-prompt-length default; null: the task's (<see cref="DefaultMaxPromptLength"/>).</param>
+    public DataOptions(int maxLength = 512, int? maxPromptLength = 256, bool letMeExplain = true)
     {
         this.letMeExplain = letMeExplain;
-        MaxLength = new("--max-length") { Description = "Longest prompt + response in tokens; longer examples are dropped.", DefaultValueFactory = _ => maxLength };
-        MaxPromptLength = new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped.", DefaultValueFactory = _ => maxPromptLength };
+        MaxLength = new("--max-length") { Description = "Longest prompt + response in tokens (reward models: each whole text); longer examples are dropped.", DefaultValueFactory = _ => maxLength };
+        MaxPromptLength = maxPromptLength is int promptDefault
+            ? new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped.", DefaultValueFactory = _ => promptDefault }
+            : new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped (default: 256 for dpo and ppo, 512 for sft; reward data has no prompt limit)." };
         Format.AcceptOnlyFromAmong(FormatNames);
     }
 
@@ -65,9 +68,11 @@ public sealed class DataOptions
     /// Pipeline options; <paramref name="tokenizer"/> measures lengths (null skips the length filter).
     /// <paramref name="contextLength"/> caps --max-length at what the model can hold.
     /// </summary>
-    public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength = null, bool checkRejectedLength = false)
+    public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength, DataTask task)
     {
-        int maxLength = settings.Get(MaxLength), maxPromptLength = settings.Get(MaxPromptLength);
+        int maxLength = settings.Get(MaxLength);
+        // A prompt longer than the whole limit cannot fit anyway, so the prompt limit never exceeds it.
+        int maxPromptLength = Math.Min(maxLength, settings.Get(MaxPromptLength) ?? DefaultMaxPromptLength(task));
         if (contextLength is int context && maxLength > context)
         {
             maxLength = context;
@@ -86,14 +91,15 @@ public sealed class DataOptions
             MaxPromptLength = maxPromptLength,
             Encoder = tokenizer is null ? null : new DelegateTextEncoder(text => tokenizer.Encode(text)),
             Eos = tokenizer?.EosToken ?? "<|endoftext|>",
-            CheckRejectedLength = checkRejectedLength,
+            EosTokenId = tokenizer?.EosTokenId,
+            Task = task,
         };
     }
 
+    /// <summary>The trainers' --max-prompt-length defaults: the textbook's DPO limit 256 (dpo, ppo), else 512.</summary>
+    public static int DefaultMaxPromptLength(DataTask task) => task is DataTask.Dpo or DataTask.Ppo ? 256 : 512;
+
     /// <summary>Ids of a rendered response, ending with the EOS id (appended unless the text already ends with it).</summary>
-    public static int[] EncodeResponse(BpeTokenizer tokenizer, string response, PromptTemplate template, int? eosTokenId)
-    {
-        var ids = tokenizer.Encode(response);
-        return eosTokenId is int eos && (ids.Length == 0 || ids[^1] != eos) && !template.HasEos ? [.. ids, eos] : ids;
-    }
+    public static int[] EncodeResponse(BpeTokenizer tokenizer, string response, PromptTemplate template, int? eosTokenId) =>
+        TokenSequences.Response(new DelegateTextEncoder(text => tokenizer.Encode(text)), response, template, eosTokenId);
 }

@@ -49,7 +49,7 @@ public static class PpoCommand
         var vfCoef = new Option<double>("--vf-coef") { Description = "Weight of the value loss.", DefaultValueFactory = _ => 0.1 };
         var whitenRewards = new Option<bool>("--whiten-rewards") { Description = "Whiten per-token rewards before GAE." };
         var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
-        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: \")." };
+        var template = new Option<string?>("--template") { Description = $"Prompt template; the query is its part before {{response}} (default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
         var raw = new Option<bool>("--raw") { Description = "Use prompts as they are (no template)." };
         var training = new TrainingOptions(Defaults);
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
@@ -82,11 +82,12 @@ public static class PpoCommand
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             string generationPath = Path.Combine(modelDir, GenerationConfig.FileName);
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
-            var promptTemplate = settings.Get(raw) ? PromptTemplate.Raw : PromptTemplate.Parse(settings.Get(template)?.Replace("\\n", "\n") ?? PromptTemplate.DefaultText);
+            var promptTemplate = settings.Get(raw) ? PromptTemplate.Raw : PromptTemplate.Parse(DataOptions.Unescape(settings.Get(template) ?? PromptTemplate.DefaultText));
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
-            var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room);
-            var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room));
+            var queryOptions = QueryOptions(tokenizer, promptTemplate, policy.Model.Config.ContextLength, config.MaxNewTokens);
+            var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
+            var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
             using var reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
             using var reward = LoadRewardModel(rewardDir);
@@ -116,10 +117,25 @@ public static class PpoCommand
     }
 
     /// <summary>
-    /// Prompts from plain lines or JSONL rows (prompt / instruction / question, or the human turn of an hh-rlhf dialogue),
-    /// rendered with the template and tokenised; prompts that leave no room for the response are counted and dropped.
+    /// The textbook's PPO data steps for hh-rlhf files (its reward data, whole texts ≤ 512 tokens, then the query), with
+    /// queries that leave no room for <paramref name="maxNewTokens"/> in the context dropped; `rlhf data inspect --task ppo`
+    /// reports the same rows.
     /// </summary>
-    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptTemplate template, int maxPromptTokens)
+    public static DataPipelineOptions QueryOptions(BpeTokenizer tokenizer, PromptTemplate template, int contextLength, int maxNewTokens) => new()
+    {
+        Task = DataTask.Ppo, Template = template, Encoder = new DelegateTextEncoder(text => tokenizer.Encode(text)),
+        Eos = tokenizer.EosToken ?? "<|endoftext|>", EosTokenId = tokenizer.EosTokenId,
+        MaxLength = Math.Min(512, contextLength), MaxPromptLength = Math.Min(256, contextLength),
+        MaxQueryLength = Math.Max(1, contextLength - maxNewTokens),
+    };
+
+    /// <summary>
+    /// Prompts from hh-rlhf rows (the textbook's steps, <see cref="PpoQueries"/>), or from plain lines or JSONL rows
+    /// (prompt / instruction / question) rendered with the template; prompts that leave no room for the response are
+    /// counted and dropped.
+    /// </summary>
+    public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptTemplate template, int maxPromptTokens,
+        DataPipelineOptions queryOptions)
     {
         var texts = new List<string>();
         bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
@@ -127,6 +143,13 @@ public static class PpoCommand
         if (plain)
         {
             texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => l.Replace("\\n", "\n")));
+        }
+        else if (DataInspector.Inspect(path, maxRows: 1).Format == DataFormat.HhRlhf)
+        {
+            var queries = PpoQueries.Run(path, queryOptions);
+            TrainingRunner.Line(console, queries.Report.ToString().TrimEnd());
+            if (queries.Examples.Count == 0) throw new ArgumentException($"No usable prompts in {path} (see the report above).");
+            return queries.Examples.Select(q => tokenizer.Encode(q)).ToArray();
         }
         else
         {

@@ -35,7 +35,7 @@ public static class RewardCommand
         var marginColumn = new Option<bool>("--margin-column") { Description = "Use the rows' \"margin\" field (or score differences of ranked lists) in the pairwise loss." };
         var rankingMargin = new Option<float>("--ranking-margin") { Description = "Margin of the margin-ranking loss.", DefaultValueFactory = _ => 1f };
         var training = new TrainingOptions(Defaults);
-        // Seed 000 keeps a pair when chosen and rejected each fit in max_length = 512 tokens; it has no prompt limit.
+        // The textbook keeps a pair when chosen and rejected each fit in max_length = 512 tokens; it has no prompt limit.
         var data = new DataOptions(maxLength: 512, maxPromptLength: 512, letMeExplain: true);
         var command = new Command("reward", "Train a reward model on preference pairs or ranked responses.") { model, loss, pooling, center, marginColumn, rankingMargin };
         data.AddTo(command);
@@ -58,16 +58,13 @@ public static class RewardCommand
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             using var rewardModel = RewardModel.LoadOrCreate(modelDir, poolingKind, arguments.Seed);
             var modelConfig = rewardModel.Model.Config;
-            int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.PadTokenId ?? modelConfig.EosTokenId ?? 0;
+            int pad = rewardModel.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.EosTokenId ?? 0;
+            rewardModel.PadTokenId = pad; // saved in config.json: transformers pools at the last id that is not this one
             int? eos = tokenizer.EosTokenId ?? modelConfig.EosTokenId;
-            var options = data.Resolve(settings, tokenizer, modelConfig.ContextLength, checkRejectedLength: true);
+            var options = data.Resolve(settings, tokenizer, modelConfig.ContextLength, DataTask.Reward) with { EosTokenId = eos };
             var examples = Prepare(console, dataset, options, tokenizer, eos, useMargins);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, tokenizer, eos, useMargins));
-            using var task = new RewardTask(rewardModel, config, pad, directory =>
-            {
-                tokenizer.Save(directory);
-                (rewardModel.Model.Config with { PadTokenId = pad }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
-            });
+            using var task = new RewardTask(rewardModel, config, pad, tokenizer.Save);
             return TrainingRunner.Run(console, "reward", settings, task, arguments, train, eval);
         }));
         return command;
@@ -82,12 +79,15 @@ public static class RewardCommand
         _ => throw new ArgumentException($"Unknown --loss '{name}'; use one of {string.Join(", ", LossNames)}."),
     };
 
-    /// <summary>Pairs (hh-rlhf, explicit, conversational) → 2 sequences; ranked lists → K sequences, best first.</summary>
+    /// <summary>
+    /// Pairs (hh-rlhf, explicit, conversational) → 2 sequences; ranked lists → K sequences, best first. Each sequence is
+    /// the whole rendered text tokenized at once, as the textbook's <c>tokenizer(text)</c> (PITFALLS #12).
+    /// </summary>
     private static IReadOnlyList<RewardExample> Prepare(IAnsiConsole console, string path, DataPipelineOptions options, BpeTokenizer tokenizer, int? eos, bool useMargins)
     {
         var format = options.Format == DataFormat.Auto ? DataInspector.Inspect(path, maxRows: 1).Format : options.Format;
-        int[] Encode(string prompt, string response) =>
-            [.. tokenizer.Encode(prompt), .. DataOptions.EncodeResponse(tokenizer, response, options.Template, eos)];
+        var encoder = options.Encoder ?? new DelegateTextEncoder(text => tokenizer.Encode(text));
+        int[] Encode(string prompt, string response) => TokenSequences.Whole(encoder, prompt, response, options.Template, eos);
         List<RewardExample> examples;
         DataReport report;
         if (format == DataFormat.Ranked)

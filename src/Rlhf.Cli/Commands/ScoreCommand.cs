@@ -42,7 +42,7 @@ public static class ScoreCommand
             using var model = RewardModel.Load(directory);
             var tokenizer = BpeTokenizer.FromFolder(directory);
             var config = model.Model.Config;
-            int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.PadTokenId ?? config.EosTokenId ?? 0;
+            int pad = model.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? config.EosTokenId ?? 0;
             var scorer = new Scorer(model, tokenizer, promptTemplate, pad, tokenizer.EosTokenId ?? config.EosTokenId, batch);
             using var task = scorer.Task;
 
@@ -130,19 +130,19 @@ public static class ScoreCommand
         }
     }
 
-    /// <summary>Renders, tokenises (prompt and response apart, EOS id when the template has none) and scores.</summary>
+    /// <summary>Renders, tokenizes the whole text at once as transformers does (EOS id when the template has none) and scores.</summary>
     private sealed class Scorer(RewardModel model, BpeTokenizer tokenizer, PromptTemplate template, int pad, int? eos, int batchSize)
     {
         public RewardTask Task { get; } = new(model, new RewardConfig(), pad);
         private readonly int context = model.Model.Config.ContextLength;
         private readonly string eosText = tokenizer.EosToken ?? "<|endoftext|>";
+        private readonly DelegateTextEncoder encoder = new(text => tokenizer.Encode(text));
 
         public float[] Score(IReadOnlyList<(string Prompt, string Response)> items)
         {
             var sequences = items.Select(item =>
             {
-                int[] ids = [.. tokenizer.Encode(template.RenderPrompt(item.Prompt)),
-                    .. DataOptions.EncodeResponse(tokenizer, template.RenderResponse(item.Response, eosText), template, eos)];
+                int[] ids = TokenSequences.Whole(encoder, template.RenderPrompt(item.Prompt), template.RenderResponse(item.Response, eosText), template, eos);
                 return ids.Length > context ? ids[^context..] : ids; // the score sits on the last token: keep the end
             }).ToArray();
             return sequences.Length == 0 ? [] : Task.Score(sequences, batchSize);

@@ -34,7 +34,7 @@ public static class SftCommand
             string modelDir = settings.Require(model), dataset = settings.Require(data.Dataset);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
-            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength);
+            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));
             using var task = new SftTask(folder.Model, folder.PadTokenId, directory => SaveExtras(folder, directory));

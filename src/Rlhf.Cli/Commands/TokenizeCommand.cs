@@ -17,7 +17,8 @@ public static class TokenizeCommand
         var messages = new Option<string?>("--messages") { Description = "JSON file with a message list ([{\"role\": ..., \"content\": ...}]) to render with the folder's chat template." };
         var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "With --messages: render without the opening of an assistant turn (add_generation_prompt=False)." };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...]} (with --messages: {\"text\": ..., \"ids\": [...]})." };
-        var command = new Command("tokenize", "Show the token ids of a text, or the chat-template rendering of a conversation.") { model, text, file, messages, noGenerationPrompt, json };
+        var addSpecial = new Option<bool>("--add-special-tokens") { Description = "Add the special tokens the tokenizer puts around a sequence (e.g. Llama's BOS), as transformers' add_special_tokens=True." };
+        var command = new Command("tokenize", "Show the token ids of a text, or the chat-template rendering of a conversation.") { model, text, file, messages, noGenerationPrompt, json, addSpecial };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string? inline = parse.GetValue(text), path = parse.GetValue(file), conversation = parse.GetValue(messages);
@@ -27,7 +28,7 @@ public static class TokenizeCommand
             if (conversation is not null) return RenderMessages(folder, conversation, !parse.GetValue(noGenerationPrompt), parse.GetValue(json));
             string input = inline ?? File.ReadAllText(path!);
             var tokenizer = BpeTokenizer.FromFolder(folder);
-            var ids = tokenizer.Encode(input);
+            var ids = parse.GetValue(addSpecial) ? tokenizer.EncodeWithSpecialTokens(input) : tokenizer.Encode(input);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { ids }));

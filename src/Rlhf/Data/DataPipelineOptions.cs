@@ -11,12 +11,43 @@ public enum HhExtraction
     LastTurn,
 }
 
+/// <summary>Which trainer the rows are for: it decides how lengths are measured (see <see cref="DataPipelineOptions.Task"/>).</summary>
+public enum DataTask
+{
+    Sft,
+    Reward,
+    Dpo,
+    Ppo,
+}
+
 /// <summary>
-/// Options for <see cref="PreferencePipeline"/> and <see cref="SftPipeline"/>. Defaults follow seed 003 except
-/// <see cref="LetMeExplain"/> (off: the pair's own chosen/rejected answers are used, as in seed 000's reward data).
+/// Options for <see cref="PreferencePipeline"/>, <see cref="SftPipeline"/> and <see cref="PpoQueries"/>. The defaults are
+/// the textbook's reward-data steps; steps the textbook lacks (<see cref="DropEmptyAnswers"/>,
+/// <see cref="DropIdenticalPairs"/>, <see cref="CheckRejectedLength"/>) are off.
 /// </summary>
 public sealed record DataPipelineOptions
 {
+    /// <summary>
+    /// The trainer the rows are for. <see cref="DataTask.Reward"/> and <see cref="DataTask.Ppo"/>: the whole rendered
+    /// text tokenized at once (a reward model's view), chosen and rejected each ≤ <see cref="MaxLength"/>, no prompt
+    /// limit (the textbook's reward data). <see cref="DataTask.Dpo"/> and <see cref="DataTask.Sft"/>: prompt and
+    /// response tokenized apart (the policy's view), prompt ≤ <see cref="MaxPromptLength"/> and prompt + chosen ≤
+    /// <see cref="MaxLength"/> (the textbook's DPO <c>filter_length</c>).
+    /// </summary>
+    public DataTask Task { get; init; } = DataTask.Reward;
+
+    /// <summary>The EOS id appended after a response when the template writes no EOS text (counted in lengths).</summary>
+    public int? EosTokenId { get; init; }
+
+    /// <summary>Drop pairs whose instruction or an answer is empty (the textbook keeps them in its reward data).</summary>
+    public bool DropEmptyAnswers { get; init; }
+
+    /// <summary>Drop pairs whose chosen and rejected responses are the same text (not a textbook step).</summary>
+    public bool DropIdenticalPairs { get; init; }
+
+    /// <summary>PPO only: the longest query in tokens (context minus new tokens); null = no limit (the textbook has none).</summary>
+    public int? MaxQueryLength { get; init; }
+
     /// <summary>Row format; <see cref="DataFormat.Auto"/> detects it from the first good row.</summary>
     public DataFormat Format { get; init; } = DataFormat.Auto;
 
@@ -40,20 +71,27 @@ public sealed record DataPipelineOptions
     /// <summary>Largest prompt length in tokens (seed: 256).</summary>
     public int MaxPromptLength { get; init; } = 256;
 
-    /// <summary>Also require prompt + rejected ≤ <see cref="MaxLength"/> (the seed checks the chosen response only).</summary>
+    /// <summary>DPO/SFT: also require prompt + rejected ≤ <see cref="MaxLength"/> (the textbook's DPO checks chosen only).</summary>
     public bool CheckRejectedLength { get; init; }
 
     /// <summary>
-    /// Seed 001/003 recipe: chosen = "Let me explain. " + answer + eos, rejected = answer + eos, from the chosen text
-    /// only; answers already starting with "let me explain" (any case) are skipped.
+    /// The textbook's DPO recipe: chosen = "Let me explain. " + answer + eos, rejected = answer + eos, from the chosen
+    /// text only; an empty question or answer is skipped, and so are answers already starting with "let me explain"
+    /// (any case).
     /// </summary>
     public bool LetMeExplain { get; init; }
 
     /// <summary>Count malformed rows in the report and go on, instead of throwing.</summary>
     public bool SkipBadRows { get; init; }
 
-    /// <summary>Seed 003's DPO data preparation exactly: single-turn, Let-me-explain, default template, 256/512.</summary>
-    public static DataPipelineOptions Seed003(ITextEncoder? encoder) => new() { Encoder = encoder, LetMeExplain = true };
+    /// <summary>The textbook's DPO data preparation exactly: single-turn, Let-me-explain, default template, 256/512 apart.</summary>
+    public static DataPipelineOptions Seed003(ITextEncoder? encoder) => new() { Encoder = encoder, LetMeExplain = true, Task = DataTask.Dpo };
+
+    /// <summary>The textbook's reward-model data exactly: single-turn, extraction, template with EOS, whole texts ≤ 512.</summary>
+    public static DataPipelineOptions TextbookReward(ITextEncoder? encoder) => new() { Encoder = encoder };
+
+    /// <summary>True when lengths are those of the whole rendered text (reward models), false for prompt and response apart.</summary>
+    public bool MeasuresWholeText => Task is DataTask.Reward or DataTask.Ppo;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad value.</summary>
     public void Validate()
@@ -66,6 +104,10 @@ public sealed record DataPipelineOptions
         ArgumentNullException.ThrowIfNull(Eos);
         if (!Enum.IsDefined(Format))
             throw new ArgumentException($"unknown Format {(int)Format}");
+        if (!Enum.IsDefined(Task))
+            throw new ArgumentException($"unknown Task {(int)Task}");
+        if (MaxQueryLength is <= 0)
+            throw new ArgumentException($"MaxQueryLength must be positive (got {MaxQueryLength})");
     }
 }
 

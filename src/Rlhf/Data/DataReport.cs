@@ -14,12 +14,16 @@ public sealed record DropCount(string Reason, int Count, string? FirstLocation, 
 public static class DropReasons
 {
     public const string MultiTurn = "multi-turn";
+    public const string NoAssistantTurn = "no assistant turn";
     public const string EmptyInstruction = "empty instruction";
     public const string EmptyResponse = "empty response";
     public const string AlreadyLetMeExplain = "answer already starts with 'Let me explain'";
     public const string IdenticalPair = "identical chosen and rejected";
     public const string PromptTooLong = "prompt too long";
     public const string TotalTooLong = "prompt + response too long";
+    public const string TextTooLong = "chosen or rejected text too long";
+    public const string EmptyText = "no tokens";
+    public const string QueryTooLong = "query leaves no room for the response";
 }
 
 /// <summary>
@@ -40,8 +44,9 @@ public sealed class DataReport
 
     private static readonly string[] StepOrder =
     [
-        DropReasons.MultiTurn, DropReasons.EmptyResponse, DropReasons.EmptyInstruction, DropReasons.AlreadyLetMeExplain,
-        DropReasons.IdenticalPair, DropReasons.PromptTooLong, DropReasons.TotalTooLong,
+        DropReasons.MultiTurn, DropReasons.NoAssistantTurn, DropReasons.EmptyResponse, DropReasons.EmptyInstruction,
+        DropReasons.AlreadyLetMeExplain, DropReasons.IdenticalPair, DropReasons.PromptTooLong, DropReasons.TotalTooLong,
+        DropReasons.EmptyText, DropReasons.TextTooLong, DropReasons.QueryTooLong,
     ];
 
     /// <summary>Drop counts: bad rows first (by first occurrence), then the pipeline's reasons in step order.</summary>

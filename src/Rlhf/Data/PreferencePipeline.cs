@@ -1,13 +1,17 @@
-// Preference data preparation as in seed 003: read → single-turn → extract → (Let me explain) → distinct → render → length.
+// Preference data preparation as the textbook does it: read → single-turn → extract → (Let me explain) → render → length.
 namespace Rlhf.Data;
 
 /// <summary>
 /// Turns a preference file (any <see cref="DataFormat"/> but SFT) into rendered <see cref="PreferencePair"/>s and a
-/// <see cref="DataReport"/> with the surviving count after each step, like the seed's "160,800 → 48,591 → 48,201".
-/// Steps: <c>read</c> (good rows), <c>single-turn</c>, <c>extract</c> (non-empty instruction and answers; ranked rows
-/// become all their pairs here, so later counts are pairs), <c>let-me-explain</c> (recipe only), <c>distinct</c>
-/// (chosen ≠ rejected), <c>length</c> (prompt ≤ MaxPromptLength, prompt + chosen ≤ MaxLength, prompt and response
-/// encoded separately — PITFALLS #12; skipped without an encoder). Rendering cannot drop anything and has no step.
+/// <see cref="DataReport"/> with the surviving count after each step, like the textbook's "160,800 → 48,591 → 48,201".
+/// Steps: <c>read</c> (good rows), <c>single-turn</c> (neither chosen nor rejected has "Human: " twice),
+/// <c>extract</c> (the textbook's <c>extract_conversation</c>; a text without "Assistant: " is dropped, an empty
+/// answer is kept unless <see cref="DataPipelineOptions.DropEmptyAnswers"/>; ranked rows become all their pairs here,
+/// so later counts are pairs), <c>let-me-explain</c> (the DPO recipe only: it skips empty questions and answers and
+/// answers already starting with "let me explain"), <c>distinct</c> (only with
+/// <see cref="DataPipelineOptions.DropIdenticalPairs"/>), <c>length</c> (by <see cref="DataPipelineOptions.Task"/>:
+/// whole texts for reward models, prompt and response apart for DPO; skipped without an encoder).
+/// Rendering cannot drop anything and has no step.
 /// </summary>
 public static class PreferencePipeline
 {
@@ -68,27 +72,20 @@ public static class PreferencePipeline
                     pair = raw with { Chosen = LetMeExplainPrefix + raw.Chosen, Rejected = raw.Chosen };
                     letMeExplain++;
                 }
-                if (string.Equals(pair.Chosen, pair.Rejected, StringComparison.Ordinal))
+                if (options.DropIdenticalPairs)
                 {
-                    report.AddDrop(DropReasons.IdenticalPair, row.Location);
-                    continue;
+                    if (string.Equals(pair.Chosen, pair.Rejected, StringComparison.Ordinal))
+                    {
+                        report.AddDrop(DropReasons.IdenticalPair, row.Location);
+                        continue;
+                    }
+                    distinct++;
                 }
-                distinct++;
                 var rendered = pair.Render(options.Template, options.Eos);
-                if (options.Encoder is { } encoder)
+                if (LengthDrop(rendered, options) is { } tooLong)
                 {
-                    int promptLength = encoder.CountTokens(rendered.Prompt);
-                    if (promptLength > options.MaxPromptLength)
-                    {
-                        report.AddDrop(DropReasons.PromptTooLong, row.Location);
-                        continue;
-                    }
-                    if (promptLength + encoder.CountTokens(rendered.Chosen) > options.MaxLength
-                        || (options.CheckRejectedLength && promptLength + encoder.CountTokens(rendered.Rejected) > options.MaxLength))
-                    {
-                        report.AddDrop(DropReasons.TotalTooLong, row.Location);
-                        continue;
-                    }
+                    report.AddDrop(tooLong, row.Location);
+                    continue;
                 }
                 output.Add(rendered);
             }
@@ -99,10 +96,36 @@ public static class PreferencePipeline
         report.AddStep("extract", extracted);
         if (options.LetMeExplain)
             report.AddStep("let-me-explain", letMeExplain);
-        report.AddStep("distinct", distinct);
+        if (options.DropIdenticalPairs)
+            report.AddStep("distinct", distinct);
         if (options.Encoder is not null)
             report.AddStep("length", output.Count);
         return new PipelineResult<PreferencePair>(output, report);
+    }
+
+    /// <summary>
+    /// The length rule of <see cref="DataPipelineOptions.Task"/>, on token ids exactly as the trainer builds them
+    /// (<see cref="TokenSequences"/>); null when the pair fits or there is no encoder.
+    /// </summary>
+    private static string? LengthDrop(PreferencePair rendered, DataPipelineOptions options)
+    {
+        if (options.Encoder is not { } encoder)
+            return null;
+        if (options.MeasuresWholeText)
+        {
+            // The textbook's reward data: len(input_ids_chosen) <= max_length and len(input_ids_rejected) <= max_length.
+            int chosen = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Chosen, options.Template, options.EosTokenId).Length;
+            int rejected = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Rejected, options.Template, options.EosTokenId).Length;
+            return chosen == 0 || rejected == 0 ? DropReasons.EmptyText
+                : chosen > options.MaxLength || rejected > options.MaxLength ? DropReasons.TextTooLong : null;
+        }
+        // The textbook's DPO filter_length: len(encode(prompt)) <= 256 and len(encode(prompt)) + len(encode(chosen)) <= 512.
+        int promptLength = encoder.CountTokens(rendered.Prompt);
+        if (promptLength > options.MaxPromptLength)
+            return DropReasons.PromptTooLong;
+        int Total(string response) => promptLength + TokenSequences.Response(encoder, response, options.Template, options.EosTokenId).Length;
+        return Total(rendered.Chosen) > options.MaxLength || (options.CheckRejectedLength && Total(rendered.Rejected) > options.MaxLength)
+            ? DropReasons.TotalTooLong : null;
     }
 
     /// <summary>Whether the row is multi-turn, its raw pairs, and a drop reason when extraction left something empty.</summary>
@@ -118,27 +141,32 @@ public static class PreferencePipeline
                     ? HhDialogue.ExtractConversation
                     : HhDialogue.ExtractLastTurn;
                 var (human, chosen) = extract(chosenText);
-                // The recipe builds both responses from the chosen text (seed 003), so the rejected text is not needed.
+                // The recipe builds both responses from the chosen text, so the rejected text is not needed.
                 string rejected = options.LetMeExplain ? chosen : extract(rejectedText).Item2;
-                return (multi, [new PreferencePair(human, chosen, rejected)], EmptyReason(human, chosen, rejected));
+                // The textbook's `human, assistant = text.split("Assistant: ")[:2]` fails on a text without that marker.
+                bool noAssistant = !chosenText.Contains(HhDialogue.AssistantMarker, StringComparison.Ordinal)
+                    || (!options.LetMeExplain && !rejectedText.Contains(HhDialogue.AssistantMarker, StringComparison.Ordinal));
+                return (multi, [new PreferencePair(human, chosen, rejected)],
+                    noAssistant ? DropReasons.NoAssistantTurn : EmptyDrop(options, human, chosen, rejected));
             }
             case DataFormat.PreferenceExplicit:
             {
                 var pair = DataFormats.ParsePreference(row, format);
                 bool multi = HhDialogue.CountHuman(pair.Prompt + pair.Chosen) >= 2 || HhDialogue.CountHuman(pair.Prompt + pair.Rejected) >= 2;
-                return (multi, [pair], EmptyReason(pair.Prompt, pair.Chosen, options.LetMeExplain ? pair.Chosen : pair.Rejected));
+                return (multi, [pair], EmptyDrop(options, pair.Prompt, pair.Chosen, options.LetMeExplain ? pair.Chosen : pair.Rejected));
             }
             case DataFormat.PreferenceConversational:
             {
                 var (prompt, chosen, rejected) = DataFormats.ParseConversation(row);
                 var pair = new PreferencePair(DataFormats.FlattenPrompt(prompt), chosen, rejected, (float?)row.GetOptionalNumber("margin"));
-                return (DataFormats.CountUserTurns(prompt) > 1, [pair], EmptyReason(pair.Prompt, chosen, options.LetMeExplain ? chosen : rejected));
+                return (DataFormats.CountUserTurns(prompt) > 1, [pair], EmptyDrop(options, pair.Prompt, chosen, options.LetMeExplain ? chosen : rejected));
             }
             case DataFormat.Ranked:
             {
                 var ranked = DataFormats.ParseRanked(row);
                 bool multi = HhDialogue.CountHuman(ranked.Prompt) >= 2;
-                string? drop = string.IsNullOrWhiteSpace(ranked.Prompt) ? DropReasons.EmptyInstruction
+                string? drop = !(options.DropEmptyAnswers || options.LetMeExplain) ? null
+                    : string.IsNullOrWhiteSpace(ranked.Prompt) ? DropReasons.EmptyInstruction
                     : ranked.Responses.Any(string.IsNullOrWhiteSpace) ? DropReasons.EmptyResponse : null;
                 return (multi, ranked.ToPairs().ToList(), drop);
             }
@@ -148,7 +176,7 @@ public static class PreferencePipeline
                 var example = DataFormats.ParseInstruction(row);
                 bool multi = HhDialogue.CountHuman(example.Instruction + example.Response) >= 2;
                 return (multi, [new PreferencePair(example.Instruction, example.Response, example.Response)],
-                    EmptyReason(example.Instruction, example.Response, example.Response));
+                    EmptyDrop(options, example.Instruction, example.Response, example.Response));
             }
             default:
                 throw row.Error("wrong format",
@@ -156,6 +184,10 @@ public static class PreferencePipeline
                     "or build pairs from the answers with the Let-me-explain recipe");
         }
     }
+
+    /// <summary>The empty-text drop: always in the DPO recipe (the textbook skips an empty question or answer there), else an option.</summary>
+    internal static string? EmptyDrop(DataPipelineOptions options, string instruction, string chosen, string rejected) =>
+        options.DropEmptyAnswers || options.LetMeExplain ? EmptyReason(instruction, chosen, rejected) : null;
 
     internal static string? EmptyReason(string instruction, string chosen, string rejected) =>
         string.IsNullOrWhiteSpace(chosen) || string.IsNullOrWhiteSpace(rejected) ? DropReasons.EmptyResponse

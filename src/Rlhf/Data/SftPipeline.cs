@@ -4,9 +4,11 @@ namespace Rlhf.Data;
 /// <summary>
 /// Turns an SFT file (or the chosen side of an hh-rlhf file) into rendered <see cref="InstructionExample"/>s
 /// (Instruction = prompt part, Response = response part with EOS) and a report. Steps: <c>read</c>,
-/// <c>single-turn</c> (hh text with "Human: " twice or more, or messages with more than one user turn),
-/// <c>extract</c> (non-empty instruction and response), <c>length</c> (prompt ≤ MaxPromptLength and
-/// prompt + response ≤ MaxLength, each part encoded separately; skipped without an encoder).
+/// <c>single-turn</c> (hh text with "Human: " twice or more in chosen or rejected — the same rows as the reward
+/// data — or messages with more than one user turn), <c>extract</c> (a dialogue without "Assistant: " is dropped;
+/// empty texts only with <see cref="DataPipelineOptions.DropEmptyAnswers"/>), <c>length</c> (prompt ≤
+/// MaxPromptLength and prompt + response ≤ MaxLength, the parts tokenized apart as the policy sees them; skipped
+/// without an encoder).
 /// </summary>
 public static class SftPipeline
 {
@@ -28,7 +30,7 @@ public static class SftPipeline
         {
             try
             {
-                var (multi, example) = Extract(row, options);
+                var (multi, noAssistant, example) = Extract(row, options);
                 read++;
                 if (options.SingleTurnOnly && multi)
                 {
@@ -36,7 +38,10 @@ public static class SftPipeline
                     continue;
                 }
                 singleTurn++;
-                if (PreferencePipeline.EmptyReason(example.Instruction, example.Response, example.Response) is { } drop)
+                string? drop = noAssistant ? DropReasons.NoAssistantTurn
+                    : options.DropEmptyAnswers ? PreferencePipeline.EmptyReason(example.Instruction, example.Response, example.Response)
+                    : null;
+                if (drop is not null)
                 {
                     report.AddDrop(drop, row.Location);
                     continue;
@@ -51,7 +56,8 @@ public static class SftPipeline
                         report.AddDrop(DropReasons.PromptTooLong, row.Location);
                         continue;
                     }
-                    if (promptLength + encoder.CountTokens(rendered.Response) > options.MaxLength)
+                    int responseLength = TokenSequences.Response(encoder, rendered.Response, options.Template, options.EosTokenId).Length;
+                    if (promptLength + responseLength > options.MaxLength)
                     {
                         report.AddDrop(DropReasons.TotalTooLong, row.Location);
                         continue;
@@ -73,7 +79,7 @@ public static class SftPipeline
         return new PipelineResult<InstructionExample>(output, report);
     }
 
-    private static (bool MultiTurn, InstructionExample Example) Extract(DataRow row, DataPipelineOptions options)
+    private static (bool MultiTurn, bool NoAssistant, InstructionExample Example) Extract(DataRow row, DataPipelineOptions options)
     {
         bool plainFields = row.Has("instruction") || row.Has("question") || row.Has("prompt");
         string? hhField = plainFields ? null : row.Has("text") ? "text" : row.Has("chosen") && !row.Has("messages") ? "chosen" : null;
@@ -83,15 +89,18 @@ public static class SftPipeline
             var (human, answer) = options.Extraction == HhExtraction.Seed
                 ? HhDialogue.ExtractConversation(text)
                 : HhDialogue.ExtractLastTurn(text);
-            return (HhDialogue.CountHuman(text) >= 2, new InstructionExample(human, answer));
+            // An hh-rlhf pair is single-turn when both sides are (the reward data's filter), so SFT trains on the same rows.
+            bool multi = HhDialogue.CountHuman(text) >= 2
+                || (hhField == "chosen" && row.HasValue("rejected") && HhDialogue.CountHuman(row.GetString("rejected")) >= 2);
+            return (multi, !text.Contains(HhDialogue.AssistantMarker, StringComparison.Ordinal), new InstructionExample(human, answer));
         }
         if (!plainFields && row.Has("messages"))
         {
             var messages = DataFormats.ParseMessages(row, "messages");
             var example = DataFormats.ParseInstruction(row);
-            return (DataFormats.CountUserTurns(messages) > 1, example);
+            return (DataFormats.CountUserTurns(messages) > 1, false, example);
         }
         var plain = DataFormats.ParseInstruction(row);
-        return (HhDialogue.CountHuman(plain.Instruction + plain.Response) >= 2, plain);
+        return (HhDialogue.CountHuman(plain.Instruction + plain.Response) >= 2, false, plain);
     }
 }

@@ -193,6 +193,10 @@ public static class DemoPipeline
 
         public int[] Response(BpeTokenizer tokenizer, string response) => [.. tokenizer.Encode(response, allowSpecialTokens: false), Eos(tokenizer)];
 
+        /// <summary>What the reward model reads: prompt and response rendered and tokenized at once, then EOS (PITFALLS #12).</summary>
+        public int[] RewardText(BpeTokenizer tokenizer, string instruction, string response) =>
+            [.. tokenizer.Encode(template.RenderPrompt(instruction) + response, allowSpecialTokens: false), Eos(tokenizer)];
+
         private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory)
         {
             tokenizer.Save(directory);
@@ -227,11 +231,8 @@ public static class DemoPipeline
 
         public IReadOnlyList<IReadOnlyDictionary<string, double>> TrainReward(BpeTokenizer tokenizer)
         {
-            RewardExample Example(DemoPreference p)
-            {
-                var prompt = Prompt(tokenizer, p.Prompt);
-                return new RewardExample([[.. prompt, .. Response(tokenizer, p.Chosen)], [.. prompt, .. Response(tokenizer, p.Rejected)]]);
-            }
+            RewardExample Example(DemoPreference p) =>
+                new([RewardText(tokenizer, p.Prompt, p.Chosen), RewardText(tokenizer, p.Prompt, p.Rejected)]);
             bool Fits(RewardExample e) => e.Sequences.All(q => q.Length <= settings.ContextLength);
             var train = data.PreferencesTrain.Select(Example).Where(Fits).ToArray();
             var eval = data.PreferencesEval.Select(Example).Where(Fits).ToArray();

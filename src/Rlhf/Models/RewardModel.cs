@@ -9,7 +9,11 @@ namespace Rlhf.Models;
 /// <summary>Which token's state the scalar head reads.</summary>
 public enum RewardPooling
 {
-    /// <summary>The last real token of each sequence, found from the attention mask (TRL's choice).</summary>
+    /// <summary>
+    /// transformers' <c>*ForSequenceClassification</c> rule: the last position whose id is not <c>pad_token_id</c>
+    /// (with pad = EOS, the token before a trailing EOS; TRL's PPO scores the same one); the last attention-mask token
+    /// only when no pad id is set.
+    /// </summary>
     LastToken,
     /// <summary>The first real token.</summary>
     FirstToken,
@@ -25,10 +29,17 @@ public sealed class RewardModel : IDisposable
     public ICausalLm Model { get; }
     public RewardPooling Pooling { get; }
 
-    private RewardModel(ICausalLm model, RewardPooling pooling)
+    /// <summary>
+    /// transformers' <c>config.pad_token_id</c>: positions holding it are never scored by <see cref="RewardPooling.LastToken"/>.
+    /// <see cref="Save"/> writes it to config.json. Null (a folder without one): the attention mask decides.
+    /// </summary>
+    public int? PadTokenId { get; set; }
+
+    private RewardModel(ICausalLm model, RewardPooling pooling, int? padTokenId)
     {
         Model = model;
         Pooling = pooling;
+        PadTokenId = padTokenId;
     }
 
     public static (string Name, int[] Shape, bool Decay) Head(CausalLmConfig config) => (HeadName, [1, config.HiddenSize], true);
@@ -38,12 +49,13 @@ public sealed class RewardModel : IDisposable
     {
         var config = CausalLmRegistry.LoadConfig(CausalLmRegistry.RequireFiles(directory));
         var model = CausalLmRegistry.Load(directory, [Head(config)], seed, c => c.AsSequenceClassifier());
-        return new RewardModel(model, pooling);
+        // The textbook: reward_model.config.pad_token_id = eos_token_id.
+        return new RewardModel(model, pooling, config.PadTokenId ?? config.EosTokenId);
     }
 
     /// <summary>A fresh reward model around an existing backbone configuration (tests, demos).</summary>
     public static RewardModel CreateRandom(CausalLmConfig config, RewardPooling pooling, ulong seed) =>
-        new(CausalLmRegistry.CreateRandom(config.AsSequenceClassifier(), seed, [Head(config)]), pooling);
+        new(CausalLmRegistry.CreateRandom(config.AsSequenceClassifier(), seed, [Head(config)]), pooling, config.PadTokenId ?? config.EosTokenId);
 
     /// <summary>Loads a folder saved by <see cref="Save"/> (or by transformers' *ForSequenceClassification).</summary>
     public static RewardModel Load(string directory, RewardPooling? pooling = null)
@@ -63,7 +75,7 @@ public sealed class RewardModel : IDisposable
                 throw new ModelFormatException(file.Path, $"The reward model has no '{HeadName}' tensor.");
             }
         }
-        return new RewardModel(model, pooling ?? ReadPooling(directory));
+        return new RewardModel(model, pooling ?? ReadPooling(directory), config.PadTokenId);
     }
 
     /// <summary>Loads a reward model folder as it is, or puts a fresh head on a causal LM folder.</summary>
@@ -76,6 +88,8 @@ public sealed class RewardModel : IDisposable
     public void Save(string directory)
     {
         Model.Save(directory);
+        if (PadTokenId != Model.Config.PadTokenId) // every reward folder records the pad id it was scored with (PITFALLS #4)
+            (Model.Config with { PadTokenId = PadTokenId }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
         var json = new JsonObject { ["pooling"] = PoolingName(Pooling) };
         AtomicFile.Write(Path.Combine(directory, RewardConfigFileName), stream => JsonSerializer.Serialize(stream, json));
     }
@@ -84,7 +98,7 @@ public sealed class RewardModel : IDisposable
     public Node Rewards(Ops ops, CausalLmBatch batch, bool trainable = true)
     {
         var hidden = CausalLm.Hidden(Model, ops, batch, trainable);
-        var weights = PoolingWeights(ops.Arena, batch.AttentionMask, batch.BatchSize, batch.SequenceLength, Pooling);
+        var weights = PoolingWeights(ops.Arena, batch.TokenIds, batch.AttentionMask, batch.BatchSize, batch.SequenceLength, Pooling, PadTokenId);
         var pooled = ops.Pool(hidden, weights, batch.BatchSize, batch.SequenceLength);
         // score.weight is nn.Linear's [1, C]; with one output that is the same memory as Conv1D's [C, 1].
         var head = ops.ParameterView(Model.Parameters[HeadName], [Model.Config.HiddenSize, 1], trainable);
@@ -92,34 +106,40 @@ public sealed class RewardModel : IDisposable
     }
 
     /// <summary>
-    /// [B, T] pooling weights from the attention mask, so a pad token can never be scored (PITFALLS #1, #4):
-    /// one-hot at the last or first real token, or 1/n over the n real tokens.
+    /// [B, T] pooling weights: one-hot at <see cref="LastScoredPosition"/> (last), at the first real token (first), or
+    /// 1/n over the n real tokens (mean); real tokens come from the attention mask (PITFALLS #1, #2, #4).
     /// </summary>
-    public static Tensor PoolingWeights(Arena arena, float[] attentionMask, int batch, int tokens, RewardPooling pooling)
+    public static Tensor PoolingWeights(Arena arena, int[] tokenIds, float[] attentionMask, int batch, int tokens, RewardPooling pooling, int? padTokenId)
     {
         var weights = arena.Allocate(batch, tokens);
         var span = weights.Span;
         for (int b = 0; b < batch; b++)
         {
-            int first = -1, last = -1, count = 0;
-            for (int t = 0; t < tokens; t++)
-            {
-                if (attentionMask[b * tokens + t] == 0) continue;
-                if (first < 0) first = t;
-                last = t;
-                count++;
-            }
+            var mask = attentionMask.AsSpan(b * tokens, tokens);
+            int first = mask.IndexOfAnyExcept(0f), count = tokens - mask.Count(0f);
             if (count == 0) throw new ArgumentException($"Sequence {b} of the batch has no real tokens to score.");
             switch (pooling)
             {
-                case RewardPooling.LastToken: span[b * tokens + last] = 1; break;
+                case RewardPooling.LastToken: span[b * tokens + LastScoredPosition(tokenIds.AsSpan(b * tokens, tokens), mask, padTokenId)] = 1; break;
                 case RewardPooling.FirstToken: span[b * tokens + first] = 1; break;
                 default:
-                    for (int t = 0; t < tokens; t++) if (attentionMask[b * tokens + t] != 0) span[b * tokens + t] = 1f / count;
+                    for (int t = 0; t < tokens; t++) if (mask[t] != 0) span[b * tokens + t] = 1f / count;
                     break;
             }
         }
         return weights;
+    }
+
+    /// <summary>
+    /// transformers' GPT2ForSequenceClassification: <c>(arange(T) * (input_ids != pad_token_id)).argmax(-1)</c>, i.e. the
+    /// last position whose id is not the pad id (0 when every id is the pad id); without a pad id, the last position
+    /// the attention mask keeps.
+    /// </summary>
+    public static int LastScoredPosition(ReadOnlySpan<int> tokenIds, ReadOnlySpan<float> attentionMask, int? padTokenId)
+    {
+        if (padTokenId is int pad)
+            return Math.Max(0, tokenIds.LastIndexOfAnyExcept(pad));
+        return attentionMask.LastIndexOfAnyExcept(0f);
     }
 
     public static RewardPooling ParsePooling(string name) => name.Trim().ToLowerInvariant() switch

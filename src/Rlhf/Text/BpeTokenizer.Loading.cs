@@ -1,6 +1,8 @@
 // Loading a BpeTokenizer from Hugging Face files: vocab.json + merges.txt, tokenizer.json, tokenizer_config.json.
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Rlhf.Models;
+using Rlhf.Text.Pipeline;
 
 namespace Rlhf.Text;
 
@@ -29,6 +31,10 @@ public sealed partial class BpeTokenizer
         var specialNames = new Dictionary<string, string?>();
         var extraAdded = new List<AddedToken>();
         int modelMaxLength = 1024;
+        bool cleanUp = false;
+        bool? addBos = null, addEos = null;
+        string? tokenizerClass = null;
+        JsonObject? sourceConfig = null;
         if (File.Exists(mapPath))
         {
             using var map = ReadJson(mapPath);
@@ -38,6 +44,12 @@ public sealed partial class BpeTokenizer
         {
             using var config = ReadJson(configPath);
             ReadSpecialTokenNames(configPath, config, specialNames, overwrite: true);
+            sourceConfig = JsonNode.Parse(config.RootElement.GetRawText()) as JsonObject;
+            var configRoot = config.RootElement;
+            cleanUp = configRoot.TryGetProperty("clean_up_tokenization_spaces", out var clean) && clean.ValueKind == JsonValueKind.True;
+            addBos = configRoot.TryGetProperty("add_bos_token", out var bos) && bos.ValueKind is JsonValueKind.True or JsonValueKind.False ? bos.GetBoolean() : null;
+            addEos = configRoot.TryGetProperty("add_eos_token", out var eos) && eos.ValueKind is JsonValueKind.True or JsonValueKind.False ? eos.GetBoolean() : null;
+            tokenizerClass = configRoot.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String ? cls.GetString() : null;
             if (config.RootElement.TryGetProperty("model_max_length", out var max) && max.ValueKind == JsonValueKind.Number)
             {
                 double value = max.GetDouble();
@@ -74,6 +86,12 @@ public sealed partial class BpeTokenizer
             }
             tokenizer = FromFilesCore(vocabJson, mergesTxt, extraAdded);
         }
+        else if (File.Exists(Path.Combine(directory, "tokenizer.model")))
+        {
+            throw new ModelFormatException(Path.Combine(directory, "tokenizer.model"),
+                "a SentencePiece model alone is not read; bring the tokenizer.json transformers writes for it "
+                + "(AutoTokenizer.from_pretrained(folder).save_pretrained(folder), or the model repository's own tokenizer.json)");
+        }
         else
         {
             throw new ModelFormatException(tokenizerJson, "missing: the folder has neither tokenizer.json nor vocab.json + merges.txt");
@@ -92,9 +110,26 @@ public sealed partial class BpeTokenizer
             }
             return gpt2Default && tokenizer.tokenToId.ContainsKey(EndOfText) ? EndOfText : null;
         }
-        var specials = new SpecialTokens(Resolve("eos_token", true), Resolve("bos_token", true), Resolve("unk_token", true),
-            Resolve("pad_token", false));
-        return tokenizer.WithSpecialTokens(specials).WithModelMaxLength(modelMaxLength);
+        bool gpt2Defaults = tokenizer.IsGpt2Pipeline;
+        string? unk = Resolve("unk_token", gpt2Defaults) ?? tokenizer.pipeline.UnknownToken;
+        var specials = new SpecialTokens(Resolve("eos_token", gpt2Defaults), Resolve("bos_token", gpt2Defaults), unk, Resolve("pad_token", false));
+        var result = tokenizer.WithSpecialTokens(specials);
+        var pipeline = result.pipeline;
+        // LlamaTokenizerFast and its kin rebuild the post-processor from add_bos_token / add_eos_token (transformers'
+        // update_post_processor); other classes use tokenizer.json's as written.
+        if (tokenizerClass is not null && LlamaLikeClasses.Contains(tokenizerClass.Replace("Fast", "", StringComparison.Ordinal)) && (addBos ?? addEos) is not null)
+        {
+            int? bosId = result.BosTokenId, eosId = result.EosTokenId;
+            pipeline = pipeline with
+            {
+                PrefixIds = (addBos ?? true) && bosId is int b ? [b] : [],
+                SuffixIds = (addEos ?? false) && eosId is int e ? [e] : [],
+            };
+        }
+        return new BpeTokenizer(result, result.Specials, pipeline)
+        {
+            ModelMaxLength = modelMaxLength, CleanUpTokenizationSpaces = cleanUp, SourceConfig = sourceConfig,
+        };
     }
 
     /// <summary>
@@ -124,6 +159,9 @@ public sealed partial class BpeTokenizer
             ? tokenizer.WithSpecialTokens(new SpecialTokens(EndOfText, EndOfText, EndOfText, null))
             : tokenizer;
     }
+
+    /// <summary>tokenizer_class values (without "Fast") whose post-processor follows add_bos_token / add_eos_token.</summary>
+    private static readonly HashSet<string> LlamaLikeClasses = ["LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer"];
 
     private static BpeTokenizer FromFilesCore(string vocabJsonPath, string mergesTxtPath, List<AddedToken> added)
     {
@@ -181,20 +219,9 @@ public sealed partial class BpeTokenizer
         string? type = model.TryGetProperty("type", out var typeElement) ? typeElement.GetString() : null;
         if (type is not null && type != "BPE")
         {
-            throw new ModelFormatException(path, $"model.type is \"{type}\"; only byte-level \"BPE\" models are supported");
+            throw new ModelFormatException(path, $"model.type \"{type}\" is not supported; only \"BPE\" models (byte-level or SentencePiece-style) are");
         }
-        foreach (string affix in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
-        {
-            if (model.TryGetProperty(affix, out var value) && value.ValueKind == JsonValueKind.String && value.GetString()!.Length > 0)
-            {
-                throw new ModelFormatException(path, $"model.{affix} is set; only GPT-2 style byte-level BPE is supported");
-            }
-        }
-        if (model.TryGetProperty("byte_fallback", out var byteFallback) && byteFallback.ValueKind == JsonValueKind.True)
-        {
-            throw new ModelFormatException(path, "model.byte_fallback is set; only GPT-2 style byte-level BPE is supported");
-        }
-        CheckGpt2Pipeline(path, root);
+        var pipeline = TokenizerJsonReader.Read(path, root, model);
         if (!model.TryGetProperty("vocab", out var vocabElement)) throw new ModelFormatException(path, "missing model.vocab");
         var vocabulary = ReadVocabulary(path, vocabElement, "model.vocab");
 
@@ -244,36 +271,7 @@ public sealed partial class BpeTokenizer
             }
         }
         added.AddRange(extraAdded);
-        return new BpeTokenizer(vocabulary, mergeList, added, path, rank => $"model.merges[{rank}]");
-    }
-
-    /// <summary>Rejects pipelines this tokenizer would silently get wrong: a normalizer, or a pre-tokenizer other than
-    /// GPT-2's ByteLevel (add_prefix_space false, use_regex true). A missing pre_tokenizer is taken as ByteLevel.</summary>
-    private static void CheckGpt2Pipeline(string path, JsonElement root)
-    {
-        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null)
-        {
-            throw new ModelFormatException(path, $"normalizer {Describe(normalizer)} is not supported (GPT-2 has none)");
-        }
-        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind == JsonValueKind.Null) return;
-        string? type = pre.ValueKind == JsonValueKind.Object && pre.TryGetProperty("type", out var t) ? t.GetString() : null;
-        if (type != "ByteLevel")
-        {
-            throw new ModelFormatException(path, $"pre_tokenizer {Describe(pre)} is not supported; only GPT-2's ByteLevel is");
-        }
-        if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True)
-        {
-            throw new ModelFormatException(path, "pre_tokenizer ByteLevel with add_prefix_space true is not supported");
-        }
-        if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False)
-        {
-            throw new ModelFormatException(path, "pre_tokenizer ByteLevel with use_regex false is not supported");
-        }
-
-        static string Describe(JsonElement element) =>
-            element.ValueKind == JsonValueKind.Object && element.TryGetProperty("type", out var kind) && kind.ValueKind == JsonValueKind.String
-                ? $"\"{kind.GetString()}\""
-                : element.ValueKind.ToString();
+        return new BpeTokenizer(vocabulary, mergeList, added, path, rank => $"model.merges[{rank}]", pipeline);
     }
 
     private static JsonDocument ReadJson(string path)
@@ -323,8 +321,11 @@ public sealed partial class BpeTokenizer
         {
             throw new ModelFormatException(path, $"{where}: expected an object with a string \"content\"");
         }
-        bool special = token.TryGetProperty("special", out var flag) && flag.ValueKind == JsonValueKind.True;
-        return new AddedToken(id, content.GetString()!, special);
+        bool Flag(string name) => token.TryGetProperty(name, out var flag) && flag.ValueKind == JsonValueKind.True;
+        var added = new AddedToken(id, content.GetString()!, Flag("special")) { LStrip = Flag("lstrip"), RStrip = Flag("rstrip"), SingleWord = Flag("single_word") };
+        return token.TryGetProperty("normalized", out var normalized) && normalized.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? added with { Normalized = normalized.GetBoolean() }
+            : added;
     }
 
     /// <summary>Reads eos/bos/unk/pad_token (a string, {"content": ...} or null) into <paramref name="names"/>.</summary>

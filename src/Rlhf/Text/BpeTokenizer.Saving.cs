@@ -20,22 +20,8 @@ public sealed partial class BpeTokenizer
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
-        AtomicFile.Write(Path.Combine(directory, "vocab.json"), stream =>
-        {
-            using var json = new Utf8JsonWriter(stream, CompactJson);
-            WriteVocabulary(json);
-        });
-        AtomicFile.Write(Path.Combine(directory, "merges.txt"), stream =>
-        {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
-            writer.WriteLine("#version: 0.2");
-            foreach (var (left, right) in merges)
-            {
-                writer.Write(left);
-                writer.Write(' ');
-                writer.WriteLine(right);
-            }
-        });
+        // GPT2Tokenizer's vocab.json + merges.txt describe GPT-2's pipeline only; other kinds live in tokenizer.json.
+        if (IsGpt2Pipeline) SaveGpt2Files(directory);
         AtomicFile.Write(Path.Combine(directory, "tokenizer.json"), stream =>
         {
             using var json = new Utf8JsonWriter(stream, IndentedJson);
@@ -58,6 +44,26 @@ public sealed partial class BpeTokenizer
         });
     }
 
+    private void SaveGpt2Files(string directory)
+    {
+        AtomicFile.Write(Path.Combine(directory, "vocab.json"), stream =>
+        {
+            using var json = new Utf8JsonWriter(stream, CompactJson);
+            WriteVocabulary(json);
+        });
+        AtomicFile.Write(Path.Combine(directory, "merges.txt"), stream =>
+        {
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+            writer.WriteLine("#version: 0.2");
+            foreach (var (left, right) in merges)
+            {
+                writer.Write(left);
+                writer.Write(' ');
+                writer.WriteLine(right);
+            }
+        });
+    }
+
     private void WriteVocabulary(Utf8JsonWriter json)
     {
         json.WriteStartObject();
@@ -73,10 +79,10 @@ public sealed partial class BpeTokenizer
         json.WriteStartObject();
         if (withId) json.WriteNumber("id", token.Id);
         json.WriteString("content", token.Content);
-        json.WriteBoolean("single_word", false);
-        json.WriteBoolean("lstrip", false);
-        json.WriteBoolean("rstrip", false);
-        json.WriteBoolean("normalized", !token.Special);
+        json.WriteBoolean("single_word", token.SingleWord);
+        json.WriteBoolean("lstrip", token.LStrip);
+        json.WriteBoolean("rstrip", token.RStrip);
+        json.WriteBoolean("normalized", token.Normalized);
         json.WriteBoolean("special", token.Special);
         json.WriteEndObject();
     }
@@ -100,19 +106,38 @@ public sealed partial class BpeTokenizer
         json.WriteStartArray("added_tokens");
         foreach (var token in addedTokens) WriteAddedToken(json, token, withId: true);
         json.WriteEndArray();
-        json.WriteNull("normalizer");
-        WriteByteLevel(json, "pre_tokenizer", addPrefixSpace: false, trimOffsets: true);
-        WriteByteLevel(json, "post_processor", addPrefixSpace: false, trimOffsets: false);
-        WriteByteLevel(json, "decoder", addPrefixSpace: false, trimOffsets: true);
+        if (pipeline.Source is { } source)
+        {
+            foreach (string section in new[] { "normalizer", "pre_tokenizer", "post_processor", "decoder" })
+            {
+                json.WritePropertyName(section);
+                if (source[section] is { } node) node.WriteTo(json);
+                else json.WriteNullValue();
+            }
+            json.WriteStartObject("model");
+            foreach (var (name, node) in source["model"]!.AsObject())
+            {
+                json.WritePropertyName(name);
+                if (node is null) json.WriteNullValue();
+                else node.WriteTo(json);
+            }
+        }
+        else
+        {
+            json.WriteNull("normalizer");
+            WriteByteLevel(json, "pre_tokenizer", addPrefixSpace: false, trimOffsets: true);
+            WriteByteLevel(json, "post_processor", addPrefixSpace: false, trimOffsets: false);
+            WriteByteLevel(json, "decoder", addPrefixSpace: false, trimOffsets: true);
 
-        json.WriteStartObject("model");
-        json.WriteString("type", "BPE");
-        json.WriteNull("dropout");
-        json.WriteNull("unk_token");
-        json.WriteString("continuing_subword_prefix", "");
-        json.WriteString("end_of_word_suffix", "");
-        json.WriteBoolean("fuse_unk", false);
-        json.WriteBoolean("byte_fallback", false);
+            json.WriteStartObject("model");
+            json.WriteString("type", "BPE");
+            json.WriteNull("dropout");
+            json.WriteNull("unk_token");
+            json.WriteString("continuing_subword_prefix", "");
+            json.WriteString("end_of_word_suffix", "");
+            json.WriteBoolean("fuse_unk", false);
+            json.WriteBoolean("byte_fallback", false);
+        }
         json.WritePropertyName("vocab");
         WriteVocabulary(json);
         // "left right" strings load in every tokenizers version; pairs are needed only if a token holds a space.
@@ -139,6 +164,11 @@ public sealed partial class BpeTokenizer
 
     private void WriteTokenizerConfig(Utf8JsonWriter json)
     {
+        if (SourceConfig is not null)
+        {
+            WriteSourceConfig(json);
+            return;
+        }
         json.WriteStartObject();
         json.WriteString("tokenizer_class", "GPT2Tokenizer");
         json.WriteBoolean("add_bos_token", false);
@@ -159,5 +189,25 @@ public sealed partial class BpeTokenizer
         }
         json.WriteEndObject();
         json.WriteEndObject();
+    }
+
+    /// <summary>The tokenizer_config.json this tokenizer came from (chat_template, tokenizer_class and other keys
+    /// kept), with this tokenizer's special tokens, model_max_length and added tokens.</summary>
+    private void WriteSourceConfig(Utf8JsonWriter json)
+    {
+        var config = (System.Text.Json.Nodes.JsonObject)SourceConfig!.DeepClone();
+        config["model_max_length"] = ModelMaxLength;
+        foreach (var (name, token) in Specials.Named()) config[name] = token;
+        var decoder = new System.Text.Json.Nodes.JsonObject();
+        foreach (var token in addedTokens)
+        {
+            decoder[token.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["content"] = token.Content, ["lstrip"] = token.LStrip, ["normalized"] = token.Normalized,
+                ["rstrip"] = token.RStrip, ["single_word"] = token.SingleWord, ["special"] = token.Special,
+            };
+        }
+        config["added_tokens_decoder"] = decoder;
+        config.WriteTo(json);
     }
 }

@@ -3,13 +3,16 @@ using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 using Rlhf.Models;
+using Rlhf.Text.Pipeline;
 
 namespace Rlhf.Text;
 
 /// <summary>
-/// GPT-2 style byte-level BPE. Immutable and thread-safe (the word cache is shared and locked); load with
-/// <see cref="FromFolder"/>, <see cref="FromFiles"/> or <see cref="FromTokenizerJson"/>, train with
-/// <see cref="BpeTrainer"/>, write with <see cref="Save"/>.
+/// BPE as Hugging Face tokenizers runs it: GPT-2 style byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM2) and
+/// SentencePiece-style BPE with byte fallback (Llama 2, TinyLlama), with the tokenizer.json pipeline around it
+/// (normalizer, pre-tokenizer, post-processor, decoder; see <c>Pipeline/</c>). Immutable and thread-safe (the word
+/// cache is shared and locked); load with <see cref="FromFolder"/>, <see cref="FromFiles"/> or
+/// <see cref="FromTokenizerJson"/>, train with <see cref="BpeTrainer"/>, write with <see cref="Save"/>.
 /// </summary>
 public sealed partial class BpeTokenizer
 {
@@ -29,9 +32,9 @@ public sealed partial class BpeTokenizer
     private readonly int[] mergeResults;
     private readonly int[] byteToId;
     private readonly AddedToken[] addedTokens;
-    private readonly Regex? allAddedSplitter;
-    private readonly Regex? nonSpecialAddedSplitter;
+    private readonly AddedTokenSplitters splitters;
     private readonly WordCache cache;
+    private readonly TokenizerPipeline pipeline;
 
     /// <summary>Builds the tables; <paramref name="source"/> names the file for errors, <paramref name="mergeLocation"/>
     /// describes where merge <c>i</c> came from (e.g. "line 7").</summary>
@@ -40,8 +43,10 @@ public sealed partial class BpeTokenizer
         IReadOnlyList<(string Left, string Right)> mergeList,
         IEnumerable<AddedToken> added,
         string source,
-        Func<int, string> mergeLocation)
+        Func<int, string> mergeLocation,
+        TokenizerPipeline? pipeline = null)
     {
+        this.pipeline = pipeline ?? TokenizerPipeline.Gpt2;
         tokenToId = new Dictionary<string, int>(vocabulary.Count + 16, StringComparer.Ordinal);
         int maxId = -1;
         foreach (var (token, id) in vocabulary)
@@ -95,7 +100,11 @@ public sealed partial class BpeTokenizer
         idToBytes = new byte[]?[idToToken.Length];
         for (int id = 0; id < idToToken.Length; id++)
         {
-            if (idToToken[id] is { } token) idToBytes[id] = isAdded[id] ? Encoding.UTF8.GetBytes(token) : TokenBytes(token);
+            if (idToToken[id] is { } token)
+            {
+                idToBytes[id] = isAdded[id] ? Encoding.UTF8.GetBytes(token)
+                    : this.pipeline.ByteLevelVocabulary ? TokenBytes(token) : PieceBytes(token);
+            }
         }
 
         byteToId = new int[256];
@@ -117,8 +126,7 @@ public sealed partial class BpeTokenizer
             mergeRanks[PairKey(leftId, rightId)] = rank; // a repeated pair keeps its last rank, as in encoder.py
         }
 
-        allAddedSplitter = BuildSplitter(addedTokens);
-        nonSpecialAddedSplitter = BuildSplitter(addedTokens.Where(t => !t.Special));
+        splitters = new AddedTokenSplitters(addedTokens, this.pipeline.Normalizer);
         cache = new WordCache();
 
         int RequireMergeToken(string token, int rank) => tokenToId.TryGetValue(token, out int id)
@@ -128,6 +136,12 @@ public sealed partial class BpeTokenizer
 
     /// <summary>A copy sharing the vocabulary, merges and cache, with other named special tokens and, when given, another
     /// list of added tokens (all already in the vocabulary).</summary>
+    private BpeTokenizer(BpeTokenizer other, SpecialTokens specials, TokenizerPipeline pipeline)
+        : this(other, specials)
+    {
+        this.pipeline = pipeline;
+    }
+
     private BpeTokenizer(BpeTokenizer other, SpecialTokens specials, AddedToken[]? newAddedTokens = null)
     {
         tokenToId = other.tokenToId;
@@ -138,15 +152,17 @@ public sealed partial class BpeTokenizer
         mergeResults = other.mergeResults;
         byteToId = other.byteToId;
         cache = other.cache;
+        pipeline = other.pipeline;
         ModelMaxLength = other.ModelMaxLength;
+        CleanUpTokenizationSpaces = other.CleanUpTokenizationSpaces;
+        SourceConfig = other.SourceConfig;
         Specials = specials;
         if (newAddedTokens is null)
         {
             idToBytes = other.idToBytes;
             isSpecial = other.isSpecial;
             addedTokens = other.addedTokens;
-            allAddedSplitter = other.allAddedSplitter;
-            nonSpecialAddedSplitter = other.nonSpecialAddedSplitter;
+            splitters = other.splitters;
         }
         else
         {
@@ -158,8 +174,7 @@ public sealed partial class BpeTokenizer
                 isSpecial[token.Id] = token.Special;
                 idToBytes[token.Id] = Encoding.UTF8.GetBytes(token.Content);
             }
-            allAddedSplitter = BuildSplitter(addedTokens);
-            nonSpecialAddedSplitter = BuildSplitter(addedTokens.Where(t => !t.Special));
+            splitters = new AddedTokenSplitters(addedTokens, pipeline.Normalizer);
         }
     }
 
@@ -281,32 +296,57 @@ public sealed partial class BpeTokenizer
         return [.. output];
     }
 
-    /// <summary>Appends the token ids of <paramref name="text"/> to <paramref name="output"/> (see <see cref="Encode"/>).</summary>
+    /// <summary>Appends the token ids of <paramref name="text"/> to <paramref name="output"/> (see <see cref="Encode"/>).
+    /// Added tokens cut the text into pieces (their lstrip/rstrip flags trim the neighbouring pieces, single_word ones
+    /// match only as whole words); each other piece goes through the pipeline.</summary>
     public void EncodeTo(string text, List<int> output, bool allowSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(output);
-        var splitter = allowSpecialTokens ? allAddedSplitter : nonSpecialAddedSplitter;
+        var splitter = splitters.Raw(allowSpecialTokens);
         if (splitter is null)
         {
-            EncodeOrdinary(text, output);
+            EncodePiece(text, 0, output, allowSpecialTokens);
             return;
         }
-        int start = 0;
-        foreach (var match in splitter.EnumerateMatches(text))
+        int section = 0;
+        splitter.Split(text, (ReadOnlySpan<char> piece, AddedToken? token) =>
         {
-            EncodeOrdinary(text.AsSpan(start, match.Index - start), output);
-            output.Add(tokenLookup[text.AsSpan(match.Index, match.Length)]);
-            start = match.Index + match.Length;
-        }
-        EncodeOrdinary(text.AsSpan(start), output);
+            if (token is not null) output.Add(token.Id);
+            else EncodePiece(piece, section, output, allowSpecialTokens);
+            section++;
+        });
     }
+
+    /// <summary>Ids of <paramref name="text"/> with the special tokens the post-processor adds around a sequence
+    /// (transformers' <c>encode(text, add_special_tokens=True)</c>; Llama: BOS first).</summary>
+    public int[] EncodeWithSpecialTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var output = new List<int>(text.Length / 3 + 4);
+        output.AddRange(pipeline.PrefixIds);
+        EncodeTo(text, output);
+        output.AddRange(pipeline.SuffixIds);
+        return [.. output];
+    }
+
+    /// <summary>Ids the post-processor puts before a sequence when special tokens are added (Llama: [BOS]).</summary>
+    public IReadOnlyList<int> PrefixTokenIds => pipeline.PrefixIds;
+
+    /// <summary>Ids the post-processor puts after a sequence when special tokens are added (usually none).</summary>
+    public IReadOnlyList<int> SuffixTokenIds => pipeline.SuffixIds;
 
     /// <summary>
     /// The text of <paramref name="ids"/>: their bytes concatenated and read as UTF-8, invalid sequences becoming U+FFFD
     /// (like Hugging Face's <c>errors="replace"</c>). Special tokens are kept unless <paramref name="skipSpecialTokens"/>.
     /// </summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
+    {
+        string text = pipeline.Decoder is null or ByteLevelDecoder ? DecodeBytes(ids, skipSpecialTokens) : DecodeWithDecoder(ids, skipSpecialTokens);
+        return CleanUpTokenizationSpaces ? CleanUpSpaces(text) : text;
+    }
+
+    private string DecodeBytes(ReadOnlySpan<int> ids, bool skipSpecialTokens)
     {
         int length = 0;
         foreach (int id in ids)
@@ -362,7 +402,9 @@ public sealed partial class BpeTokenizer
         }
     }
 
-    private void EncodeWord(ReadOnlySpan<char> word, List<int> output)
+    /// <summary>Byte-level BPE of one word; <paramref name="heapOnly"/> always merges as tokenizers does (lowest rank,
+    /// leftmost), for vocabularies not trained by GPT-2's loop.</summary>
+    private void EncodeWord(ReadOnlySpan<char> word, List<int> output, bool heapOnly = false)
     {
         bool cacheable = word.Length <= MaxCachedWordLength;
         if (cacheable && cache.TryGet(word, out int[]? cached))
@@ -383,7 +425,7 @@ public sealed partial class BpeTokenizer
             if (id >= 0) symbols[count++] = id;
             else if (UnkTokenId is int unk) symbols[count++] = unk; // only for vocabularies missing some byte tokens
         }
-        count = MergeSymbols(symbols[..count]);
+        count = heapOnly ? MergeSymbolsWithHeap(symbols[..count]) : MergeSymbols(symbols[..count]);
         var result = symbols[..count].ToArray();
         if (rented is not null) ArrayPool<int>.Shared.Return(rented);
         if (cacheable) cache.Add(word, result);
@@ -503,18 +545,6 @@ public sealed partial class BpeTokenizer
             else bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));
         }
         return [.. bytes];
-    }
-
-    private static Regex? BuildSplitter(IEnumerable<AddedToken> tokens)
-    {
-        var contents = tokens.Select(t => t.Content)
-            .Distinct(StringComparer.Ordinal)
-            .OrderByDescending(c => c.Length)
-            .ThenBy(c => c, StringComparer.Ordinal)
-            .ToList();
-        if (contents.Count == 0) return null;
-        // Alternatives are tried in order, so longer tokens win at the same position (leftmost-longest).
-        return new Regex(string.Join("|", contents.Select(Regex.Escape)), RegexOptions.CultureInvariant);
     }
 
     /// <summary>A bounded, locked word → ids cache, cleared when full.</summary>

@@ -59,18 +59,20 @@ internal sealed class CharEncoder : ITextEncoder
 
 internal static class DataSamples
 {
-    /// <summary>data/samples/hh-rlhf-sample.jsonl.gz, found by walking up from the test assembly to the repository.</summary>
-    public static string HhSample
+    /// <summary>data/samples/hh-rlhf-sample.jsonl.gz (synthetic), found by walking up from the test assembly to the repository.</summary>
+    public static string HhSample => Find("hh-rlhf-sample.jsonl.gz");
+
+    /// <summary>data/samples/hh-rlhf-harmless-test.jsonl.gz: 198 real rows of Anthropic's hh-rlhf harmless-base test split.</summary>
+    public static string HhReal => Find("hh-rlhf-harmless-test.jsonl.gz");
+
+    private static string Find(string name)
     {
-        get
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = System.IO.Path.Combine(dir.FullName, "data", "samples", "hh-rlhf-sample.jsonl.gz");
-                if (File.Exists(candidate))
-                    return candidate;
-            }
-            throw new FileNotFoundException("data/samples/hh-rlhf-sample.jsonl.gz not found above " + AppContext.BaseDirectory);
+            string candidate = System.IO.Path.Combine(dir.FullName, "data", "samples", name);
+            if (File.Exists(candidate))
+                return candidate;
         }
+        throw new FileNotFoundException($"data/samples/{name} not found above " + AppContext.BaseDirectory);
     }
 }

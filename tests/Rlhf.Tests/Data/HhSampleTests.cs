@@ -44,11 +44,12 @@ public sealed class HhSampleTests
     public void Seed003Recipe_DocumentedCounts()
     {
         var (pairs, report) = PreferencePipeline.Run(DataSamples.HhSample, DataPipelineOptions.Seed003(new WordEncoder()));
-        Assert.Equal([("read", 320), ("single-turn", 202), ("extract", 198), ("let-me-explain", 192), ("distinct", 192), ("length", 185)],
+        Assert.Equal([("read", 320), ("single-turn", 202), ("extract", 198), ("let-me-explain", 192), ("length", 185)],
             report.Steps.Select(s => (s.Name, s.Count)));
         Assert.Equal(185, pairs.Count);
         Assert.Equal(118, report.Dropped(DropReasons.MultiTurn));
-        Assert.Equal(4, report.Dropped(DropReasons.EmptyResponse));
+        Assert.Equal(3, report.Dropped(DropReasons.EmptyResponse));
+        Assert.Equal(1, report.Dropped(DropReasons.NoAssistantTurn));
         Assert.Equal(6, report.Dropped(DropReasons.AlreadyLetMeExplain));
         Assert.Equal(3, report.Dropped(DropReasons.PromptTooLong));
         Assert.Equal(4, report.Dropped(DropReasons.TotalTooLong));
@@ -61,14 +62,18 @@ public sealed class HhSampleTests
         });
     }
 
+    /// <summary>Counts from tools/reference/hh_textbook_steps.py's reward steps with one token per word (see data/README.md).</summary>
     [Fact]
-    public void PairsOwnAnswers_DocumentedCounts()
+    public void TextbookRewardSteps_DocumentedCounts()
     {
-        var (pairs, report) = PreferencePipeline.Run(DataSamples.HhSample, new DataPipelineOptions { Encoder = new WordEncoder() });
-        Assert.Equal([("read", 320), ("single-turn", 202), ("extract", 198), ("distinct", 193), ("length", 186)],
-            report.Steps.Select(s => (s.Name, s.Count)));
-        Assert.Equal(5, report.Dropped(DropReasons.IdenticalPair));
-        Assert.Equal(186, pairs.Count);
+        var (pairs, report) = PreferencePipeline.Run(DataSamples.HhSample, DataPipelineOptions.TextbookReward(new WordEncoder()));
+        Assert.Equal([("read", 320), ("single-turn", 202), ("extract", 201), ("length", 197)], report.Steps.Select(s => (s.Name, s.Count)));
+        Assert.Equal(197, pairs.Count);
+        Assert.Equal(1, report.Dropped(DropReasons.NoAssistantTurn));
+        Assert.Equal(4, report.Dropped(DropReasons.TextTooLong));
+
+        var (_, distinct) = PreferencePipeline.Run(DataSamples.HhSample, DataPipelineOptions.TextbookReward(new WordEncoder()) with { DropIdenticalPairs = true });
+        Assert.Equal(5, distinct.Dropped(DropReasons.IdenticalPair));
     }
 
     [Fact]
@@ -76,7 +81,9 @@ public sealed class HhSampleTests
     {
         var (pairs, report) = PreferencePipeline.Run(DataSamples.HhSample,
             new DataPipelineOptions { SingleTurnOnly = false, Extraction = HhExtraction.LastTurn, Encoder = new WordEncoder() });
-        Assert.Equal([("read", 320), ("extract", 316), ("distinct", 311), ("length", 304)], report.Steps.Select(s => (s.Name, s.Count)));
-        Assert.Equal(304, pairs.Count);
+        Assert.Equal(["read", "extract", "length"], report.Steps.Select(s => s.Name));
+        Assert.Equal(319, report.CountAfter("extract"));
+        Assert.Equal(pairs.Count, report.CountAfter("length"));
+        Assert.Contains(pairs, p => p.Prompt.Contains("\n\nAssistant: ", StringComparison.Ordinal));
     }
 }

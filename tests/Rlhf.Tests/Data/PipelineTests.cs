@@ -31,17 +31,31 @@ public sealed class PipelineTests
         return tmp.Write("pairs.jsonl", string.Join("\n", lines) + "\n");
     }
 
+    /// <summary>DPO-style options (prompt and response apart); the recipe as the textbook's DPO notebook.</summary>
     private static DataPipelineOptions Small(bool recipe) => new()
     {
-        Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true, LetMeExplain = recipe,
+        Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true, LetMeExplain = recipe, Task = DataTask.Dpo,
     };
 
     [Fact]
-    public void Preference_PairsOwnAnswers_CountsAfterEachStep()
+    public void Preference_RewardSteps_KeepEmptyAndIdenticalPairs_MeasureWholeTexts()
     {
         using var tmp = new DataTempFolder();
         string path = WriteHandMade(tmp);
-        var (pairs, report) = PreferencePipeline.Run(path, Small(recipe: false));
+        var (pairs, report) = PreferencePipeline.Run(path, Small(recipe: false) with { Task = DataTask.Reward });
+        // The textbook's reward data: no empty-answer or identical-pair step, no prompt limit; whole texts ≤ 20 words.
+        Assert.Equal([("read", 7), ("single-turn", 6), ("extract", 6), ("length", 5)], report.Steps.Select(s => (s.Name, s.Count)));
+        Assert.Equal(1, report.Dropped(DropReasons.TextTooLong));
+        Assert.Equal("<|endoftext|>", pairs[1].Chosen);
+        Assert.Equal(pairs[2].Chosen, pairs[2].Rejected);
+    }
+
+    [Fact]
+    public void Preference_OptionalSteps_CountsAfterEachStep()
+    {
+        using var tmp = new DataTempFolder();
+        string path = WriteHandMade(tmp);
+        var (pairs, report) = PreferencePipeline.Run(path, Small(recipe: false) with { DropEmptyAnswers = true, DropIdenticalPairs = true });
 
         Assert.Equal([("read", 7), ("single-turn", 6), ("extract", 5), ("distinct", 4), ("length", 2)],
             report.Steps.Select(s => (s.Name, s.Count)));
@@ -70,7 +84,7 @@ public sealed class PipelineTests
         using var tmp = new DataTempFolder();
         var (pairs, report) = PreferencePipeline.Run(WriteHandMade(tmp), Small(recipe: true));
 
-        Assert.Equal([("read", 7), ("single-turn", 6), ("extract", 5), ("let-me-explain", 4), ("distinct", 4), ("length", 2)],
+        Assert.Equal([("read", 7), ("single-turn", 6), ("extract", 5), ("let-me-explain", 4), ("length", 2)],
             report.Steps.Select(s => (s.Name, s.Count)));
         Assert.Equal(1, report.Dropped(DropReasons.AlreadyLetMeExplain));
         Assert.Equal(0, report.Dropped(DropReasons.IdenticalPair)); // rejected is derived from the chosen answer
@@ -109,7 +123,7 @@ public sealed class PipelineTests
         using var tmp = new DataTempFolder();
         var seen = new List<string>();
         var encoder = new DelegateTextEncoder(t => { seen.Add(t); return new int[t.Length]; });
-        PreferencePipeline.Run(WriteHandMade(tmp), Small(true) with { Encoder = encoder, MaxLength = 100_000, MaxPromptLength = 100_000 });
+        PreferencePipeline.Run(WriteHandMade(tmp), Small(true) with { Encoder = encoder, MaxLength = 100_000, MaxPromptLength = 100_000 }); // DPO: apart
         Assert.NotEmpty(seen);
         Assert.All(seen, t => Assert.False(t.Contains("### Question") && t.Contains("<|endoftext|>"), $"encoded prompt and response together: {t}"));
         Assert.Contains("### Question: What is tea?\n### Answer: ", seen);
@@ -124,6 +138,8 @@ public sealed class PipelineTests
         string path = tmp.Write("p.jsonl", Line(Hh("Q?", "Short."), Hh("Q?", longRejected)) + "\n");
         Assert.Single(PreferencePipeline.Run(path, Small(false)).Examples);
         Assert.Empty(PreferencePipeline.Run(path, Small(false) with { CheckRejectedLength = true }).Examples);
+        // Reward data checks the rejected text always (the textbook's len(input_ids_rejected) <= max_length).
+        Assert.Empty(PreferencePipeline.Run(path, Small(false) with { Task = DataTask.Reward }).Examples);
     }
 
     [Fact]
@@ -132,9 +148,10 @@ public sealed class PipelineTests
         using var tmp = new DataTempFolder();
         string explicitPath = tmp.Write("e.jsonl",
             "{\"prompt\":\"P1\",\"chosen\":\"good\",\"rejected\":\"bad\",\"margin\":2}\n{\"prompt\":\"P2\",\"chosen\":\"same\",\"rejected\":\"same\"}\n");
-        var (pairs, report) = PreferencePipeline.Run(explicitPath, new DataPipelineOptions { Template = PromptTemplate.Raw });
+        var (pairs, report) = PreferencePipeline.Run(explicitPath, new DataPipelineOptions { Template = PromptTemplate.Raw, DropIdenticalPairs = true });
         Assert.Equal([new PreferencePair("P1", "good", "bad", 2f)], pairs);
         Assert.Equal(1, report.Dropped(DropReasons.IdenticalPair));
+        Assert.Equal(2, PreferencePipeline.Run(explicitPath, new DataPipelineOptions { Template = PromptTemplate.Raw }).Examples.Count);
 
         string conv = tmp.Write("c.json", """
             [{"chosen":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}],"rejected":[{"role":"user","content":"Q"},{"role":"assistant","content":"B"}]},
@@ -192,26 +209,57 @@ public sealed class PipelineTests
             "{\"messages\":[{\"role\":\"user\",\"content\":\"U\"},{\"role\":\"assistant\",\"content\":\"V\"}]}",
             "{\"prompt\":\"one two three four five six seven eight\",\"completion\":\"x\"}",
             "{\"instruction\":\"nothing\"}") + "\n");
-        var (examples, report) = SftPipeline.Run(path, new DataPipelineOptions
-        {
-            Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true,
-        });
-        Assert.Equal([("read", 6), ("single-turn", 5), ("extract", 4), ("length", 3)], report.Steps.Select(s => (s.Name, s.Count)));
+        var options = new DataPipelineOptions { Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true, Task = DataTask.Sft };
+        var (examples, report) = SftPipeline.Run(path, options);
+        Assert.Equal([("read", 6), ("single-turn", 5), ("extract", 5), ("length", 4)], report.Steps.Select(s => (s.Name, s.Count)));
         Assert.Equal(1, report.Dropped("missing field 'response'"));
-        Assert.Equal(1, report.Dropped(DropReasons.EmptyResponse));
         Assert.Equal(1, report.Dropped(DropReasons.PromptTooLong));
         Assert.Equal(new InstructionExample("### Question: Say hi\n### Answer: ", "Hi!<|endoftext|>"), examples[0]);
-        Assert.Equal(new InstructionExample("### Question: Name a fruit\n### Answer: ", "Apple.<|endoftext|>"), examples[1]);
-        Assert.Equal(new InstructionExample("### Question: U\n### Answer: ", "V<|endoftext|>"), examples[2]);
+        Assert.Equal(new InstructionExample("### Question: Q\n### Answer: ", "<|endoftext|>"), examples[1]);
+        Assert.Equal(new InstructionExample("### Question: Name a fruit\n### Answer: ", "Apple.<|endoftext|>"), examples[2]);
+        Assert.Equal(new InstructionExample("### Question: U\n### Answer: ", "V<|endoftext|>"), examples[3]);
+
+        var (_, dropping) = SftPipeline.Run(path, options with { DropEmptyAnswers = true });
+        Assert.Equal(4, dropping.CountAfter("extract"));
+        Assert.Equal(1, dropping.Dropped(DropReasons.EmptyResponse));
     }
 
     [Fact]
     public void Sft_FromHhChosenSide()
     {
         using var tmp = new DataTempFolder();
-        string path = tmp.Write("hh.jsonl", Line(Hh("Q?", "Good."), Hh("Q?", "Bad.")) + "\n");
-        var (examples, _) = SftPipeline.Run(path, new DataPipelineOptions());
+        string path = tmp.Write("hh.jsonl", Line(Hh("Q?", "Good."), Hh("Q?", "Bad.")) + "\n"
+            + Line(Hh("Q2?", "Fine."), Hh("Q2?", "Hm.", "And?", "Two turns.")) + "\n"
+            + JsonSerializer.Serialize(new { chosen = "\n\nHuman: no answer at all", rejected = Hh("x", "y") }) + "\n");
+        var (examples, report) = SftPipeline.Run(path, new DataPipelineOptions());
         Assert.Equal([new InstructionExample("### Question: Q?\n### Answer: ", "Good.<|endoftext|>")], examples);
+        // The reward data's single-turn filter: a two-turn rejected side drops the row for SFT too.
+        Assert.Equal(1, report.Dropped(DropReasons.MultiTurn));
+        Assert.Equal($"{path}:3", report.Drops.Single(d => d.Reason == DropReasons.NoAssistantTurn).FirstLocation);
+    }
+
+    [Fact]
+    public void Preference_TextWithoutAssistantTurn_IsANamedDropWithItsLine()
+    {
+        using var tmp = new DataTempFolder();
+        string path = tmp.Write("hh.jsonl", Line(Hh("Q?", "Good."), Hh("Q?", "Bad.")) + "\n"
+            + JsonSerializer.Serialize(new { chosen = "\n\nHuman: no answer at all", rejected = Hh("x", "y") }) + "\n");
+        var (pairs, report) = PreferencePipeline.Run(path, new DataPipelineOptions());
+        Assert.Single(pairs);
+        Assert.Equal(1, report.Dropped(DropReasons.NoAssistantTurn));
+        Assert.Equal($"{path}:2", report.Drops.Single().FirstLocation);
+    }
+
+    [Fact]
+    public void Reward_TokenisesTheWholeText()
+    {
+        using var tmp = new DataTempFolder();
+        var seen = new List<string>();
+        var encoder = new DelegateTextEncoder(t => { seen.Add(t); return new int[t.Length]; });
+        PreferencePipeline.Run(WriteHandMade(tmp), new DataPipelineOptions { Encoder = encoder, SkipBadRows = true });
+        Assert.Contains("### Question: What is tea?\n### Answer: Tea is a drink.<|endoftext|>", seen);
+        Assert.Contains("### Question: What is tea?\n### Answer: No idea.<|endoftext|>", seen);
+        Assert.DoesNotContain("### Question: What is tea?\n### Answer: ", seen);
     }
 
     [Fact]

@@ -10,6 +10,10 @@ public sealed record GenerationConfig
 
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
+
+    /// <summary>Every id of eos_token_id when the file lists several (Llama 3 Instruct: end_of_text, eom_id, eot_id);
+    /// generation stops on any of them. <see cref="EosTokenId"/> is the first.</summary>
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
     public bool DoSample { get; init; }
     public float Temperature { get; init; } = 1f;
@@ -21,7 +25,7 @@ public sealed record GenerationConfig
     public GenerationOptions ToOptions() => new()
     {
         MaxNewTokens = MaxNewTokens, DoSample = DoSample, Temperature = Temperature, TopK = DoSample ? TopK : 0, TopP = TopP,
-        EosTokenId = EosTokenId, PadTokenId = PadTokenId,
+        EosTokenId = EosTokenId, EosTokenIds = EosTokenIds, PadTokenId = PadTokenId,
     };
 
     public static GenerationConfig Load(string path)
@@ -37,6 +41,10 @@ public sealed record GenerationConfig
             {
                 BosTokenId = Int("bos_token_id"),
                 EosTokenId = Int("eos_token_id"),
+                EosTokenIds = root["eos_token_id"] is JsonArray list
+                    ? [.. list.Select(x => x is JsonValue v && v.TryGetValue(out int id) ? id
+                        : throw new ModelFormatException(path, "eos_token_id must be an integer or a list of integers."))]
+                    : [],
                 PadTokenId = Int("pad_token_id"),
                 DoSample = root["do_sample"] is JsonValue s && s.TryGetValue(out bool b) && b,
                 Temperature = Float("temperature") ?? 1f,
@@ -55,7 +63,9 @@ public sealed record GenerationConfig
     {
         var root = new JsonObject
         {
-            ["bos_token_id"] = BosTokenId, ["eos_token_id"] = EosTokenId, ["pad_token_id"] = PadTokenId,
+            ["bos_token_id"] = BosTokenId,
+            ["eos_token_id"] = EosTokenIds.Count > 1 ? new JsonArray([.. EosTokenIds.Select(id => (JsonNode)id)]) : EosTokenId,
+            ["pad_token_id"] = PadTokenId,
             ["do_sample"] = DoSample, ["temperature"] = Temperature, ["top_k"] = TopK, ["top_p"] = TopP,
             ["max_new_tokens"] = MaxNewTokens, ["transformers_version"] = "4.46.0",
         };

@@ -21,6 +21,9 @@ public sealed record GenerationOptions
     /// <summary>Stop a row when it emits this id (null: the model config's eos_token_id).</summary>
     public int? EosTokenId { get; init; }
 
+    /// <summary>Further ids that also end a row (generation_config.json's eos_token_id list; Llama 3 Instruct lists three).</summary>
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+
     /// <summary>Id used to left-pad shorter prompts (never attended to; null: eos, else 0).</summary>
     public int? PadTokenId { get; init; }
 

@@ -38,6 +38,8 @@ public static unsafe class Generator
         if (batch == 0) return [];
         int eos = options.EosTokenId ?? config.EosTokenId ?? -1;
         int pad = options.PadTokenId ?? config.PadTokenId ?? (eos >= 0 ? eos : 0);
+        var stopIds = new HashSet<int>(options.EosTokenIds);
+        if (eos >= 0) stopIds.Add(eos);
         var promptIds = prompts.Select(p => PreparePrompt(p, config, options)).ToArray();
         int promptLength = promptIds.Max(p => p.Length);
         int capacity = promptLength + options.MaxNewTokens;
@@ -96,7 +98,7 @@ public static unsafe class Generator
                     next[b] = token;
                     generated[b].Add(token);
                     logProbs[b].Add(logProb);
-                    if (token == eos) done[b] = true;
+                    if (stopIds.Contains(token)) done[b] = true;
                 }
             });
             if (done.All(d => d) || step == options.MaxNewTokens - 1) break;

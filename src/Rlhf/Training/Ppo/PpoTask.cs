@@ -143,31 +143,11 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
             .ToList();
     }
 
-    /// <summary>prompt + response rows, right-padded; the targets are the response tokens.</summary>
-    private CausalLmBatch Collate(IReadOnlyList<PpoRollout> rollouts)
-    {
-        int length = rollouts.Max(r => r.PromptIds.Length + r.Length);
-        var ids = new int[rollouts.Count * length];
-        var mask = new float[rollouts.Count * length];
-        var labels = new bool[rollouts.Count * length];
-        Array.Fill(ids, PadTokenId);
-        for (int b = 0; b < rollouts.Count; b++)
-        {
-            var r = rollouts[b];
-            r.PromptIds.CopyTo(ids, b * length);
-            r.ResponseIds.CopyTo(ids, b * length + r.PromptIds.Length);
-            for (int t = 0; t < r.PromptIds.Length + r.Length; t++)
-            {
-                mask[b * length + t] = 1;
-                labels[b * length + t] = t >= r.PromptIds.Length;
-            }
-        }
-        return new CausalLmBatch(rollouts.Count, length, ids, mask, labels);
-    }
+    private CausalLmBatch Collate(IReadOnlyList<PpoRollout> rollouts) =>
+        RolloutBatch.Collate(rollouts.Select(r => (r.PromptIds, r.ResponseIds)).ToArray(), PadTokenId);
 
-    /// <summary>Flat index in a collated batch of response token j of row b (its log-prob sits one position earlier).</summary>
     private static int TokenIndex(CausalLmBatch batch, PpoRollout rollout, int row, int j) =>
-        row * batch.SequenceLength + rollout.PromptIds.Length - 1 + j;
+        RolloutBatch.TokenIndex(batch, rollout.PromptIds.Length, row, j);
 
     private void ScoreTokens(PpoRollout[] chunk)
     {

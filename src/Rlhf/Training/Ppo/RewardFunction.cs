@@ -18,9 +18,10 @@ public sealed class DelegateRewardFunction(Func<int[], int[], bool, float> score
 }
 
 /// <summary>
-/// Scores with a reward model that may use another tokenizer (PITFALLS #13): the policy's tokens are decoded to text
-/// and re-encoded with the reward model's tokenizer; a response that ended with EOS is scored at the reward model's
-/// own EOS token, as it was trained (template "… {response}{eos}").
+/// Scores with a reward model that may use another tokenizer (PITFALLS #13), as the textbook's PPO loop does: query
+/// and response are decoded to text (special tokens skipped), joined, and the joined text tokenized at once with the
+/// reward model's tokenizer (PITFALLS #12). A response that ended with EOS gets the reward model's EOS id after it, as
+/// in its training text "… {response}{eos}"; with pad = EOS the pooling skips it, so the score is the textbook's.
 /// </summary>
 public sealed class RewardModelScorer(RewardModel rewardModel, BpeTokenizer rewardTokenizer, BpeTokenizer policyTokenizer, int batchSize = 16)
     : IRewardFunction, IDisposable
@@ -34,16 +35,16 @@ public sealed class RewardModelScorer(RewardModel rewardModel, BpeTokenizer rewa
         for (int i = 0; i < prompts.Count; i++)
         {
             var response = endedWithEos[i] ? responses[i][..^1] : responses[i];
+            string text = policyTokenizer.Decode(prompts[i], skipSpecialTokens: true) + policyTokenizer.Decode(response, skipSpecialTokens: true);
             int[] ids =
             [
-                .. rewardTokenizer.Encode(policyTokenizer.Decode(prompts[i]), allowSpecialTokens: false),
-                .. rewardTokenizer.Encode(policyTokenizer.Decode(response), allowSpecialTokens: false),
+                .. rewardTokenizer.Encode(text, allowSpecialTokens: false),
                 .. endedWithEos[i] && rewardTokenizer.EosTokenId is int eos ? new[] { eos } : [],
             ];
             sequences.Add(ids.Length > maxLength ? ids[^maxLength..] : ids);
         }
         var scores = new float[sequences.Count];
-        int pad = rewardTokenizer.PadTokenId ?? rewardTokenizer.EosTokenId ?? 0;
+        int pad = rewardModel.PadTokenId ?? rewardTokenizer.PadTokenId ?? rewardTokenizer.EosTokenId ?? 0;
         var tape = new Tape { Enabled = false };
         for (int start = 0; start < sequences.Count; start += batchSize)
         {

@@ -28,6 +28,7 @@ public sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
 
     public RewardModel RewardModel { get; }
     public RewardConfig Config { get; }
+    /// <summary>The id batches are padded with: the reward model's pad id when it has one, else the one given.</summary>
     public int PadTokenId { get; }
     public ParameterSet Parameters => RewardModel.Model.Parameters;
 
@@ -36,7 +37,8 @@ public sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
         config.Validate();
         RewardModel = rewardModel;
         Config = config;
-        PadTokenId = padTokenId;
+        // Pad with the id pooling skips, so a padded position is never the one scored.
+        PadTokenId = rewardModel.PadTokenId ?? padTokenId;
         this.saveExtras = saveExtras;
     }
 
