@@ -7,6 +7,12 @@ namespace Rlhf.Cli;
 public static class CommonOptions
 {
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
+
+    public static readonly Option<bool> AllowNonFiniteWeights = new("--allow-nonfinite-weights")
+    {
+        Description = "Load model files whose weights hold NaN or Inf (refused by default: they come from a diverged or damaged run).",
+        Recursive = true,
+    };
 }
 
 public static class CommandRunner
@@ -16,6 +22,7 @@ public static class CommandRunner
         var parse = root.Parse(args);
         try
         {
+            Rlhf.Models.SafeTensors.AllowNonFinite = parse.GetValue(CommonOptions.AllowNonFiniteWeights);
             return parse.Invoke();
         }
         catch (Exception error)

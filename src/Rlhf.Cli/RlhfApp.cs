@@ -10,6 +10,7 @@ public static class RlhfApp
     {
         var root = new RootCommand("Rlhf.NET: align causal language models with human preferences (SFT, reward models, PPO, DPO).");
         root.Options.Add(CommonOptions.Verbose);
+        root.Options.Add(CommonOptions.AllowNonFiniteWeights);
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());

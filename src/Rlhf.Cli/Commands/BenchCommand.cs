@@ -60,7 +60,7 @@ public static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps (their mean and median are reported).", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (the first two touch fresh memory: the step arena is sized by step 1 and first used whole by step 2).", DefaultValueFactory = _ => 2 };
         var shape = new ModelShapeOptions();
-        var command = new Command("train", "One GPT-2 training step (forward + backward + AdamW, fp32): ms/step, tokens/s, GFLOP/s, peak memory.")
+        var command = new Command("train", "One training step of a causal LM (forward + backward + AdamW, fp32; default GPT-2 124M): ms/step, tokens/s, GFLOP/s, peak memory.")
         {
             batchSize, seqLen, steps, warmup, GemmProvider, Threads, NoReference, Json,
         };
@@ -77,7 +77,8 @@ public static class BenchCommand
             var ours = RunTrainBenchmark(config, b, t, n, w, parse.GetValue(Json));
             JsonElement? reference = null;
             string? failure = "skipped (--no-reference)";
-            if (!parse.GetValue(NoReference))
+            if (!parse.GetValue(NoReference) && config is not Gpt2Config) failure = $"skipped (bench/ has a PyTorch reference for GPT-2 only, not {config.ModelType})";
+            else if (!parse.GetValue(NoReference) && config is Gpt2Config gpt2)
             {
                 string? script = ReferenceScripts.Find("bench/pytorch_train.py");
                 failure = script is null ? "bench/pytorch_train.py not found" : null;
@@ -86,8 +87,8 @@ public static class BenchCommand
                     if (!parse.GetValue(Json)) AnsiConsole.MarkupLine("[grey]Running the PyTorch reference (OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE)…[/]");
                     reference = ReferenceScripts.Run(script,
                     [
-                        "--n-layer", $"{config.LayerCount}", "--n-head", $"{config.HeadCount}", "--n-embd", $"{config.EmbeddingSize}",
-                        "--vocab-size", $"{config.VocabSize}", "--n-positions", $"{config.ContextLength}",
+                        "--n-layer", $"{gpt2.LayerCount}", "--n-head", $"{gpt2.HeadCount}", "--n-embd", $"{gpt2.EmbeddingSize}",
+                        "--vocab-size", $"{gpt2.VocabSize}", "--n-positions", $"{gpt2.ContextLength}",
                         "--batch-size", $"{b}", "--seq-len", $"{t}", "--steps", $"{n}", "--warmup", $"{w}",
                         "--threads", $"{Parallelism.ThreadCount}",
                     ], out failure);
@@ -111,7 +112,7 @@ public static class BenchCommand
         };
         var runs = new Option<int>("--runs") { Description = "Timed generations per setting (ours and PyTorch's); the fastest is reported.", DefaultValueFactory = _ => 3 };
         var shape = new ModelShapeOptions();
-        var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for GPT-2 at each batch size, beside PyTorch.")
+        var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for a causal LM (default GPT-2 124M) at each batch size, beside PyTorch.")
         {
             batchSizes, promptLength, newTokens, dtypes, runs, GemmProvider, Threads, NoReference, Json,
         };
@@ -124,8 +125,9 @@ public static class BenchCommand
             int p = parse.GetValue(promptLength), n = parse.GetValue(newTokens), r = parse.GetValue(runs);
             if (p <= 0 || n < 2 || r < 1) throw new ArgumentException("--prompt-len and --runs must be positive and --new-tokens at least 2.");
             bool json = parse.GetValue(Json);
-            using var model = Gpt2Model.CreateRandom(config, seed: 1);
-            string? script = parse.GetValue(NoReference) ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
+            using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
+            var gpt2 = config as Gpt2Config;
+            string? script = parse.GetValue(NoReference) || gpt2 is null ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
             var rows = new List<Dictionary<string, object?>>();
             var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
             if (!InferenceWeights.Supported) precisions = [];
@@ -142,13 +144,13 @@ public static class BenchCommand
                 {
                     if (script is null)
                     {
-                        references[precision] = (null, "skipped");
+                        references[precision] = (null, gpt2 is null ? "no PyTorch reference for " + config.ModelType : "skipped");
                         continue;
                     }
                     var reference = ReferenceScripts.Run(script,
                     [
-                        "--n-layer", $"{config.LayerCount}", "--n-head", $"{config.HeadCount}", "--n-embd", $"{config.EmbeddingSize}",
-                        "--vocab-size", $"{config.VocabSize}", "--n-positions", $"{config.ContextLength}",
+                        "--n-layer", $"{gpt2!.LayerCount}", "--n-head", $"{gpt2.HeadCount}", "--n-embd", $"{gpt2.EmbeddingSize}",
+                        "--vocab-size", $"{gpt2.VocabSize}", "--n-positions", $"{gpt2.ContextLength}",
                         "--batch-size", $"{b}", "--prompt-len", $"{p}", "--new-tokens", $"{n}", "--threads", $"{Parallelism.ThreadCount}", "--runs", $"{r}",
                         "--dtype", GenerateCommand.DtypeName(precision),
                     ], out var failure);
@@ -178,7 +180,7 @@ public static class BenchCommand
             if (json) Console.WriteLine(JsonSerializer.Serialize(new { provider = Gemm.Provider.Name, prompt_len = p, new_tokens = n, runs = rows }));
             else
             {
-                AnsiConsole.MarkupLine($"GPT-2 with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, packed weights; best of {r} runs each)");
+                AnsiConsole.MarkupLine($"{config.ModelType} with {model.Parameters.ParameterCount:N0} parameters, prompt {p} tokens, {n} new tokens (greedy, KV cache, packed weights; best of {r} runs each)");
                 AnsiConsole.Write(table);
             }
             return 0;
@@ -252,9 +254,9 @@ public static class BenchCommand
         double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss, double MedianMsPerStep,
         double MedianTokensPerSecond);
 
-    private static TrainResult RunTrainBenchmark(Gpt2Config config, int batch, int tokens, int steps, int warmup, bool quiet)
+    private static TrainResult RunTrainBenchmark(CausalLmConfig config, int batch, int tokens, int steps, int warmup, bool quiet)
     {
-        using var model = Gpt2Model.CreateRandom(config, seed: 1);
+        using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
         using var step = new LanguageModelStep(model, new AdamWOptions(WeightDecay: 0.01f));
         var rng = new Rng(2);
         var ids = new int[batch * tokens];
@@ -278,18 +280,23 @@ public static class BenchCommand
         var sorted = times.Order().ToArray();
         double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
         return new TrainResult(Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
-            tokensPerSecond, TrainingFlopsPerToken(config, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
+            tokensPerSecond, TrainingFlopsPerToken(model, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
             median, batch * tokens / (median / 1000));
     }
 
     /// <summary>
     /// Matmul FLOPs of one training token: 3 × forward (backward costs two forwards), where the forward is
-    /// 24·L·C² (attention and MLP projections) + 4·L·T·C (QKᵀ and PV over the full T) + 2·C·V (LM head).
+    /// 2·(weights of the linear layers) (for GPT-2 24·L·C²) + 4·L·T·C (QKᵀ and PV over the full T) + 2·C·V (LM head).
     /// </summary>
-    public static double TrainingFlopsPerToken(Gpt2Config config, int tokens)
+    public static double TrainingFlopsPerToken(ICausalLm model, int tokens)
     {
-        double c = config.EmbeddingSize, l = config.LayerCount;
-        return 3 * (24 * l * c * c + 4 * l * tokens * c + 2 * c * config.VocabSize);
+        double linear = model.LinearWeights.Sum(w => (double)model.Parameters[w.Name].Value.Length);
+        double c = model.Config.HiddenSize, l = model.Config.LayerCount, attention = model.Config switch
+        {
+            Rlhf.Models.Llama.LlamaConfig llama => llama.HeadCount * llama.HeadDim,
+            _ => c,
+        };
+        return 3 * (2 * linear + 4 * l * tokens * attention + 2 * c * model.Config.VocabSize);
     }
 
     private static void Report(TrainResult ours, JsonElement? reference, string? failure, bool json)

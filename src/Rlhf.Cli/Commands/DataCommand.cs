@@ -151,7 +151,7 @@ public static class DataCommand
         {
             var report = new DataReport { Source = dataset };
             var ranked = new List<RankedExample>();
-            foreach (var row in DataRowReader.Read(dataset, options.SkipBadRows, report))
+            foreach (var row in DataRowReader.Read(dataset, options.SkipBadRows, report, options.MaxLineLength))
             {
                 var example = DataFormats.ParseRanked(row);
                 ranked.Add(example with

@@ -19,6 +19,11 @@ public sealed class DataOptions
     public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the seed keeps single-turn rows only)." };
     public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "Seed 001/003 pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
     public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Count malformed rows and go on instead of stopping." };
+    public Option<int> MaxLineLength { get; } = new("--max-line-length")
+    {
+        Description = "Longest line (or JSON array element) read from the data, in characters after decompression; longer ones are bad rows.",
+        DefaultValueFactory = _ => DataRowReader.DefaultMaxLineLength,
+    };
 
     private readonly bool letMeExplain;
 
@@ -35,7 +40,7 @@ public sealed class DataOptions
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Dataset, Format, Template, Raw, MaxLength, MaxPromptLength, NoSingleTurn, SkipBadRows })
+        foreach (Option option in new Option[] { Dataset, Format, Template, Raw, MaxLength, MaxPromptLength, NoSingleTurn, SkipBadRows, MaxLineLength })
             command.Options.Add(option);
         if (letMeExplain) command.Options.Add(LetMeExplain);
     }
@@ -87,6 +92,7 @@ public sealed class DataOptions
             SingleTurnOnly = !settings.Get(NoSingleTurn),
             LetMeExplain = letMeExplain && settings.Get(LetMeExplain),
             SkipBadRows = settings.Get(SkipBadRows),
+            MaxLineLength = settings.Get(MaxLineLength) > 0 ? settings.Get(MaxLineLength) : throw new ArgumentException("--max-line-length must be positive."),
             MaxLength = maxLength,
             MaxPromptLength = maxPromptLength,
             Encoder = tokenizer is null ? null : new DelegateTextEncoder(text => tokenizer.Encode(text)),

@@ -41,7 +41,7 @@ public static class DemoCommand
             {
                 Console.CancelKeyPress -= onCancel;
             }
-            return 0;
+            return cancel.IsCancellationRequested ? TrainingRunner.InterruptedExitCode : 0;
         }));
         return command;
     }

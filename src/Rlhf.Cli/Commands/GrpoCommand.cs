@@ -56,7 +56,7 @@ public static class GrpoCommand
         var scaleRewards = new Option<string>("--scale-rewards") { Description = "Divide advantages by the group's std (group), the batch's (batch), or not at all (none).", DefaultValueFactory = _ => "group" };
         scaleRewards.AcceptOnlyFromAmong("group", "batch", "none");
         var normalize = new Option<bool>("--normalize-advantages") { Description = "Whiten the advantages over the generation batch." };
-        var template = new Option<string?>("--template") { Description = "Prompt template (default \"### Question: {instruction}\\n### Answer: \"; \\n is a newline)." };
+        var template = new Option<string?>("--template") { Description = $"Prompt template; the prompt is its part before {{response}} (\\n for newlines; default \"{PromptTemplate.DefaultText.Replace("\n", "\\n")}\")." };
         var raw = new Option<bool>("--raw") { Description = "Use prompts as they are (no template)." };
         var training = new TrainingOptions(Defaults(defaults));
         var cmd = new Command(name, description)

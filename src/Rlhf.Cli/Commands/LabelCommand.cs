@@ -72,7 +72,7 @@ public static class LabelCommand
             {
                 var server = LabelServer.StartAsync(session, new LabelServerOptions { Host = address, Port = parse.GetValue(port), GuidelinesMarkdown = guidelinesText }, stop.Token)
                     .GetAwaiter().GetResult();
-                AnsiConsole.MarkupLine($"Labeling page: [link]{server.Url}[/]  (Ctrl-C to stop; every judgement is saved at once)");
+                AnsiConsole.MarkupLine($"Labeling page: [link]{Markup.Escape(server.Url.ToString())}[/]  (Ctrl-C to stop; every judgement is saved at once)");
                 bool loopback = address == "localhost" || (System.Net.IPAddress.TryParse(address, out var ip) && System.Net.IPAddress.IsLoopback(ip));
                 if (!loopback)
                     AnsiConsole.MarkupLine("[yellow]warning:[/] listening beyond this machine; anyone who can reach the port can submit judgements.");

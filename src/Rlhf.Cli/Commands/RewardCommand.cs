@@ -95,7 +95,7 @@ public static class RewardCommand
             report = new DataReport { Source = path };
             examples = [];
             int read = 0;
-            foreach (var row in DataRowReader.Read(path, options.SkipBadRows, report))
+            foreach (var row in DataRowReader.Read(path, options.SkipBadRows, report, options.MaxLineLength))
             {
                 var ranked = DataFormats.ParseRanked(row);
                 read++;

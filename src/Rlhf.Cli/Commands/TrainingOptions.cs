@@ -31,6 +31,8 @@ public sealed class TrainingOptions
     public Option<int> SaveTotalLimit { get; }
     public Option<ulong> Seed { get; }
     public Option<string?> ResumeFromCheckpoint { get; } = new("--resume-from-checkpoint") { Description = "Continue from a checkpoint folder, or \"latest\" in the output folder." };
+    public Option<int> MaxNonFiniteSteps { get; }
+    public Option<double> DivergenceLossRatio { get; }
     public Option<string?> EvalDataset { get; } = new("--eval-dataset") { Description = "Held-out data file (same format as --dataset)." };
     public Option<double> EvalSplit { get; } = new("--eval-split") { Description = "Hold out this fraction of --dataset for evaluation (deterministic with --seed; 0 = none).", DefaultValueFactory = _ => 0 };
 
@@ -54,6 +56,8 @@ public sealed class TrainingOptions
         EvalSteps = new("--eval-steps") { Description = "Evaluate every N steps (0 = at the end only).", DefaultValueFactory = _ => defaults.EvalSteps };
         SaveSteps = new("--save-steps") { Description = "Checkpoint every N steps (0 = none; Ctrl-C always checkpoints).", DefaultValueFactory = _ => defaults.SaveSteps };
         SaveTotalLimit = new("--save-total-limit") { Description = "Checkpoints kept (0 = all).", DefaultValueFactory = _ => defaults.SaveTotalLimit };
+        MaxNonFiniteSteps = new("--max-nonfinite-steps") { Description = "Stop as diverged after this many non-finite steps in a row (0 = only skip them).", DefaultValueFactory = _ => defaults.MaxNonFiniteSteps };
+        DivergenceLossRatio = new("--divergence-loss-ratio") { Description = "Stop as diverged when the loss exceeds this multiple of its first value (0 = off).", DefaultValueFactory = _ => defaults.DivergenceLossRatio };
         Seed = new("--seed") { Description = "Seed for initialisation, shuffling and the eval split.", DefaultValueFactory = _ => defaults.Seed };
     }
 
@@ -64,6 +68,7 @@ public sealed class TrainingOptions
             Config, OutputDir, OverwriteOutputDir, NumTrainEpochs, MaxSteps, PerDeviceTrainBatchSize, PerDeviceEvalBatchSize,
             GradientAccumulationSteps, LearningRate, WeightDecay, AdamBeta1, AdamBeta2, AdamEpsilon, MaxGradNorm, LrSchedulerType,
             WarmupRatio, WarmupSteps, LoggingSteps, EvalSteps, SaveSteps, SaveTotalLimit, Seed, ResumeFromCheckpoint, EvalDataset, EvalSplit,
+            MaxNonFiniteSteps, DivergenceLossRatio,
         })
             command.Options.Add(option);
     }
@@ -94,11 +99,12 @@ public sealed class TrainingOptions
             SaveTotalLimit = settings.Get(SaveTotalLimit),
             Seed = settings.Get(Seed),
             ResumeFromCheckpoint = settings.Get(ResumeFromCheckpoint),
+            MaxNonFiniteSteps = settings.Get(MaxNonFiniteSteps),
+            DivergenceLossRatio = settings.Get(DivergenceLossRatio),
         };
         arguments.Validate();
         // Fail before loading data when the run would replace a model (the loop checks again).
-        if (arguments.ResumeFromCheckpoint is null && !arguments.OverwriteOutputDir
-            && (File.Exists(Path.Combine(arguments.OutputDir, "config.json")) || File.Exists(Path.Combine(arguments.OutputDir, "model.safetensors"))))
+        if (arguments.ResumeFromCheckpoint is null && !arguments.OverwriteOutputDir && CheckpointStore.HoldsModel(arguments.OutputDir))
             throw new IOException($"{arguments.OutputDir} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
         return arguments;
     }

@@ -1,5 +1,5 @@
 // Runs a TrainingLoop for a command: a live Spectre progress bar on a terminal (plain lines otherwise), Ctrl-C as a
-// clean interruption (checkpoint, exit 0, how to resume), and the final metrics.
+// clean interruption (checkpoint, exit 130, how to resume), and the final metrics.
 using System.Globalization;
 using Rlhf.Training;
 using Spectre.Console;
@@ -14,6 +14,9 @@ public sealed record LoopHooks(
 
 public static class TrainingRunner
 {
+    /// <summary>The exit code after Ctrl-C (128 + SIGINT, as shells report it), so scripts can tell it from a finished run.</summary>
+    public const int InterruptedExitCode = 130;
+
     /// <summary>A console writing to the current Console.Out (so tests that redirect it see the output).</summary>
     /// Off a terminal (tests, CI, pipes): no colours, no live widgets, and wide lines.
     public static IAnsiConsole CreateConsole()
@@ -67,7 +70,7 @@ public static class TrainingRunner
         if (result.Interrupted)
         {
             console.MarkupLine($"[yellow]interrupted at step {result.GlobalStep}[/]; resume with --resume-from-checkpoint latest");
-            return 0;
+            return InterruptedExitCode;
         }
         PrintFinal(console, result);
         console.MarkupLine($"Saved the model to [green]{Markup.Escape(arguments.OutputDir)}[/] (metrics.jsonl, {CommandSettings.ResolvedFileName}).");

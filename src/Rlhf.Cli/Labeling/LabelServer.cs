@@ -72,7 +72,7 @@ public sealed class LabelServer : IAsyncDisposable
             // DNS rebinding: a loopback server answers only requests addressed to a loopback name.
             if (loopbackOnly && !IsLoopbackHost(context.Request.Host.Host))
             {
-                await WriteJson(context, 400, new { error = "requests must be addressed to 127.0.0.1 or localhost" });
+                await WriteJson(context, 400, new { error = "requests must be addressed to a loopback address or localhost" });
                 return;
             }
             context.Response.Headers.CacheControl = "no-store";
@@ -149,10 +149,12 @@ public sealed class LabelServer : IAsyncDisposable
         {
             await app.StartAsync(cancel);
         }
-        catch (IOException error)
+        catch (Exception error) when (error is IOException or System.Net.Sockets.SocketException)
         {
             await app.DisposeAsync();
-            throw new IOException($"Cannot listen on {options.Host}:{options.Port}: {error.Message}", error);
+            string host = address?.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{options.Host}]" : options.Host;
+            string reason = (error.InnerException as System.Net.Sockets.SocketException)?.Message ?? error.Message;
+            throw new IOException($"Cannot listen on {host}:{options.Port} (--host, --port): {reason}", error);
         }
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
@@ -179,14 +181,23 @@ public sealed class LabelServer : IAsyncDisposable
         await app.DisposeAsync();
     }
 
+    /// <summary>True for localhost and loopback addresses; IPv6 hosts arrive bracketed ("[::1]").</summary>
     private static bool IsLoopbackHost(string host) =>
-        host is "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+        host is "localhost" || (IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>True for exactly <c>application/json</c> (any case, parameters allowed), with no charset other than UTF-8.</summary>
+    public static bool IsJsonContentType(string? contentType)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var type)) return false;
+        return type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            && (!type.Charset.HasValue || type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>Reads a JSON body of at most <paramref name="maxBytes"/> bytes as strict UTF-8.</summary>
     private static async Task<string> ReadBody(HttpRequest request, int maxBytes)
     {
         if (request.ContentLength > maxBytes) throw new FeedbackValidationException($"the request body exceeds {maxBytes} bytes");
-        if (request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!IsJsonContentType(request.ContentType))
             throw new FeedbackValidationException("the request must have Content-Type: application/json");
         var buffer = new byte[maxBytes + 1];
         int length = 0;

@@ -28,9 +28,16 @@ public sealed unsafe class NativeSlab : SafeHandle
         SetHandle((IntPtr)memory);
         if (bytes > 0) GC.AddMemoryPressure((long)bytes);
         bytesReported = (long)bytes;
+        allocatedOnThread += (long)bytes;
     }
 
     private readonly long bytesReported;
+
+    [ThreadStatic] private static long allocatedOnThread;
+
+    /// <summary>Native bytes allocated by slabs on the calling thread since it started (never decreases), the native
+    /// counterpart of <see cref="GC.GetAllocatedBytesForCurrentThread"/>: the difference around a call bounds what it allocated.</summary>
+    public static long BytesAllocatedOnCurrentThread => allocatedOnThread;
 
     public float* Pointer => (float*)handle;
 

@@ -84,6 +84,9 @@ public sealed record DataPipelineOptions
     /// <summary>Count malformed rows in the report and go on, instead of throwing.</summary>
     public bool SkipBadRows { get; init; }
 
+    /// <summary>Longest line or array element read, in characters (<see cref="DataRowReader.DefaultMaxLineLength"/>).</summary>
+    public int MaxLineLength { get; init; } = DataRowReader.DefaultMaxLineLength;
+
     /// <summary>The textbook's DPO data preparation exactly: single-turn, Let-me-explain, default template, 256/512 apart.</summary>
     public static DataPipelineOptions Seed003(ITextEncoder? encoder) => new() { Encoder = encoder, LetMeExplain = true, Task = DataTask.Dpo };
 
@@ -96,6 +99,8 @@ public sealed record DataPipelineOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad value.</summary>
     public void Validate()
     {
+        if (MaxLineLength <= 0)
+            throw new ArgumentException($"MaxLineLength must be positive (got {MaxLineLength})");
         if (MaxLength <= 0)
             throw new ArgumentException($"MaxLength must be positive (got {MaxLength})");
         if (MaxPromptLength <= 0 || MaxPromptLength > MaxLength)

@@ -52,8 +52,10 @@ public sealed record DataRow(string Source, int Number, bool IsArrayElement, Jso
     /// <summary>The field, which must be present and not null.</summary>
     public JsonElement GetRequired(string name)
     {
-        if (!Value.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        if (!Value.TryGetProperty(name, out var value))
             throw Error($"missing field '{name}'", $"field '{name}' is missing; present fields: {FieldList()}");
+        if (value.ValueKind == JsonValueKind.Null)
+            throw Error($"field '{name}' is null", $"field '{name}' is null; it must hold a value");
         return value;
     }
 
@@ -76,7 +78,7 @@ public sealed record DataRow(string Source, int Number, bool IsArrayElement, Jso
 
     internal string FieldList()
     {
-        var names = Value.EnumerateObject().Select(p => $"'{p.Name}'").ToList();
+        var names = Value.EnumerateObject().Select(p => $"'{Rlhf.Models.JsonText.Clip(p.Name, 40)}'").Take(20).ToList();
         return names.Count == 0 ? "none" : string.Join(", ", names);
     }
 }

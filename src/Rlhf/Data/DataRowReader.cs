@@ -25,20 +25,28 @@ public static class DataRowReader
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
     /// <summary>
+    /// The longest line (JSON Lines) or array element (JSON array) read, in characters after decompression: 16 Mi, far
+    /// above any real row, so that a corrupt or hostile file fails with a message instead of exhausting memory.
+    /// </summary>
+    public const int DefaultMaxLineLength = 16 << 20;
+
+    /// <summary>
     /// Rows of <paramref name="path"/>. A malformed row (invalid JSON, not an object) throws
     /// <see cref="DataFormatException"/> (<c>data.jsonl:17: invalid JSON (…)</c>) unless <paramref name="skipBadRows"/>,
     /// in which case it is counted in <paramref name="report"/> and skipped. A syntax error inside a JSON array cannot be
     /// skipped (the rest of the array is unreadable) and always throws.
     /// </summary>
-    public static IEnumerable<DataRow> Read(string path, bool skipBadRows = false, DataReport? report = null)
+    /// <param name="maxLineLength">Longer lines or array elements are bad rows (see <see cref="DefaultMaxLineLength"/>).</param>
+    public static IEnumerable<DataRow> Read(string path, bool skipBadRows = false, DataReport? report = null, int maxLineLength = DefaultMaxLineLength)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLineLength);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: data file not found", path);
         var layout = DetectLayout(path);
         return layout == DataFileLayout.JsonArray
-            ? ReadArray(path, skipBadRows, report)
-            : ReadLines(path, skipBadRows, report);
+            ? ReadArray(path, skipBadRows, report, maxLineLength)
+            : ReadLines(path, skipBadRows, report, maxLineLength);
     }
 
     /// <summary>True when the file starts with the gzip magic bytes.</summary>
@@ -77,45 +85,51 @@ public static class DataRowReader
     {
         bool gzip = IsGzip(path);
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
+        return gzip ? new CheckedGzipStream(file) : file;
     }
 
-    private static IEnumerable<DataRow> ReadLines(string path, bool skipBadRows, DataReport? report)
+    private static IEnumerable<DataRow> ReadLines(string path, bool skipBadRows, DataReport? report, int maxLineLength)
     {
         using var stream = OpenText(path);
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, 1 << 16);
+        var lines = new BoundedLineReader(reader, maxLineLength);
         int lineNumber = 0;
         while (true)
         {
             string? line;
+            long lineLength;
             try
             {
-                line = reader.ReadLine();
+                if (!lines.Next(out line, out lineLength))
+                    yield break;
             }
             catch (InvalidDataException e)
             {
                 throw new DataFormatException($"{path}:{lineNumber + 1}", "corrupt gzip",
                     $"corrupt gzip data ({e.Message}); re-create or re-download the file", e);
             }
-            if (line is null)
-                yield break;
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
-                continue;
             DataRow? row = null;
             DataFormatException? error = null;
-            try
+            if (line is null)
+                error = TooLong($"{path}:{lineNumber}", "line", lineLength, maxLineLength);
+            else if (string.IsNullOrWhiteSpace(line))
+                continue;
+            else
             {
-                using var doc = JsonDocument.Parse(line, DocumentOptions);
-                row = new DataRow(path, lineNumber, false, doc.RootElement.Clone());
+                try
+                {
+                    using var doc = JsonDocument.Parse(line, DocumentOptions);
+                    row = new DataRow(path, lineNumber, false, doc.RootElement.Clone());
+                }
+                catch (JsonException e)
+                {
+                    error = new DataFormatException($"{path}:{lineNumber}", "invalid JSON",
+                        $"invalid JSON ({Shorten(e)}); each line must be one complete JSON object", e);
+                }
             }
-            catch (JsonException e)
-            {
-                error = new DataFormatException($"{path}:{lineNumber}", "invalid JSON",
-                    $"invalid JSON ({Shorten(e)}); each line must be one complete JSON object", e);
-            }
-            if (row is not null && row.Value.ValueKind != JsonValueKind.Object)
-                error = NotObject(row);
+            if (row is not null)
+                error = CheckRow(row);
             if (error is not null)
             {
                 if (!skipBadRows)
@@ -127,19 +141,18 @@ public static class DataRowReader
         }
     }
 
-    private static IEnumerable<DataRow> ReadArray(string path, bool skipBadRows, DataReport? report)
+    private static IEnumerable<DataRow> ReadArray(string path, bool skipBadRows, DataReport? report, int maxLineLength)
     {
         using var stream = OpenText(path);
-        var parser = new ArrayParser(stream, path);
+        var parser = new ArrayParser(stream, path, maxLineLength);
         while (true)
         {
             JsonElement? element = parser.Next();
             if (element is null)
                 yield break;
             var row = new DataRow(path, parser.Index, true, element.Value);
-            if (row.Value.ValueKind != JsonValueKind.Object)
+            if (CheckRow(row) is { } error)
             {
-                var error = NotObject(row);
                 if (!skipBadRows)
                     throw error;
                 report?.AddBadRow(error);
@@ -153,7 +166,7 @@ public static class DataRowReader
     /// Streams the elements of a top-level JSON array with <see cref="Utf8JsonReader"/> over a growing window of the
     /// stream, so memory is bounded by the largest element, not the file.
     /// </summary>
-    private sealed class ArrayParser(Stream stream, string path)
+    private sealed class ArrayParser(Stream stream, string path, int maxElementLength)
     {
         private byte[] _buffer = new byte[1 << 16];
         private int _length;
@@ -242,6 +255,8 @@ public static class DataRowReader
                 _length -= _start;
                 _start = 0;
             }
+            if (_length - _start > maxElementLength)
+                throw TooLong(DataRow.FormatLocation(path, Index + 1, true), "element", _length - _start, maxElementLength, atLeast: true);
             if (_length == _buffer.Length)
                 Array.Resize(ref _buffer, _buffer.Length * 2);
             int n;
@@ -266,12 +281,26 @@ public static class DataRowReader
         }
     }
 
+    /// <summary>Null for a usable row; else why not (not an object, or text that cannot be read).</summary>
+    private static DataFormatException? CheckRow(DataRow row)
+    {
+        if (row.Value.ValueKind != JsonValueKind.Object)
+            return NotObject(row);
+        if (Rlhf.Models.JsonText.FindUndecodable(row.Value) is { } where)
+            return row.Error("invalid text", Rlhf.Models.JsonText.UndecodableMessage(where));
+        return null;
+    }
+
+    private static DataFormatException TooLong(string location, string what, long length, int limit, bool atLeast = false) =>
+        new(location, $"{what} too long",
+            $"the {what} is {(atLeast ? "over " : "")}{length:N0} {(atLeast ? "bytes" : "characters")} long, above the limit of {limit:N0}; raise it with --max-line-length if the file is right");
+
     private static DataFormatException NotObject(DataRow row) =>
         row.Error("not a JSON object", $"row is {DataRow.Describe(row.Value.ValueKind)}, not a JSON object; each row must be an object such as {{\"chosen\": \"…\", \"rejected\": \"…\"}}");
 
     private static string Shorten(JsonException e)
     {
-        string m = e.Message;
+        string m = Rlhf.Models.JsonText.ShortenQuotes(e.Message);
         int cut = m.IndexOf(" Path:", StringComparison.Ordinal);
         if (cut < 0)
             cut = m.IndexOf(" LineNumber:", StringComparison.Ordinal);

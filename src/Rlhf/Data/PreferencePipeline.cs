@@ -20,7 +20,7 @@ public static class PreferencePipeline
     public static PipelineResult<PreferencePair> Run(string path, DataPipelineOptions options)
     {
         var report = new DataReport { Source = path };
-        return Run(DataRowReader.Read(path, options.SkipBadRows, report), options, report);
+        return Run(DataRowReader.Read(path, options.SkipBadRows, report, options.MaxLineLength), options, report);
     }
 
     /// <summary>Runs the steps over rows already read (e.g. from several files); bad rows are added to <paramref name="report"/>.</summary>

@@ -15,7 +15,7 @@ public static class SftPipeline
     public static PipelineResult<InstructionExample> Run(string path, DataPipelineOptions options)
     {
         var report = new DataReport { Source = path };
-        return Run(DataRowReader.Read(path, options.SkipBadRows, report), options, report);
+        return Run(DataRowReader.Read(path, options.SkipBadRows, report, options.MaxLineLength), options, report);
     }
 
     public static PipelineResult<InstructionExample> Run(IEnumerable<DataRow> rows, DataPipelineOptions options, DataReport? report = null)

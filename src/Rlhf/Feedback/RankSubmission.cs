@@ -113,7 +113,7 @@ public sealed record RankSubmission(
     /// Checks the submission against a task with <paramref name="responseCount"/> responses and builds the stored
     /// record (responses best-first, ties and flags moved to best-first positions).
     /// </summary>
-    public FeedbackRecord ToRecord(LabelPrompt prompt, IReadOnlyList<string> responses, string defaultAnnotator, string model,
+    public FeedbackRecord ToRecord(LabelPrompt prompt, IReadOnlyList<string> responses, string sessionAnnotator, string model,
         SamplingSettings? sampling, DateTimeOffset timestamp)
     {
         int k = responses.Count;
@@ -157,9 +157,10 @@ public sealed record RankSubmission(
             }
         }
 
-        string annotator = string.IsNullOrWhiteSpace(Annotator) ? defaultAnnotator : Annotator.Trim();
-        if (annotator.Length > MaxAnnotatorLength || annotator.Any(char.IsControl))
-            throw new FeedbackValidationException($"the annotator name must be at most {MaxAnnotatorLength} printable characters");
+        // The session names the annotator (--annotator); a request may repeat that name but not judge under another.
+        string annotator = sessionAnnotator;
+        if (!string.IsNullOrWhiteSpace(Annotator) && Annotator.Trim() != annotator)
+            throw new FeedbackValidationException($"\"annotator\" is fixed by the session ('{annotator}'); a request cannot change it");
 
         return new FeedbackRecord
         {

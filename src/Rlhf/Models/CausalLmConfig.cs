@@ -57,6 +57,10 @@ public abstract record CausalLmConfig
     /// <summary>Throws <see cref="ArgumentException"/> naming the offending keys when this configuration cannot be built.</summary>
     public abstract void Validate();
 
+    /// <summary>Parameters of the causal LM (its layout's total, heads excluded), as a double so that no shape
+    /// overflows: sizes are checked against memory and the checkpoint before anything is allocated.</summary>
+    public abstract double ParameterCount { get; }
+
     /// <summary>Writes a config.json that transformers loads, atomically.</summary>
     public abstract void Save(string path);
 }

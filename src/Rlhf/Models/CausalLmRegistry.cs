@@ -84,6 +84,7 @@ public static class CausalLmRegistry
         Func<CausalLmConfig, CausalLmConfig>? configOverride = null)
     {
         var config = LoadConfig(RequireFiles(directory));
+        ModelMemory.RequireFits(directory, config);
         var headList = heads?.ToList() ?? [];
         return FillFromFolder(Create(configOverride?.Invoke(config) ?? config, headList), directory, headList, headSeed);
     }

@@ -19,6 +19,7 @@ public static class ConfigJson
         {
             throw new ModelFormatException(path, $"cannot read the model configuration: {e.Message}", e);
         }
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFormatException(path, "is not valid UTF-8 text; expected a Hugging Face config.json.");
         JsonDocument document;
         try
         {
@@ -26,7 +27,12 @@ public static class ConfigJson
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"is not valid JSON ({e.Message}); expected a Hugging Face config.json.", e);
+            throw new ModelFormatException(path, $"is not valid JSON ({JsonText.Describe(e)}); expected a Hugging Face config.json.", e);
+        }
+        if (JsonText.FindUndecodable(document.RootElement) is { } undecodable)
+        {
+            document.Dispose();
+            throw new ModelFormatException(path, JsonText.UndecodableMessage(undecodable));
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
@@ -141,8 +147,8 @@ public static class ConfigJson
 
     public static string Describe(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => $"the string \"{value.GetString()}\"",
-        JsonValueKind.Number => $"the number {value.GetRawText()}",
+        JsonValueKind.String => $"the string \"{JsonText.Clip(value.GetString()!)}\"",
+        JsonValueKind.Number => $"the number {JsonText.Clip(value.GetRawText())}",
         JsonValueKind.True or JsonValueKind.False => $"the boolean {value.GetRawText()}",
         JsonValueKind.Array => "an array",
         JsonValueKind.Object => "an object",

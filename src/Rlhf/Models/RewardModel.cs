@@ -168,7 +168,7 @@ public sealed class RewardModel : IDisposable
         }
         catch (JsonException error)
         {
-            throw new ModelFormatException(path, $"is not valid JSON ({error.Message}).", error);
+            throw new ModelFormatException(path, $"is not valid JSON ({JsonText.Describe(error)}).", error);
         }
     }
 

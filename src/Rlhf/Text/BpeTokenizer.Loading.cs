@@ -50,17 +50,14 @@ public sealed partial class BpeTokenizer
             addBos = configRoot.TryGetProperty("add_bos_token", out var bos) && bos.ValueKind is JsonValueKind.True or JsonValueKind.False ? bos.GetBoolean() : null;
             addEos = configRoot.TryGetProperty("add_eos_token", out var eos) && eos.ValueKind is JsonValueKind.True or JsonValueKind.False ? eos.GetBoolean() : null;
             tokenizerClass = configRoot.TryGetProperty("tokenizer_class", out var cls) && cls.ValueKind == JsonValueKind.String ? cls.GetString() : null;
-            if (config.RootElement.TryGetProperty("model_max_length", out var max) && max.ValueKind == JsonValueKind.Number)
-            {
-                double value = max.GetDouble();
-                modelMaxLength = value >= int.MaxValue || value < 1 ? int.MaxValue : (int)value;
-            }
+            if (config.RootElement.TryGetProperty("model_max_length", out var max) && max.ValueKind != JsonValueKind.Null)
+                modelMaxLength = ReadModelMaxLength(configPath, max);
             if (config.RootElement.TryGetProperty("added_tokens_decoder", out var decoder))
             {
                 if (decoder.ValueKind != JsonValueKind.Object) throw new ModelFormatException(configPath, "added_tokens_decoder must be an object");
                 foreach (var entry in decoder.EnumerateObject())
                 {
-                    if (!int.TryParse(entry.Name, out int id)) throw new ModelFormatException(configPath, $"added_tokens_decoder key '{entry.Name}' is not an id");
+                    if (!int.TryParse(entry.Name, out int id)) throw new ModelFormatException(configPath, $"added_tokens_decoder key '{JsonText.Clip(entry.Name)}' is not an id");
                     extraAdded.Add(ReadAddedToken(configPath, entry.Value, id, $"added_tokens_decoder[{entry.Name}]"));
                 }
             }
@@ -80,7 +77,7 @@ public sealed partial class BpeTokenizer
                 if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(addedJson, "expected an object of token: id");
                 foreach (var entry in doc.RootElement.EnumerateObject())
                 {
-                    if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id)) throw new ModelFormatException(addedJson, $"id of '{entry.Name}' is not an integer");
+                    if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id)) throw new ModelFormatException(addedJson, $"id of '{JsonText.Clip(entry.Name)}' is not an integer");
                     extraAdded.Add(new AddedToken(id, entry.Name, Special: false));
                 }
             }
@@ -104,7 +101,7 @@ public sealed partial class BpeTokenizer
                 if (named is not null && !tokenizer.tokenToId.ContainsKey(named))
                 {
                     throw new ModelFormatException(File.Exists(configPath) ? configPath : mapPath,
-                        $"{key} '{named}' is not in the vocabulary");
+                        $"{key} '{JsonText.Clip(named)}' is not in the vocabulary");
                 }
                 return named;
             }
@@ -190,11 +187,13 @@ public sealed partial class BpeTokenizer
             string[] parts = line.Split(' ');
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
             {
-                throw new ModelFormatException(mergesTxtPath, $"line {i + 1}: expected two tokens separated by one space, got '{line}'");
+                throw new ModelFormatException(mergesTxtPath, $"line {i + 1}: expected two tokens separated by one space, got '{JsonText.Clip(line)}'");
             }
             mergeList.Add((parts[0], parts[1]));
             lineNumbers.Add(i + 1);
         }
+
+        RequireMerges(mergesTxtPath, vocabulary, mergeList.Count, added);
 
         // The vocabulary may be fine while the merges are not: report merges.txt with the line number.
         try
@@ -216,10 +215,12 @@ public sealed partial class BpeTokenizer
         {
             throw new ModelFormatException(path, "missing the \"model\" object");
         }
-        string? type = model.TryGetProperty("type", out var typeElement) ? typeElement.GetString() : null;
+        string? type = model.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null
+            ? (typeElement.ValueKind == JsonValueKind.String ? typeElement.GetString() : throw new ModelFormatException(path, "model.type must be a string"))
+            : null;
         if (type is not null && type != "BPE")
         {
-            throw new ModelFormatException(path, $"model.type \"{type}\" is not supported; only \"BPE\" models (byte-level or SentencePiece-style) are");
+            throw new ModelFormatException(path, $"model.type \"{JsonText.Clip(type)}\" is not supported; only \"BPE\" models (byte-level or SentencePiece-style) are");
         }
         var pipeline = TokenizerJsonReader.Read(path, root, model);
         if (!model.TryGetProperty("vocab", out var vocabElement)) throw new ModelFormatException(path, "missing model.vocab");
@@ -238,7 +239,7 @@ public sealed partial class BpeTokenizer
                 string[] parts = merge.GetString()!.Split(' ');
                 if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
                 {
-                    throw new ModelFormatException(path, $"model.merges[{index}]: expected \"left right\", got \"{merge.GetString()}\"");
+                    throw new ModelFormatException(path, $"model.merges[{index}]: expected \"left right\", got \"{JsonText.Clip(merge.GetString()!)}\"");
                 }
                 mergeList.Add((parts[0], parts[1]));
             }
@@ -271,15 +272,49 @@ public sealed partial class BpeTokenizer
             }
         }
         added.AddRange(extraAdded);
+        RequireMerges(path, vocabulary, mergeList.Count, added);
         return new BpeTokenizer(vocabulary, mergeList, added, path, rank => $"model.merges[{rank}]", pipeline);
+    }
+
+    /// <summary>
+    /// Rejects a tokenizer with no merges whose vocabulary has multi-character tokens other than added ones: an empty or
+    /// truncated merges file, which would otherwise tokenize everything byte by byte. (One such token, such as GPT-2's
+    /// &lt;|endoftext|&gt; before it is marked special, needs no merge.)
+    /// </summary>
+    private static void RequireMerges(string path, Dictionary<string, int> vocabulary, int mergeCount, List<AddedToken> added)
+    {
+        if (mergeCount > 0) return;
+        var addedContents = added.Select(a => a.Content).ToHashSet(StringComparer.Ordinal);
+        int unreachable = vocabulary.Keys.Count(token => token.Length > 1 && !addedContents.Contains(token));
+        if (unreachable > 1)
+            throw new ModelFormatException(path,
+                $"holds no merges, but the vocabulary has {unreachable:N0} multi-character tokens that only merges produce; the merges are missing or truncated");
+    }
+
+    /// <summary>
+    /// tokenizer_config.json's model_max_length: a whole number ≥ 1. transformers writes int(1e30) for "no limit",
+    /// so values past int.MaxValue mean unlimited.
+    /// </summary>
+    private static int ReadModelMaxLength(string path, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double number) || number != Math.Floor(number) || number < 1)
+            throw new ModelFormatException(path, $"model_max_length must be a whole number ≥ 1, found {JsonText.Clip(value.GetRawText())}");
+        return number >= int.MaxValue ? int.MaxValue : (int)number;
     }
 
     private static JsonDocument ReadJson(string path)
     {
         try
         {
-            using var stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            byte[] bytes = File.ReadAllBytes(path);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new ModelFormatException(path, "is not valid UTF-8 text");
+            var document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            if (JsonText.FindUndecodable(document.RootElement) is { } undecodable)
+            {
+                document.Dispose();
+                throw new ModelFormatException(path, JsonText.UndecodableMessage(undecodable));
+            }
+            return document;
         }
         catch (FileNotFoundException e)
         {
@@ -291,7 +326,7 @@ public sealed partial class BpeTokenizer
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"invalid JSON: {e.Message}", e);
+            throw new ModelFormatException(path, $"invalid JSON: {JsonText.Describe(e)}", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -307,9 +342,11 @@ public sealed partial class BpeTokenizer
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
             {
-                throw new ModelFormatException(path, $"{what}: id of token '{entry.Name}' is not a non-negative integer");
+                throw new ModelFormatException(path, $"{what}: id of token '{JsonText.Clip(entry.Name)}' is not a non-negative integer");
             }
-            if (!vocabulary.TryAdd(entry.Name, id)) throw new ModelFormatException(path, $"{what}: token '{entry.Name}' appears twice");
+            if (id > MaxTokenId)
+                throw new ModelFormatException(path, $"{what}: token '{JsonText.Clip(entry.Name)}' has id {id:N0}; ids above {MaxTokenId:N0} are not supported (the file is corrupt)");
+            if (!vocabulary.TryAdd(entry.Name, id)) throw new ModelFormatException(path, $"{what}: token '{JsonText.Clip(entry.Name)}' appears twice");
         }
         return vocabulary;
     }

@@ -36,6 +36,10 @@ public sealed partial class BpeTokenizer
     private readonly WordCache cache;
     private readonly TokenizerPipeline pipeline;
 
+    /// <summary>Largest token id accepted from a file (16× the largest published vocabularies), so that a corrupt id
+    /// cannot size the id tables past a few hundred MB.</summary>
+    public const int MaxTokenId = (1 << 22) - 1;
+
     /// <summary>Builds the tables; <paramref name="source"/> names the file for errors, <paramref name="mergeLocation"/>
     /// describes where merge <c>i</c> came from (e.g. "line 7").</summary>
     internal BpeTokenizer(
@@ -51,7 +55,8 @@ public sealed partial class BpeTokenizer
         int maxId = -1;
         foreach (var (token, id) in vocabulary)
         {
-            if (id < 0) throw new ModelFormatException(source, $"token '{token}' has negative id {id}");
+            if (id < 0) throw new ModelFormatException(source, $"token '{JsonText.Clip(token)}' has negative id {id}");
+            if (id > MaxTokenId) throw new ModelFormatException(source, $"token '{JsonText.Clip(token)}' has id {id:N0}, above the largest supported id {MaxTokenId:N0}");
             tokenToId.Add(token, id);
             maxId = Math.Max(maxId, id);
         }
@@ -61,16 +66,17 @@ public sealed partial class BpeTokenizer
         foreach (var token in added)
         {
             if (string.IsNullOrEmpty(token.Content)) throw new ModelFormatException(source, $"added token {token.Id} is empty");
-            if (token.Id < 0) throw new ModelFormatException(source, $"added token '{token.Content}' has negative id {token.Id}");
+            if (token.Id < 0 || token.Id > MaxTokenId)
+                throw new ModelFormatException(source, $"added token '{JsonText.Clip(token.Content)}' has id {token.Id:N0}, outside 0..{MaxTokenId:N0}");
             if (tokenToId.TryGetValue(token.Content, out int existing) && existing != token.Id)
             {
                 throw new ModelFormatException(source,
-                    $"added token '{token.Content}' has id {token.Id} but the vocabulary gives it id {existing}");
+                    $"added token '{JsonText.Clip(token.Content)}' has id {token.Id} but the vocabulary gives it id {existing}");
             }
             if (addedById.TryGetValue(token.Id, out var previous) && previous.Content != token.Content)
             {
                 throw new ModelFormatException(source,
-                    $"id {token.Id} is given to both '{previous.Content}' and '{token.Content}'");
+                    $"id {token.Id} is given to both '{JsonText.Clip(previous.Content)}' and '{JsonText.Clip(token.Content)}'");
             }
             tokenToId[token.Content] = token.Id;
             addedById[token.Id] = previous is null ? token : previous with { Special = previous.Special || token.Special };
@@ -83,7 +89,7 @@ public sealed partial class BpeTokenizer
         {
             if (idToToken[id] is { } other)
             {
-                throw new ModelFormatException(source, $"id {id} is given to both '{other}' and '{token}'");
+                throw new ModelFormatException(source, $"id {id} is given to both '{JsonText.Clip(other)}' and '{JsonText.Clip(token)}'");
             }
             idToToken[id] = token;
         }
@@ -131,7 +137,7 @@ public sealed partial class BpeTokenizer
 
         int RequireMergeToken(string token, int rank) => tokenToId.TryGetValue(token, out int id)
             ? id
-            : throw new ModelFormatException(source, $"{mergeLocation(rank)}: merge token '{token}' is not in the vocabulary");
+            : throw new ModelFormatException(source, $"{mergeLocation(rank)}: merge token '{JsonText.Clip(token)}' is not in the vocabulary");
     }
 
     /// <summary>A copy sharing the vocabulary, merges and cache, with other named special tokens and, when given, another

@@ -35,6 +35,9 @@ public sealed class ModelFolder : IDisposable
             var tokenizer = BpeTokenizer.FromFolder(directory);
             string generationPath = Path.Combine(directory, GenerationConfig.FileName);
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
+            if (tokenizer.VocabSize > model.Config.VocabSize)
+                throw new ModelFormatException(Path.Combine(directory, ICausalLm.ConfigFileName),
+                    $"vocab_size is {model.Config.VocabSize}, but the folder's tokenizer has {tokenizer.VocabSize} tokens; the tokenizer files do not belong to this model");
             return new ModelFolder(model, tokenizer, generation);
         }
         catch

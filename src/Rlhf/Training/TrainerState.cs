@@ -14,6 +14,10 @@ public sealed class TrainerState
     [JsonPropertyName("epoch_rng_state")] public ulong[] EpochRngState { get; set; } = [0, 0, 0, 0];
     [JsonPropertyName("optimizer_step")] public int OptimizerStep { get; set; }
     [JsonPropertyName("skipped_steps")] public int SkippedSteps { get; set; }
+    /// <summary>Non-finite steps in a row up to this one (the divergence policy's count).</summary>
+    [JsonPropertyName("nonfinite_in_a_row")] public int NonFiniteInARow { get; set; }
+    /// <summary>The first step's loss, which the divergence policy compares later losses with.</summary>
+    [JsonPropertyName("initial_loss")] public double? InitialLoss { get; set; }
     [JsonPropertyName("extra")] public Dictionary<string, double>? Extra { get; set; }
 
     /// <summary>The step this run started from (for the ETA); not saved.</summary>
@@ -35,7 +39,7 @@ public sealed class TrainerState
         }
         catch (JsonException error)
         {
-            throw new ModelFormatException(path, $"The trainer state is not valid JSON ({error.Message}).", error);
+            throw new ModelFormatException(path, $"The trainer state is not valid JSON ({JsonText.Describe(error)}).", error);
         }
     }
 

@@ -31,6 +31,10 @@ public sealed record TrainingArguments
     public int SaveTotalLimit { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
     public string? ResumeFromCheckpoint { get; init; }
+    /// <summary>Stop as diverged after this many non-finite steps in a row (0: never stop, only skip).</summary>
+    public int MaxNonFiniteSteps { get; init; } = 10;
+    /// <summary>Stop as diverged when a step's loss exceeds this multiple of the first step's (0: off).</summary>
+    public double DivergenceLossRatio { get; init; } = 100;
 
     public void Validate()
     {
@@ -45,6 +49,9 @@ public sealed record TrainingArguments
         if (WarmupSteps < 0) problems.Add($"warmup_steps must be ≥ 0 (got {WarmupSteps})");
         if (LoggingSteps <= 0) problems.Add($"logging_steps must be > 0 (got {LoggingSteps})");
         if (EvalSteps < 0 || SaveSteps < 0 || SaveTotalLimit < 0) problems.Add("eval_steps, save_steps and save_total_limit must be ≥ 0");
+        if (MaxNonFiniteSteps < 0) problems.Add($"max_nonfinite_steps must be ≥ 0 (got {MaxNonFiniteSteps})");
+        if (!(DivergenceLossRatio == 0 || DivergenceLossRatio > 1) || double.IsInfinity(DivergenceLossRatio))
+            problems.Add($"divergence_loss_ratio must be 0 (off) or a finite number > 1 (got {DivergenceLossRatio})");
         if (MaxGradNorm < 0) problems.Add($"max_grad_norm must be ≥ 0 (got {MaxGradNorm})");
         try { LearningRateSchedule.ParseKind(LrSchedulerType); }
         catch (ArgumentException e) { problems.Add(e.Message); }

@@ -51,10 +51,12 @@ public sealed class TrainingLoop<TExample>
     {
         string output = arguments.OutputDir;
         var checkpoints = new CheckpointStore(output, arguments.SaveTotalLimit);
+        checkpoints.RemoveLeftovers();
         string? resumeFrom = checkpoints.Resolve(arguments.ResumeFromCheckpoint);
-        if (resumeFrom is null && !arguments.OverwriteOutputDir && OutputHoldsModel(output))
+        if (resumeFrom is null && !arguments.OverwriteOutputDir && CheckpointStore.HoldsModel(output))
             throw new IOException($"{output} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
         Directory.CreateDirectory(output);
+        var divergence = new DivergenceMonitor(arguments.MaxNonFiniteSteps, arguments.DivergenceLossRatio);
 
         int totalSteps = TotalSteps;
         var schedule = new LearningRateSchedule(arguments.LearningRate, arguments.ResolveWarmup(totalSteps), totalSteps,
@@ -68,6 +70,7 @@ public sealed class TrainingLoop<TExample>
             rng.SetState(state.EpochRngState);
             if (state.Extra is not null) RestoreExtraState?.Invoke(state.Extra);
         }
+        divergence.Restore(state);
         task.Parameters.ZeroGradients();
 
         using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName), resumeFrom is null ? null : state.GlobalStep);
@@ -91,11 +94,12 @@ public sealed class TrainingLoop<TExample>
                 float learningRate = schedule.At(state.GlobalStep);
                 IReadOnlyDictionary<string, double> metrics;
                 double norm;
+                bool finite;
                 if (task is ISelfSteppingTask<TExample> selfStepping)
                 {
                     // The task applies its own updates (each clipped; a non-finite one is skipped and counted).
                     double normSum = 0;
-                    int updates = 0;
+                    int updates = 0, skippedBefore = skipped;
                     metrics = selfStepping.TrainStep(groups[g], () =>
                     {
                         double n = ClipStepAndZero(optimizer, learningRate, ref skipped);
@@ -104,13 +108,14 @@ public sealed class TrainingLoop<TExample>
                         return n;
                     });
                     norm = updates == 0 ? 0 : normSum / updates;
+                    finite = skipped == skippedBefore && metrics.Values.All(double.IsFinite);
                     if (!metrics.Values.All(double.IsFinite)) skipped++;
                 }
                 else
                 {
                     metrics = task.TrainStep(groups[g]);
                     norm = GradientClipping.GlobalNorm(task.Parameters);
-                    bool finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
+                    finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
                     if (finite) optimizer.Step(learningRate, GradientClipping.ClipCoefficient(norm, arguments.MaxGradNorm), zeroGradients: true);
                     else
                     {
@@ -136,6 +141,9 @@ public sealed class TrainingLoop<TExample>
                 }
                 else Report("step", metrics, tokensPerSecond, clock.Elapsed, remaining, state);
 
+                if (divergence.Observe(state, finite, metrics) is { } diverged)
+                    StopDiverged(checkpoints, diverged, state.GlobalStep);
+
                 if (evalSet is { Count: > 0 } && arguments.EvalSteps > 0 && state.GlobalStep % arguments.EvalSteps == 0)
                     RunEvaluation(state, metricsLog, history, clock.Elapsed);
                 bool interrupted = cancellation.IsCancellationRequested;
@@ -156,9 +164,24 @@ public sealed class TrainingLoop<TExample>
         }
 
         if (evalSet is { Count: > 0 }) RunEvaluation(state, metricsLog, history, clock.Elapsed);
-        task.SaveModel(output);
-        TrainerState.SaveArguments(Path.Combine(output, "training_args.json"), arguments);
+        checkpoints.SaveFinal(directory =>
+        {
+            task.SaveModel(directory);
+            TrainerState.SaveArguments(Path.Combine(directory, "training_args.json"), arguments);
+        });
         return new TrainingResult(state.GlobalStep, false, lastCheckpoint, skipped, history);
+    }
+
+    /// <summary>
+    /// Ends a diverged run without saving its weights: checkpoints saved from the diverged weights are deleted, the
+    /// newest checkpoint left (if any) becomes the output folder's model, and <see cref="TrainingDivergedException"/> says so.
+    /// </summary>
+    private void StopDiverged(CheckpointStore checkpoints, DivergenceMonitor.Verdict verdict, int step)
+    {
+        // Step s's loss is computed with the weights after step s−1, so checkpoint s−1 already holds the bad weights.
+        string? good = checkpoints.DiscardAfter(verdict.FirstBadStep - 2);
+        if (good is not null) checkpoints.PublishModelFrom(good);
+        throw new TrainingDivergedException(step, verdict.Reason, arguments.OutputDir, good);
     }
 
     /// <summary>One optimizer update for self-stepping tasks: clip, step (unless the norm is not finite), zero.</summary>
@@ -198,9 +221,6 @@ public sealed class TrainingLoop<TExample>
 
     private void Report(string kind, IReadOnlyDictionary<string, double> metrics, double tokensPerSecond, TimeSpan elapsed, TimeSpan? remaining, TrainerState state) =>
         Progress?.Report(new TrainingProgress(state.GlobalStep, TotalSteps, state.Epoch, kind, metrics, tokensPerSecond, elapsed, remaining));
-
-    private static bool OutputHoldsModel(string directory) =>
-        File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "config.json"));
 
     /// <summary>Averages step metrics over a logging window, adding lr, grad_norm, tokens/s.</summary>
     private sealed class MetricWindow(string learningRateName, IReadOnlySet<string> latestValueMetrics)

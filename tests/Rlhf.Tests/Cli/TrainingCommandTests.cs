@@ -203,7 +203,7 @@ public class TrainingCommandTests : IDisposable
     }
 
     [Fact]
-    public void AnInterruptedRunCheckpointsExitsZeroAndResumes()
+    public void AnInterruptedRunCheckpointsExits130AndResumes()
     {
         string output = dir.Sub("sft");
         using (var folder = ModelFolder.Load(model))
@@ -216,7 +216,7 @@ public class TrainingCommandTests : IDisposable
             using var stop = new CancellationTokenSource();
             stop.Cancel(); // as if Ctrl-C came during the first step
             using var capture = new ConsoleCapture();
-            Assert.Equal(0, TrainingRunner.Run(TrainingRunner.CreateConsole(), "sft", settings, task, arguments, examples, null, stop.Token));
+            Assert.Equal(130, TrainingRunner.Run(TrainingRunner.CreateConsole(), "sft", settings, task, arguments, examples, null, stop.Token));
             Assert.Contains("interrupted at step 1; resume with --resume-from-checkpoint latest", capture.Text);
         }
         Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));

@@ -84,14 +84,14 @@ public sealed class LabelServerTests : IAsyncLifetime
         Assert.Equal(id, (await GetJson("/api/task")).GetProperty("prompt_id").GetString()); // same task until judged
 
         var (status, body) = await Post("/api/rank",
-            $$"""{"prompt_id":"{{id}}","order":[3,1,0,2],"ties":[[1,0]],"flags":{"2":["harmful"]},"annotator":"zoe"}""");
+            $$"""{"prompt_id":"{{id}}","order":[3,1,0,2],"ties":[[1,0]],"flags":{"2":["harmful"]},"annotator":"ann"}""");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(1, body.GetProperty("judged").GetInt32());
         var record = FeedbackRecord.Parse(File.ReadAllLines(Output).Single());
         Assert.Equal(new[] { responses[3], responses[1], responses[0], responses[2] }, record.Responses);
         Assert.Equal([[1, 2]], record.Ties.Select(t => t.ToArray()));
         Assert.Equal(["harmful"], record.Flags[3]);
-        Assert.Equal("zoe", record.Annotator);
+        Assert.Equal("ann", record.Annotator);
         Assert.Equal("tiny", record.Model);
 
         var next = await GetJson("/api/task");
@@ -180,6 +180,69 @@ public sealed class LabelServerTests : IAsyncLifetime
         Assert.True(done.GetProperty("done").GetBoolean());
         Assert.Equal(3, File.ReadAllLines(Output).Length);
         Assert.All(File.ReadAllLines(Output), line => Assert.Equal("ann", FeedbackRecord.Parse(line).Annotator));
+    }
+
+    [Fact]
+    public async Task TheAnnotatorComesFromTheSessionOnly()
+    {
+        string id = (await GetJson("/api/task")).GetProperty("prompt_id").GetString()!;
+        var (status, error) = await Post("/api/rank", $$"""{"prompt_id":"{{id}}","order":[0,1,2,3],"annotator":"zoe"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("fixed by the session ('ann')", error.GetProperty("error").GetString());
+        Assert.False(File.Exists(Output) && File.ReadAllText(Output).Length > 0);
+        Assert.Equal(HttpStatusCode.OK, (await Post("/api/rank", $$"""{"prompt_id":"{{id}}","order":[0,1,2,3]}""")).Status);
+        Assert.Equal("ann", FeedbackRecord.Parse(File.ReadAllLines(Output).Single()).Annotator);
+    }
+
+    [Theory]
+    [InlineData("application/json", true)]
+    [InlineData("Application/JSON; charset=utf-8", true)]
+    [InlineData("application/jsonx", false)]
+    [InlineData("application/json-patch+json", false)]
+    [InlineData("application/json; charset=latin1", false)]
+    [InlineData("text/json", false)]
+    [InlineData(null, false)]
+    public void ContentTypeMustBeExactlyJson(string? contentType, bool accepted) =>
+        Assert.Equal(accepted, LabelServer.IsJsonContentType(contentType));
+
+    [Fact]
+    public async Task JsonxIsRejectedOverHttp()
+    {
+        string id = (await GetJson("/api/task")).GetProperty("prompt_id").GetString()!;
+        Assert.Equal(HttpStatusCode.BadRequest, (await Post("/api/rank", $$"""{"prompt_id":"{{id}}","order":[0,1,2,3]}""", "application/jsonx")).Status);
+    }
+
+    [Fact]
+    public async Task AnUnassignableAddressNamesHostAndPort()
+    {
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned to this machine.
+        var other = LabelFixtures.Session(dir.Sub("other.jsonl"));
+        var error = await Assert.ThrowsAsync<IOException>(() => LabelServer.StartAsync(other, new LabelServerOptions { Host = "192.0.2.1", Port = 8799 }));
+        Assert.Contains("192.0.2.1:8799", error.Message);
+    }
+
+    [SkippableFact]
+    public async Task Ipv6LoopbackServesWithABracketedUrl()
+    {
+        Skip.IfNot(System.Net.Sockets.Socket.OSSupportsIPv6, "this machine has no IPv6");
+        var other = LabelFixtures.Session(dir.Sub("v6.jsonl"));
+        LabelServer v6;
+        try
+        {
+            v6 = await LabelServer.StartAsync(other, new LabelServerOptions { Host = "::1" });
+        }
+        catch (IOException e)
+        {
+            Skip.If(true, $"IPv6 loopback is not available here: {e.Message}");
+            throw;
+        }
+        await using (v6)
+        {
+            Assert.Equal("[::1]", v6.Url.Host);
+            using var http = new HttpClient { BaseAddress = v6.Url };
+            var response = await http.GetAsync("/api/config");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
     }
 
     [Fact]

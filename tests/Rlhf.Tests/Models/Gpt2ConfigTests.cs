@@ -132,10 +132,11 @@ public sealed class Gpt2ConfigTests : IDisposable
     public void MissingModelTypeAndHfAliasesAreAccepted()
     {
         string path = WriteConfig("""
-            {"vocab_size": 10, "max_position_embeddings": 8, "hidden_size": 6, "num_hidden_layers": 1, "num_attention_heads": 3, "unknown": {"x": 1}}
+            {"vocab_size": 10, "max_position_embeddings": 8, "hidden_size": 6, "num_hidden_layers": 1, "num_attention_heads": 3, "unknown": {"x": 1},
+             "bos_token_id": 9, "eos_token_id": 9}
             """);
         var config = Gpt2Config.Load(path);
-        Assert.Equal(new Gpt2Config { VocabSize = 10, ContextLength = 8, EmbeddingSize = 6, LayerCount = 1, HeadCount = 3 }, config);
+        Assert.Equal(new Gpt2Config { VocabSize = 10, ContextLength = 8, EmbeddingSize = 6, LayerCount = 1, HeadCount = 3, BosTokenId = 9, EosTokenId = 9 }, config);
         Assert.Equal(2, config.HeadSize);
     }
 
@@ -173,8 +174,8 @@ public sealed class Gpt2ConfigTests : IDisposable
     public void LoadedConfigWithIndivisibleEmbeddingFailsValidation()
     {
         string path = WriteConfig(HubGpt2.Replace("\"n_embd\": 768", "\"n_embd\": 100"));
-        var config = Gpt2Config.Load(path);
-        var error = Assert.Throws<ArgumentException>(config.Validate);
+        var error = Assert.Throws<ModelFormatException>(() => Gpt2Config.Load(path));
+        Assert.StartsWith(path + ": ", error.Message);
         Assert.Contains("n_embd (100)", error.Message);
     }
 

@@ -75,7 +75,16 @@ public sealed class SafeTensorsTests : IDisposable
 
         using var file = SafeTensors.Open(path);
         var values = new float[6];
-        file.ReadInto("h", values);
+        Assert.Contains("tensor 'h' holds +Inf at element 5", Assert.Throws<ModelFormatException>(() => file.ReadInto("h", values)).Message);
+        SafeTensors.AllowNonFinite = true;
+        try
+        {
+            file.ReadInto("h", values);
+        }
+        finally
+        {
+            SafeTensors.AllowNonFinite = false;
+        }
         Assert.Equal([1f, -2f, 0.5f, 65504f, MathF.Pow(2, -24), float.PositiveInfinity], values);
     }
 
@@ -93,7 +102,16 @@ public sealed class SafeTensorsTests : IDisposable
         using var file = SafeTensors.Open(path);
         Assert.Equal("pt", file.Metadata["format"]);
         var values = new float[5];
-        file.ReadInto("b", values);
+        Assert.Contains("tensor 'b' holds -Inf at element 4", Assert.Throws<ModelFormatException>(() => file.ReadInto("b", values)).Message);
+        SafeTensors.AllowNonFinite = true;
+        try
+        {
+            file.ReadInto("b", values);
+        }
+        finally
+        {
+            SafeTensors.AllowNonFinite = false;
+        }
         Assert.Equal([1f, -2f, 3.140625f, MathF.Pow(2, -126), float.NegativeInfinity], values);
     }
 
@@ -126,7 +144,36 @@ public sealed class SafeTensorsTests : IDisposable
         { "negative dimension", """{"t":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}""", 4, null, ["'t'", "'shape'"] },
         { "reversed offsets", """{"t":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}""", 4, null, ["'t'", "begin <= end"] },
         { "metadata not strings", """{"__metadata__":{"format":1}}""", 0, null, ["__metadata__", "format"] },
+        { "bytes appended", """{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 8, null, ["end at byte 4", "holds 8 data bytes"] },
+        { "gap between tensors", """{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}""", 12, null, ["'t'", "starts at byte 8", "ends at 4"] },
+        { "lone surrogate name", """{"\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 4, null, ["not valid text", "surrogate"] },
+        { "huge name clipped", "{\"" + new string('n', 100_000) + "\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, null, ["100,000 characters", "unknown dtype"] },
     };
+
+    [Fact]
+    public void InvalidUtf8HeaderNamesTheFile()
+    {
+        string path = folder.File("utf8.safetensors");
+        var header = System.Text.Encoding.UTF8.GetBytes("""{"tX":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""");
+        header[3] = 0xFF;
+        var file = new byte[8 + header.Length + 4];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)header.Length);
+        header.CopyTo(file, 8);
+        File.WriteAllBytes(path, file);
+        var error = Assert.Throws<ModelFormatException>(() => SafeTensors.Open(path).Dispose());
+        Assert.Equal($"{path}: the safetensors header is not valid UTF-8 text; the file is corrupt or not a safetensors file.", error.Message);
+    }
+
+    [Fact]
+    public void NonFiniteF32NamesTensorAndElement()
+    {
+        string path = folder.File("nan.safetensors");
+        SafeTensors.Write(path, [("ok", Tensor.FromArray([1f], 1)), ("w", Tensor.FromArray([1f, 2f, 3f, float.NaN, 5f], 5))]);
+        using var file = SafeTensors.Open(path);
+        file.ReadInto("ok", new float[1]);
+        var error = Assert.Throws<ModelFormatException>(() => file.ReadInto("w", new float[5]));
+        Assert.StartsWith($"{path}: tensor 'w' holds NaN at element 3;", error.Message);
+    }
 
     [Theory]
     [MemberData(nameof(MalformedFiles))]

@@ -194,10 +194,27 @@ public static class SafeTensors
 
     internal static string FormatShape(IEnumerable<int> shape) => $"[{string.Join(", ", shape)}]";
 
+    private static string Clip(string text) => JsonText.Clip(text);
+
+    private static readonly AsyncLocal<bool> allowNonFinite = new();
+
+    /// <summary>
+    /// When false (the default), <see cref="SafeTensorsFile.ReadInto"/> rejects a tensor holding NaN or ±Inf with an
+    /// error naming it (such weights generate garbage and poison training). Set it (for the current async flow) to load
+    /// such a file anyway, e.g. to inspect a diverged checkpoint.
+    /// </summary>
+    public static bool AllowNonFinite
+    {
+        get => allowNonFinite.Value;
+        set => allowNonFinite.Value = value;
+    }
+
     /// <summary>Parses and validates the header; offsets in the result are relative to the data section.</summary>
     internal static (Dictionary<string, SafeTensorInfo> Tensors, Dictionary<string, string> Metadata) ParseHeader(
         string path, ReadOnlySpan<byte> header, long dataLength)
     {
+        if (System.Text.Unicode.Utf8.IsValid(header) is false)
+            throw new ModelFormatException(path, "the safetensors header is not valid UTF-8 text; the file is corrupt or not a safetensors file.");
         JsonDocument document;
         try
         {
@@ -205,7 +222,12 @@ public static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"the safetensors header is not valid JSON ({e.Message}); the file is corrupt or not a safetensors file.", e);
+            throw new ModelFormatException(path, $"the safetensors header is not valid JSON ({JsonText.Describe(e)}); the file is corrupt or not a safetensors file.", e);
+        }
+        if (JsonText.FindUndecodable(document.RootElement) is { } undecodable)
+        {
+            document.Dispose();
+            throw new ModelFormatException(path, $"{JsonText.UndecodableMessage(undecodable)}; the file is corrupt.");
         }
 
         using (document)
@@ -228,17 +250,27 @@ public static class SafeTensors
                 }
                 var info = ParseEntry(path, property.Name, property.Value, dataLength);
                 if (!tensors.TryAdd(info.Name, info))
-                    throw new ModelFormatException(path, $"tensor '{info.Name}' appears twice in the safetensors header.");
+                    throw new ModelFormatException(path, $"tensor '{Clip(info.Name)}' appears twice in the safetensors header.");
             }
 
+            // As the reference implementation: the tensors tile the data section exactly, without gaps or overlaps,
+            // and the file ends where the last tensor does (bytes inserted or appended are corruption, not slack).
             SafeTensorInfo? previous = null;
             foreach (var info in tensors.Values.OrderBy(t => t.DataBegin).ThenBy(t => t.DataEnd))
             {
-                if (previous is not null && info.DataBegin < previous.DataEnd)
+                long expectedBegin = previous?.DataEnd ?? 0;
+                if (info.DataBegin < expectedBegin)
                     throw new ModelFormatException(path,
-                        $"tensor '{info.Name}' (bytes {info.DataBegin}..{info.DataEnd}) overlaps tensor '{previous.Name}' (bytes {previous.DataBegin}..{previous.DataEnd}); the file is corrupt.");
-                if (previous is null || info.DataEnd > previous.DataEnd) previous = info;
+                        $"tensor '{Clip(info.Name)}' (bytes {info.DataBegin}..{info.DataEnd}) overlaps tensor '{Clip(previous!.Name)}' (bytes {previous.DataBegin}..{previous.DataEnd}); the file is corrupt.");
+                if (info.DataBegin > expectedBegin)
+                    throw new ModelFormatException(path,
+                        $"tensor '{Clip(info.Name)}' starts at byte {info.DataBegin} of the data section, but the previous tensor ends at {expectedBegin}; the file is corrupt.");
+                previous = info;
             }
+            long extent = previous?.DataEnd ?? 0;
+            if (extent != dataLength)
+                throw new ModelFormatException(path,
+                    $"the header's tensors end at byte {extent} of the data section, but the file holds {dataLength} data bytes; bytes were inserted, appended or lost.");
             return (tensors, metadata);
         }
     }
@@ -251,14 +283,14 @@ public static class SafeTensors
         foreach (var item in value.EnumerateObject())
         {
             if (item.Value.ValueKind != JsonValueKind.String)
-                throw new ModelFormatException(path, $"'{MetadataKey}' entry '{item.Name}' must be a string, found {item.Value.ValueKind}.");
+                throw new ModelFormatException(path, $"'{MetadataKey}' entry '{Clip(item.Name)}' must be a string, found {item.Value.ValueKind}.");
             metadata[item.Name] = item.Value.GetString()!;
         }
     }
 
     private static SafeTensorInfo ParseEntry(string path, string name, JsonElement entry, long dataLength)
     {
-        ModelFormatException Bad(string problem) => new(path, $"tensor '{name}': {problem}");
+        ModelFormatException Bad(string problem) => new(path, $"tensor '{Clip(name)}': {problem}");
 
         if (entry.ValueKind != JsonValueKind.Object)
             throw Bad($"the header entry must be an object with dtype, shape and data_offsets, found {entry.ValueKind}.");
@@ -267,7 +299,7 @@ public static class SafeTensors
         if (dtypeElement.ValueKind != JsonValueKind.String) throw Bad($"'dtype' must be a string, found {dtypeElement.ValueKind}.");
         string dtype = dtypeElement.GetString()!;
         if (!DTypeSizes.TryGetValue(dtype, out int elementSize))
-            throw Bad($"unknown dtype '{dtype}'; safetensors dtypes are {string.Join(", ", DTypeSizes.Keys)}.");
+            throw Bad($"unknown dtype '{Clip(dtype)}'; safetensors dtypes are {string.Join(", ", DTypeSizes.Keys)}.");
 
         if (!entry.TryGetProperty("shape", out var shapeElement)) throw Bad("the header entry has no 'shape'.");
         if (shapeElement.ValueKind != JsonValueKind.Array) throw Bad($"'shape' must be an array of integers, found {shapeElement.ValueKind}.");
@@ -277,7 +309,7 @@ public static class SafeTensors
         foreach (var dimension in shapeElement.EnumerateArray())
         {
             if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt32(out int size) || size < 0)
-                throw Bad($"'shape' must hold non-negative integers that fit in 32 bits, found {dimension.GetRawText()}.");
+                throw Bad($"'shape' must hold non-negative integers that fit in 32 bits, found {Clip(dimension.GetRawText())}.");
             shape[axis++] = size;
             try
             {
@@ -291,12 +323,12 @@ public static class SafeTensors
 
         if (!entry.TryGetProperty("data_offsets", out var offsetsElement)) throw Bad("the header entry has no 'data_offsets'.");
         if (offsetsElement.ValueKind != JsonValueKind.Array || offsetsElement.GetArrayLength() != 2)
-            throw Bad($"'data_offsets' must be an array [begin, end], found {offsetsElement.GetRawText()}.");
+            throw Bad($"'data_offsets' must be an array [begin, end], found {Clip(offsetsElement.GetRawText())}.");
         var begin = offsetsElement[0];
         var end = offsetsElement[1];
         if (begin.ValueKind != JsonValueKind.Number || !begin.TryGetInt64(out long dataBegin) ||
             end.ValueKind != JsonValueKind.Number || !end.TryGetInt64(out long dataEnd) || dataBegin < 0 || dataEnd < dataBegin)
-            throw Bad($"'data_offsets' must be non-negative integers with begin <= end, found {offsetsElement.GetRawText()}.");
+            throw Bad($"'data_offsets' must be non-negative integers with begin <= end, found {Clip(offsetsElement.GetRawText())}.");
         if (dataEnd > dataLength)
             throw Bad($"data_offsets [{dataBegin}, {dataEnd}] run past the end of the data section ({dataLength} bytes); the file is truncated or corrupt.");
 
@@ -391,7 +423,17 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 throw new ModelFormatException(Path,
                     $"tensor '{name}' has dtype {info.DType}, which cannot be read as float; supported dtypes are {string.Join(", ", SafeTensors.ReadableDTypes)}. Convert the checkpoint to float32 (e.g. model.float() before save_pretrained).");
         }
+        if (!SafeTensors.AllowNonFinite)
+        {
+            long bad;
+            fixed (float* values = destination) bad = Rlhf.Tensors.Kernels.FiniteKernels.IndexOfNonFinite(values, destination.Length);
+            if (bad >= 0)
+                throw new ModelFormatException(Path,
+                    $"tensor '{name}' holds {Describe(destination[(int)bad])} at element {bad}; the weights are corrupt or come from a diverged run (pass --allow-nonfinite-weights to load them anyway).");
+        }
     }
+
+    private static string Describe(float value) => float.IsNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
 
     private void Release()
     {

@@ -32,7 +32,7 @@ public sealed record GenerationConfig
     {
         try
         {
-            var root = JsonNode.Parse(File.ReadAllText(path))?.AsObject()
+            var root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
                 ?? throw new ModelFormatException(path, "generation_config.json must hold a JSON object.");
             int? Int(string key) => root[key] is JsonValue v && v.TryGetValue(out int i) ? i
                 : root[key] is JsonArray a && a.Count > 0 && a[0] is JsonValue first && first.TryGetValue(out int j) ? j : null;
@@ -55,7 +55,7 @@ public sealed record GenerationConfig
         }
         catch (JsonException error)
         {
-            throw new ModelFormatException(path, $"generation_config.json is not valid JSON ({error.Message}).", error);
+            throw new ModelFormatException(path, $"generation_config.json is not valid JSON ({JsonText.Describe(error)}).", error);
         }
     }
 

@@ -67,7 +67,22 @@ public sealed record Gpt2Config : CausalLmConfig
         };
     }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the offending values when this configuration cannot be built.</summary>
+    /// <summary>Upper bounds <see cref="Validate"/> enforces, far above any published model, so that a corrupt value is
+    /// reported before anything is allocated.</summary>
+    public const int MaxVocabSize = 1 << 22, MaxContextLength = 1 << 22, MaxEmbeddingSize = 1 << 16, MaxLayerCount = 1 << 12;
+
+    /// <summary>wte, wpe, per block 12·C² + 13·C, ln_f.</summary>
+    public override double ParameterCount
+    {
+        get
+        {
+            double c = EmbeddingSize;
+            return ((double)VocabSize + ContextLength) * c + (double)LayerCount * (12 * c * c + 13 * c) + 2 * c;
+        }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the offending values when this configuration cannot be built
+    /// (values out of range, or a model too large for this machine's memory).</summary>
     public override void Validate()
     {
         var problems = new List<string>();
@@ -80,6 +95,10 @@ public sealed record Gpt2Config : CausalLmConfig
         Positive("n_embd", EmbeddingSize);
         Positive("n_layer", LayerCount);
         Positive("n_head", HeadCount);
+        AtMost("vocab_size", VocabSize, MaxVocabSize);
+        AtMost("n_positions", ContextLength, MaxContextLength);
+        AtMost("n_embd", EmbeddingSize, MaxEmbeddingSize);
+        AtMost("n_layer", LayerCount, MaxLayerCount);
         if (HeadCount > 0 && EmbeddingSize > 0 && EmbeddingSize % HeadCount != 0)
             problems.Add($"n_embd ({EmbeddingSize}) must be divisible by n_head ({HeadCount})");
         if (!(LayerNormEpsilon > 0) || !float.IsFinite(LayerNormEpsilon))
@@ -91,8 +110,14 @@ public sealed record Gpt2Config : CausalLmConfig
         CheckToken("bos_token_id", BosTokenId);
         CheckToken("eos_token_id", EosTokenId);
         CheckToken("pad_token_id", PadTokenId);
+        if (problems.Count == 0 && ModelMemory.Problem(ParameterCount) is { } memory) problems.Add(memory);
         if (problems.Count > 0)
             throw new ArgumentException($"Invalid GPT-2 configuration: {string.Join("; ", problems)}.");
+
+        void AtMost(string key, int value, int limit)
+        {
+            if (value > limit) problems.Add($"{key} must be at most {limit:N0}, got {value:N0}");
+        }
 
         void CheckToken(string key, int? id)
         {
@@ -122,7 +147,7 @@ public sealed record Gpt2Config : CausalLmConfig
     {
         const string family = "GPT-2";
         var defaults = new Gpt2Config();
-        return new Gpt2Config
+        var config = new Gpt2Config
         {
             VocabSize = ConfigJson.RequiredInt(path, root, family, "vocab_size"),
             ContextLength = ConfigJson.RequiredInt(path, root, family, "n_positions", "max_position_embeddings"),
@@ -137,6 +162,15 @@ public sealed record Gpt2Config : CausalLmConfig
             PadTokenId = ConfigJson.OptionalTokenId(path, root, "pad_token_id", defaults.PadTokenId),
             Architecture = ConfigJson.Architecture(root, defaults.Architecture),
         };
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelFormatException(path, e.Message, e);
+        }
+        return config;
     }
 
     /// <summary>Writes a config.json that <c>transformers.GPT2LMHeadModel.from_pretrained</c> accepts, atomically.</summary>

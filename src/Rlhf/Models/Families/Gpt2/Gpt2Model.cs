@@ -96,6 +96,7 @@ public sealed class Gpt2Model : ICausalLm
         Func<Gpt2Config, Gpt2Config>? configOverride = null)
     {
         var config = Gpt2Config.Load(CausalLmRegistry.RequireFiles(directory));
+        ModelMemory.RequireFits(directory, config);
         var headList = heads?.ToList() ?? [];
         return CausalLmRegistry.FillFromFolder(new Gpt2Model(configOverride?.Invoke(config) ?? config, headList), directory, headList, headSeed);
     }

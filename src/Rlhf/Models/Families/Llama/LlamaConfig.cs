@@ -129,6 +129,19 @@ public sealed record LlamaConfig : CausalLmConfig
         return config with { Architecture = config.CausalLmArchitectureName };
     }
 
+    /// <summary>The layout's total (<see cref="LlamaModel.Layout"/>): embeddings, per block norms, q/k/v/o, gate/up/down
+    /// and their optional biases, the final norm, and a separate LM head when untied.</summary>
+    public override double ParameterCount
+    {
+        get
+        {
+            double c = Hidden, q = (double)HeadCount * HeadDim, kv = (double)KeyValueHeadCount * HeadDim, m = IntermediateSize;
+            double block = 2 * c + 2 * q * c + 2 * kv * c + 3 * m * c
+                + (QkvBias ? q + 2 * kv : 0) + (OutputBias ? c : 0) + (MlpBias ? 2 * m + c : 0);
+            return (double)VocabSize * c * (TieWordEmbeddings ? 1 : 2) + LayerCount * block + c;
+        }
+    }
+
     public override void Validate()
     {
         var problems = new List<string>();
