@@ -40,6 +40,7 @@ public static class DataCommand
             var dataTask = ParseTask(settings.Get(task) ?? (settings.Get(data.LetMeExplain) ? "dpo" : "reward"));
             var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console, dataTask: dataTask,
                 maxNewTokens: settings.Get(maxNewTokens));
+            var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template ? ChatExample.FirstInFile(dataset, template) : null;
             if (settings.Get(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -47,16 +48,24 @@ public static class DataCommand
                     file = dataset, format = format.ToString(), task = dataTask.ToString().ToLowerInvariant(), rows = summary.Rows, bad_rows = report.BadRows,
                     steps = report.Steps.Select(s => new { name = s.Name, count = s.Count }),
                     dropped = report.Drops.Select(d => new { reason = d.Reason, count = d.Count, first = d.FirstLocation, bad_row = d.IsBadRow }),
+                    chat_example = chat is null ? null : new { location = chat.Location, kind = chat.Kind, pieces = chat.Pieces.Select(p => new { label = p.Label, text = p.Text, trained = p.Trained }) },
                 }));
                 return 0;
             }
             TrainingRunner.Line(console, summary.ToString().TrimEnd());
             TrainingRunner.Line(console, $"pipeline ({FormatName(format)}, {dataTask.ToString().ToLowerInvariant()}):");
             TrainingRunner.Line(console, report.ToString().TrimEnd());
+            if (chat is not null)
+            {
+                TrainingRunner.Line(console, $"rendered with the chat template ({chat.Kind}, {chat.Location}):");
+                foreach (var (label, text, _) in chat.Pieces) TrainingRunner.Line(console, $"  [{label}] {System.Text.Json.JsonSerializer.Serialize(text, ReadableJson)}");
+            }
             return 0;
         }));
         return command;
     }
+
+    private static readonly System.Text.Json.JsonSerializerOptions ReadableJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static Command CreateConvert()
     {

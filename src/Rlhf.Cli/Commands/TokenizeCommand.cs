@@ -14,15 +14,20 @@ public static class TokenizeCommand
         var model = new Option<string>("--model") { Description = "Model or tokenizer folder.", Required = true };
         var text = new Option<string?>("--text") { Description = "Text to tokenize." };
         var file = new Option<string?>("--file") { Description = "File whose contents to tokenize." };
-        var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...]}." };
+        var messages = new Option<string?>("--messages") { Description = "JSON file with a message list ([{\"role\": ..., \"content\": ...}]) to render with the folder's chat template." };
+        var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "With --messages: render without the opening of an assistant turn (add_generation_prompt=False)." };
+        var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...]} (with --messages: {\"text\": ..., \"ids\": [...]})." };
         var addSpecial = new Option<bool>("--add-special-tokens") { Description = "Add the special tokens the tokenizer puts around a sequence (e.g. Llama's BOS), as transformers' add_special_tokens=True." };
-        var command = new Command("tokenize", "Show the token ids of a text.") { model, text, file, json, addSpecial };
+        var command = new Command("tokenize", "Show the token ids of a text, or the chat-template rendering of a conversation.") { model, text, file, messages, noGenerationPrompt, json, addSpecial };
         command.SetAction(CommandRunner.Guard(parse =>
         {
-            string? inline = parse.GetValue(text), path = parse.GetValue(file);
-            if ((inline is null) == (path is null)) throw new ArgumentException("Give exactly one of --text and --file.");
+            string? inline = parse.GetValue(text), path = parse.GetValue(file), conversation = parse.GetValue(messages);
+            if (new[] { inline, path, conversation }.Count(v => v is not null) != 1) throw new ArgumentException("Give exactly one of --text, --file and --messages.");
+            if (parse.GetValue(noGenerationPrompt) && conversation is null) throw new ArgumentException("--no-generation-prompt applies to --messages only.");
+            string folder = parse.GetValue(model)!;
+            if (conversation is not null) return RenderMessages(folder, conversation, !parse.GetValue(noGenerationPrompt), parse.GetValue(json));
             string input = inline ?? File.ReadAllText(path!);
-            var tokenizer = BpeTokenizer.FromFolder(parse.GetValue(model)!);
+            var tokenizer = BpeTokenizer.FromFolder(folder);
             var ids = parse.GetValue(addSpecial) ? tokenizer.EncodeWithSpecialTokens(input) : tokenizer.Encode(input);
             if (parse.GetValue(json))
             {
@@ -36,6 +41,38 @@ public static class TokenizeCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>apply_chat_template(messages, tokenize=False, add_generation_prompt=...): the text exactly, or with --json
+    /// the text and its ids (tokenized as apply_chat_template(tokenize=True) does: no special tokens added).</summary>
+    private static int RenderMessages(string folder, string messagesPath, bool addGenerationPrompt, bool json)
+    {
+        if (!File.Exists(messagesPath)) throw new FileNotFoundException($"The messages file '{messagesPath}' does not exist.");
+        var chat = ChatTemplate.TryLoad(folder)
+            ?? throw new ArgumentException($"The folder '{folder}' has no chat template (tokenizer_config.json \"chat_template\" or {ChatTemplate.JinjaFileName}).");
+        List<ChatMessage> conversation;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(messagesPath));
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("messages", out var inner)) root = inner;
+            conversation = ChatMessage.ParseList(root, messagesPath);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"{messagesPath}: not valid JSON ({e.Message})");
+        }
+        string rendered = chat.Render(conversation, addGenerationPrompt);
+        if (!json)
+        {
+            Console.Out.Write(rendered);
+            Console.Out.Flush();
+            return 0;
+        }
+        var ids = BpeTokenizer.FromFolder(folder).Encode(rendered);
+        var options = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        Console.WriteLine(JsonSerializer.Serialize(new { text = rendered, ids }, options));
+        return 0;
     }
 
     public static Command CreateTokenizer()

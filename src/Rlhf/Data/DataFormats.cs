@@ -1,6 +1,7 @@
 // Row formats (hh-rlhf, TRL explicit/conversational, SFT, ranked): detection from a row's keys and parsing into records.
 using System.Text;
 using System.Text.Json;
+using Rlhf.Text;
 
 namespace Rlhf.Data;
 
@@ -24,9 +25,6 @@ public enum DataFormat
     /// <summary>Ranked: <c>prompt</c> + <c>responses</c> best first, or + <c>scores</c> (higher is better).</summary>
     Ranked,
 }
-
-/// <summary>One chat message of the conversational format.</summary>
-public sealed record ChatMessage(string Role, string Content);
 
 /// <summary>Format detection and per-row parsing. Every error is a <see cref="DataFormatException"/> at the row.</summary>
 public static class DataFormats
@@ -112,7 +110,10 @@ public static class DataFormats
                 m.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String
                     ? v.GetString()!
                     : throw row.Error($"field '{field}' has a bad message", $"field '{field}' message {i}: '{key}' must be a string");
-            list.Add(new ChatMessage(Get("role"), Get("content")));
+            string role = Get("role");
+            if (!ChatMessage.KnownRoles.Contains(role))
+                throw row.Error($"field '{field}' has an unknown role", $"field '{field}' message {i} has the unknown role '{role}'; expected one of {string.Join(", ", ChatMessage.KnownRoles)}");
+            list.Add(new ChatMessage(role, Get("content")));
         }
         return list;
     }

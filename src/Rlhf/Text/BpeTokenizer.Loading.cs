@@ -366,7 +366,7 @@ public sealed partial class BpeTokenizer
     }
 
     /// <summary>Reads eos/bos/unk/pad_token (a string, {"content": ...} or null) into <paramref name="names"/>.</summary>
-    private static void ReadSpecialTokenNames(string path, JsonDocument doc, Dictionary<string, string?> names, bool overwrite)
+    internal static void ReadSpecialTokenNames(string path, JsonDocument doc, Dictionary<string, string?> names, bool overwrite)
     {
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "expected a JSON object");
