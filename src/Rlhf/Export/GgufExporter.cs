@@ -9,7 +9,9 @@ namespace Rlhf.Export;
 public enum GgufOutType { F32, F16, BF16, Q8_0 }
 
 /// <summary>What was written: the file, its architecture, and how many tensors went out in each type.</summary>
-public sealed record GgufExportResult(string Path, string Architecture, long Bytes, int VocabSize, IReadOnlyDictionary<GgufTensorType, int> TensorTypes);
+/// <param name="MatrixBytes">Bytes of the matrices that take the out type: what one decode step streams.</param>
+public sealed record GgufExportResult(string Path, string Architecture, long Bytes, int VocabSize, IReadOnlyDictionary<GgufTensorType, int> TensorTypes,
+    long MatrixBytes);
 
 public static class GgufExporter
 {
@@ -39,16 +41,26 @@ public static class GgufExporter
     public static GgufExportResult Export(string modelDirectory, string outputPath, GgufOutType outType)
     {
         string modelType = CheckExpressible(modelDirectory);
-        if (Directory.Exists(outputPath)) throw new IOException($"{outputPath} is a folder; --output names the .gguf file to write.");
         using var folder = ModelFolder.Load(modelDirectory);
-        var family = Families[modelType](folder);
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
-        var (metadata, tensors) = Build(family, folder, name, ReadChatTemplate(modelDirectory), outType);
+        return Write(folder, modelType, outputPath, outType, name, ReadChatTemplate(modelDirectory));
+    }
+
+    /// <summary>Writes a loaded model and tokenizer (e.g. a random benchmark model) as GGUF, atomically.</summary>
+    public static GgufExportResult Write(ModelFolder folder, string modelType, string outputPath, GgufOutType outType, string name, string? chatTemplate = null)
+    {
+        if (!Families.TryGetValue(modelType, out var create))
+            throw new ArgumentException($"model_type '{modelType}' has no GGUF export (supported: {string.Join(", ", Families.Keys)}).");
+        if (Directory.Exists(outputPath)) throw new IOException($"{outputPath} is a folder; --output names the .gguf file to write.");
+        var family = create(folder);
+        var (metadata, tensors) = Build(family, folder, name, chatTemplate, outType);
         string? parent = Path.GetDirectoryName(Path.GetFullPath(outputPath));
         if (parent is not null) Directory.CreateDirectory(parent);
         GgufWriter.Write(outputPath, metadata, tensors);
+        long matrixBytes = family.Tensors.Where(t => t.Shape.Length == 2 && !t.KeepFloat32)
+            .Sum(t => TensorType(t, outType).ByteCount(t.Shape.Aggregate(1L, (a, b) => a * b)));
         return new GgufExportResult(outputPath, family.Architecture, new FileInfo(outputPath).Length, folder.Model.Config.VocabSize,
-            tensors.GroupBy(t => t.Type).ToDictionary(g => g.Key, g => g.Count()));
+            tensors.GroupBy(t => t.Type).ToDictionary(g => g.Key, g => g.Count()), matrixBytes);
     }
 
     /// <summary>The metadata and tensors of the file (exposed for tests).</summary>
