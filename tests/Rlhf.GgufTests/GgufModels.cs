@@ -3,23 +3,10 @@ using System.Text.Json.Nodes;
 using Rlhf.Export;
 using Rlhf.Models;
 using Rlhf.Tensors;
+using Rlhf.Tests.Support;
 using Rlhf.Text;
 
 namespace Rlhf.GgufTests;
-
-public sealed class TempFolder : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rlhf-gguf-" + Guid.NewGuid().ToString("N"));
-
-    public TempFolder() => Directory.CreateDirectory(Path);
-
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
-    }
-}
 
 public static class GgufModels
 {
@@ -53,6 +40,16 @@ public static class GgufModels
         json["chat_template"] = ChatTemplate;
         File.WriteAllText(configPath, json.ToJsonString());
         return directory;
+    }
+
+    /// <summary>A <see cref="TrainedFolder"/> in <paramref name="temp"/> exported as model.gguf, and the folder loaded.</summary>
+    public static (ModelFolder Folder, string Gguf) Exported(TempDirectory temp, GgufOutType outType, bool zeroMlpInput = false)
+    {
+        string directory = TrainedFolder(temp.Sub("model"));
+        if (zeroMlpInput) ZeroMlpInput(directory);
+        string gguf = temp.Sub("model.gguf");
+        GgufExporter.Export(directory, gguf, outType);
+        return (ModelFolder.Load(directory), gguf);
     }
 
     /// <summary>GPT-2's real vocabulary and merges (the fixture) on a one-layer random model: for tokenization.</summary>

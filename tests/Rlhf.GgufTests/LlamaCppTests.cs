@@ -4,6 +4,7 @@ using Rlhf.Bench.LlamaCpp;
 using Rlhf.Export;
 using Rlhf.Models;
 using Rlhf.Models.Generation;
+using Rlhf.Tests.Support;
 using Rlhf.Text;
 using Xunit;
 
@@ -27,12 +28,9 @@ public sealed class LlamaCppTests
         // holds exactly) everything else — embeddings, LayerNorms, the fused q/k/v layout, attention, biases, the
         // tied head — must agree within 1e-4 absolute.
         SkipWithoutLlamaCpp();
-        using var temp = new TempFolder();
-        string folderPath = GgufModels.TrainedFolder(temp.Sub("model"));
-        if (linearMlp) GgufModels.ZeroMlpInput(folderPath);
-        string gguf = temp.Sub("model.gguf");
-        GgufExporter.Export(folderPath, gguf, GgufOutType.F32);
-        using var folder = ModelFolder.Load(folderPath);
+        using var temp = new TempDirectory();
+        var (folder, gguf) = GgufModels.Exported(temp, GgufOutType.F32, linearMlp);
+        using var _ = folder;
         var prompt = folder.Tokenizer.Encode("### Question: What is the capital of France?\n### Answer:");
         const int newTokens = 24;
 
@@ -57,11 +55,9 @@ public sealed class LlamaCppTests
     public void BatchedSequencesDecodeLikeSingleOnes()
     {
         SkipWithoutLlamaCpp();
-        using var temp = new TempFolder();
-        string folderPath = GgufModels.TrainedFolder(temp.Sub("model"));
-        string gguf = temp.Sub("model.gguf");
-        GgufExporter.Export(folderPath, gguf, GgufOutType.F32);
-        using var folder = ModelFolder.Load(folderPath);
+        using var temp = new TempDirectory();
+        var (folder, gguf) = GgufModels.Exported(temp, GgufOutType.F32);
+        using var _ = folder;
         var prompts = GgufModels.Corpus.Select(text => folder.Tokenizer.Encode(text)[..12]).ToArray();
         var ours = Generator.Generate(folder.Model, prompts, new GenerationOptions { MaxNewTokens = 10, EosTokenId = -1 }).Select(r => r.Ids).ToArray();
         using var llama = new LlamaSession(gguf, prompts.Length * folder.Model.Config.ContextLength, Threads, sequences: prompts.Length);
@@ -78,11 +74,9 @@ public sealed class LlamaCppTests
         // its logits match our rounded-weight model only to within the tolerance (|logit| ≤ ~7 here; measured: f16 0.005,
         // bf16 0.04, q8_0 0.15), yet clearly better than the fp32 model (0.008, 0.07, 0.22).
         SkipWithoutLlamaCpp();
-        using var temp = new TempFolder();
-        string folderPath = GgufModels.TrainedFolder(temp.Sub("model"));
-        string gguf = temp.Sub("model.gguf");
-        GgufExporter.Export(folderPath, gguf, outType);
-        using var folder = ModelFolder.Load(folderPath);
+        using var temp = new TempDirectory();
+        var (folder, gguf) = GgufModels.Exported(temp, outType);
+        using var _ = folder;
         var prompt = folder.Tokenizer.Encode("### Question: How do I boil an egg?\n### Answer:");
 
         using var llama = new LlamaSession(gguf, folder.Model.Config.ContextLength, Threads);
@@ -102,7 +96,7 @@ public sealed class LlamaCppTests
     public void TokenizationThroughLlamaCppsVocabularyEqualsOursOnGpt2sVocabulary()
     {
         SkipWithoutLlamaCpp();
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         string folderPath = GgufModels.Gpt2VocabularyFolder(temp.Sub("model"));
         string gguf = temp.Sub("model.gguf");
         GgufExporter.Export(folderPath, gguf, GgufOutType.F32);
@@ -118,11 +112,9 @@ public sealed class LlamaCppTests
     public void AddedTokensChatTemplateAndPaddedVocabularyReachLlamaCpp()
     {
         SkipWithoutLlamaCpp();
-        using var temp = new TempFolder();
-        string folderPath = GgufModels.TrainedFolder(temp.Sub("model"));
-        string gguf = temp.Sub("model.gguf");
-        GgufExporter.Export(folderPath, gguf, GgufOutType.F32);
-        using var folder = ModelFolder.Load(folderPath);
+        using var temp = new TempDirectory();
+        var (folder, gguf) = GgufModels.Exported(temp, GgufOutType.F32);
+        using var _ = folder;
         using var llama = new LlamaSession(gguf, 64, Threads, vocabOnly: true);
         Assert.Equal(folder.Model.Config.VocabSize, llama.VocabSize);
         Assert.Equal(GgufModels.ChatTemplate, llama.Metadata["tokenizer.chat_template"]);
