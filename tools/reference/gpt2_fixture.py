@@ -19,68 +19,15 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import make_batch, read_safetensors, write_safetensors  # noqa: E402
 from gpt2_torch import GPT2Config, GPT2LMHead, init_hf_like, lm_loss, gelu_new  # noqa: E402
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Minimal safetensors writer (F32 only): u64 LE header length, JSON header padded with
-    spaces to a multiple of 8, then raw little-endian data in insertion order."""
-    header = {}
-    offset = 0
-    blobs = []
-    for name, t in tensors.items():
-        t = t.detach().to(torch.float32).contiguous().cpu()
-        data = t.numpy().astype("<f4", copy=False).tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    header["__metadata__"] = dict(metadata or {"format": "pt"})
-    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hb += b" " * ((8 - len(hb) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hb)))
-        f.write(hb)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    """Reader used only for self-checking the writer."""
-    import numpy as np
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n).decode("utf-8"))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        arr = np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"])
-        out[name] = torch.from_numpy(arr.copy())
-    return out
-
-
-def make_batch(cfg, gen, B=3, T=16, left_pad=5, right_pad=3, prompt_len=4):
-    input_ids = torch.randint(0, cfg.vocab_size, (B, T), generator=gen)
-    attention_mask = torch.ones(B, T, dtype=torch.long)
-    attention_mask[1, :left_pad] = 0
-    attention_mask[2, T - right_pad:] = 0
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    labels = input_ids.clone()
-    labels[attention_mask == 0] = -100
-    for b in range(B):
-        real = torch.nonzero(attention_mask[b]).flatten()
-        labels[b, real[:prompt_len]] = -100
-    return input_ids, attention_mask, position_ids, labels
 
 
 def forward_loss(model, batch):

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 using Rlhf.Models.Generation;
 using Rlhf.Tensors;
 using Rlhf.Training;
@@ -197,7 +198,7 @@ public static class BenchCommand
     /// generation takes beyond the prefill — the same split the PyTorch script reports; the fastest of
     /// <paramref name="runs"/> runs of each (the machine is shared, so the best run is the least disturbed one).
     /// </summary>
-    private static (double PrefillMs, double TokensPerSecond) TimeGeneration(Gpt2Model model, InferenceWeights? weights, int batch,
+    private static (double PrefillMs, double TokensPerSecond) TimeGeneration(ICausalLm model, InferenceWeights? weights, int batch,
         int promptLength, int newTokens, int runs)
     {
         var rng = new Rng(7);

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Rlhf.Data;
 using Rlhf.Models.Generation;
 using Rlhf.Text;
+using Rlhf.Training;
 using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;

@@ -68,7 +68,7 @@ public static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var reference = free ? null : Gpt2Model.Load(referenceDir ?? modelDir);
+            var reference = free ? null : CausalLmRegistry.Load(referenceDir ?? modelDir);
             using var task = CreateTask(folder, reference, config);
             if (precomputeRef && !free)
             {
@@ -82,7 +82,7 @@ public static class DpoCommand
         return command;
     }
 
-    private static DpoTask CreateTask(ModelFolder folder, Gpt2Model? reference, DpoConfig config)
+    private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, DpoConfig config)
     {
         try
         {

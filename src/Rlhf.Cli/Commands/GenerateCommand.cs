@@ -5,6 +5,7 @@ using Rlhf.Models;
 using Rlhf.Models.Generation;
 using Rlhf.Tensors;
 using Rlhf.Text;
+using Rlhf.Training;
 using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
@@ -103,7 +104,7 @@ public static class GenerateCommand
     public static string DtypeName(WeightPrecision precision) => precision == WeightPrecision.Float32 ? "float32" : "bfloat16";
 
     /// <summary>Packs the model once for all the prompts (null where packing is unsupported: float32 then runs unpacked).</summary>
-    public static InferenceWeights? PackWeights(Gpt2Model model, string? dtype)
+    public static InferenceWeights? PackWeights(ICausalLm model, string? dtype)
     {
         var precision = ParseWeightsDtype(dtype ?? "float32");
         if (InferenceWeights.Supported) return InferenceWeights.Pack(model, precision);

@@ -1,6 +1,7 @@
 // `rlhf init`: writes a randomly initialised GPT-2 in Hugging Face layout.
 using System.CommandLine;
 using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;

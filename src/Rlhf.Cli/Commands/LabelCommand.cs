@@ -4,6 +4,7 @@ using System.Text.Json;
 using Rlhf.Cli.Labeling;
 using Rlhf.Feedback;
 using Rlhf.Text;
+using Rlhf.Training;
 using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;

@@ -1,6 +1,7 @@
 // The --preset / --n-layer / --n-head / --n-embd / --vocab-size / --n-positions options shared by init and bench.
 using System.CommandLine;
 using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 
 namespace Rlhf.Cli.Commands;
 

@@ -88,7 +88,7 @@ public static class PpoCommand
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room));
 
-            using var reference = Gpt2Model.Load(settings.Get(refModel) ?? modelDir);
+            using var reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
             using var reward = LoadRewardModel(rewardDir);
             using var scorer = new RewardModelScorer(reward, BpeTokenizer.FromFolder(rewardDir), tokenizer);
             var folder = new ModelFolder(policy.Model, tokenizer, generation);

@@ -66,7 +66,7 @@ public static class RewardCommand
             using var task = new RewardTask(rewardModel, config, pad, directory =>
             {
                 tokenizer.Save(directory);
-                (rewardModel.Model.Config with { PadTokenId = pad }).Save(Path.Combine(directory, Gpt2Model.ConfigFileName));
+                (rewardModel.Model.Config with { PadTokenId = pad }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
             });
             return TrainingRunner.Run(console, "reward", settings, task, arguments, train, eval);
         }));

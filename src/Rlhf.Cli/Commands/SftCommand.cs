@@ -48,8 +48,7 @@ public static class SftCommand
     {
         folder.Tokenizer.Save(directory);
         folder.Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
-        var config = folder.Model.Config with { PadTokenId = folder.Tokenizer.PadTokenId ?? folder.Model.Config.PadTokenId };
-        config.Save(Path.Combine(directory, Gpt2Model.ConfigFileName));
+        folder.SaveConfig(directory);
     }
 
     private static IReadOnlyList<SftExample> Prepare(IAnsiConsole console, string path, DataPipelineOptions options, ModelFolder folder)

@@ -8,7 +8,7 @@ namespace Rlhf.Tensors;
 /// enabled each op records a backward step that adds into its inputs' gradients and then releases its
 /// output's gradient for reuse. Shapes: N rows (= B·T tokens), C channels, V vocabulary.
 /// </summary>
-public sealed unsafe class Ops(Arena arena, Tape tape)
+public sealed unsafe partial class Ops(Arena arena, Tape tape)
 {
     public Arena Arena { get; } = arena;
     public Tape Tape { get; } = tape;
@@ -117,7 +117,7 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
         return output;
     }
 
-    /// <summary>factor · input (e.g. 1/temperature on the hidden state before a tied LM head).</summary>
+    /// <summary>factor · input (e.g. 1/temperature on the input of <see cref="LinearLogProbs"/>).</summary>
     public Node Scale(Node input, float factor)
     {
         var output = Output(input.RequiresGradient, input.Shape);
@@ -203,26 +203,26 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     }
 
     /// <summary>
-    /// Per-token log-probabilities through the tied LM head: logp[n] = log softmax(hidden[n]·Eᵀ)[target[n]]
-    /// (0 where target is negative). hidden [N, C], embedding [V, C] → [N].
+    /// Log-probabilities of targets under a linear map then softmax: logp[n] = log softmax(hidden[n]·Wᵀ)[target[n]]
+    /// (0 where target is negative). hidden [N, C], weight [V, C] (nn.Linear layout) → [N].
     /// </summary>
     /// <param name="entropy">When given ([N]), receives each row's entropy −Σ p·log p (no gradient).</param>
-    public Node TokenLogProbs(Node hidden, Node embedding, int[] targets, Tensor? entropy = null)
+    public Node LinearLogProbs(Node hidden, Node weight, int[] targets, Tensor? entropy = null)
     {
-        int rows = targets.Length, channels = hidden.Shape[^1], vocab = embedding.Shape[0];
-        var output = Output(hidden.RequiresGradient || embedding.RequiresGradient, rows);
+        int rows = targets.Length, channels = hidden.Shape[^1], vocab = weight.Shape[0];
+        var output = Output(hidden.RequiresGradient || weight.RequiresGradient, rows);
         var logSumExp = Arena.AllocateUninitialized(rows);
-        var scratch = Arena.AllocateUninitialized(checked((int)LmHeadKernels.ScratchLength(rows, channels, vocab)));
+        var scratch = Arena.AllocateUninitialized(checked((int)LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)));
         fixed (int* target = targets)
-            LmHeadKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, embedding.Value.Pointer, target,
+            LinearSoftmaxKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, weight.Value.Pointer, target,
                 rows, channels, vocab, scratch.Pointer, entropy: entropy is null ? null : entropy.Pointer);
         if (output.RequiresGradient)
         {
             Tape.Record(() =>
             {
                 fixed (int* target = targets)
-                    LmHeadKernels.Backward(GradientOrNull(hidden), GradientOrNull(embedding), output.Gradient.Pointer, hidden.Value.Pointer,
-                        embedding.Value.Pointer, target, logSumExp.Pointer, rows, channels, vocab, scratch.Pointer);
+                    LinearSoftmaxKernels.Backward(GradientOrNull(hidden), GradientOrNull(weight), output.Gradient.Pointer, hidden.Value.Pointer,
+                        weight.Value.Pointer, target, logSumExp.Pointer, rows, channels, vocab, scratch.Pointer);
                 output.ReleaseGradient();
             });
         }
@@ -230,25 +230,25 @@ public sealed unsafe class Ops(Arena arena, Tape tape)
     }
 
     /// <summary>
-    /// Weighted cross-entropy through the tied LM head: loss = −Σₙ w[n]·logp[n] (a scalar [1]). Because the
+    /// Weighted cross-entropy of <see cref="LinearLogProbs"/>: loss = −Σₙ w[n]·logp[n] (a scalar [1]). Because the
     /// weights are known up front, the gradient is computed in the same pass as the forward (no logits
     /// recomputation); the recorded backward step only checks that the loss was the root of backward.
     /// </summary>
-    public Node CrossEntropy(Node hidden, Node embedding, int[] targets, float[] weights)
+    public Node LinearCrossEntropy(Node hidden, Node weight, int[] targets, float[] weights)
     {
         if (weights.Length != targets.Length) throw new ArgumentException("One weight per target is needed.", nameof(weights));
-        int rows = targets.Length, channels = hidden.Shape[^1], vocab = embedding.Shape[0];
-        var loss = Output(hidden.RequiresGradient || embedding.RequiresGradient, 1);
+        int rows = targets.Length, channels = hidden.Shape[^1], vocab = weight.Shape[0];
+        var loss = Output(hidden.RequiresGradient || weight.RequiresGradient, 1);
         var logProbs = Arena.AllocateUninitialized(rows);
         var logSumExp = Arena.AllocateUninitialized(rows);
-        var scratch = Arena.AllocateUninitialized(checked((int)LmHeadKernels.ScratchLength(rows, channels, vocab)));
+        var scratch = Arena.AllocateUninitialized(checked((int)LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)));
         bool eager = loss.RequiresGradient;
         fixed (int* target = targets)
-        fixed (float* weight = weights)
+        fixed (float* rowWeight = weights)
         {
-            LmHeadKernels.Forward(logProbs.Pointer, logSumExp.Pointer, hidden.Value.Pointer, embedding.Value.Pointer, target,
+            LinearSoftmaxKernels.Forward(logProbs.Pointer, logSumExp.Pointer, hidden.Value.Pointer, weight.Value.Pointer, target,
                 rows, channels, vocab, scratch.Pointer,
-                eager ? weight : null, eager ? GradientOrNull(hidden) : null, eager ? GradientOrNull(embedding) : null);
+                eager ? rowWeight : null, eager ? GradientOrNull(hidden) : null, eager ? GradientOrNull(weight) : null);
         }
         double total = 0;
         for (int n = 0; n < rows; n++) total -= (double)weights[n] * logProbs.Pointer[n];

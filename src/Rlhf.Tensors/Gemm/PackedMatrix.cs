@@ -18,8 +18,8 @@ public enum WeightPrecision
 /// <summary>
 /// op(B) [k, n] of <c>C = A·op(B) + bias</c>, packed into column panels of <see cref="PanelWidth"/>: panel j holds rows
 /// 0..k−1 of columns 32j..32j+31 one after the other (zero-padded past n), so a product reads the matrix exactly once,
-/// as one forward stream per thread. Built from Conv1D weights [k, n] or from a [n, k] matrix used transposed (the tied
-/// LM head). Immutable: repack after the source weights change.
+/// as one forward stream per thread. Built from [k, n] weights (input-major) or from a [n, k] matrix used transposed
+/// (nn.Linear's [out, in]). Immutable: repack after the source weights change.
 /// </summary>
 public sealed unsafe class PackedMatrix : IDisposable
 {
@@ -107,13 +107,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     private static int BFloat16Slot(int c) => c < 16 ? c / 4 * 8 + c % 4 : (c - 16) / 4 * 8 + 4 + c % 4;
 
     /// <summary>fp32 → bfloat16, rounding to nearest even (NaN stays a quiet NaN).</summary>
-    public static ushort ToBFloat16(float x)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(x);
-        if (float.IsNaN(x)) return (ushort)((bits >> 16) | 0x40);
-        bits += 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)(bits >> 16);
-    }
+    public static ushort ToBFloat16(float x) => Kernels.ReducedPrecisionKernels.ToBFloat16(x);
 
     /// <summary>The value stored at (p, column), as fp32 (for tests and checks).</summary>
     public float this[int p, int column]

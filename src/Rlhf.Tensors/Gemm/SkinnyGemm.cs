@@ -7,7 +7,7 @@ namespace Rlhf.Tensors;
 /// <summary>
 /// <c>C[m,n] = alpha·A[m,k]·op(B) + beta·C</c> for m ≤ <see cref="MaxRows"/> and A not transposed.
 /// op(B) = B [k, n] (Conv1D weights): 4-row × 64-column register tiles, the B panel reused from cache by every
-/// row group. op(B) = Bᵀ with B [n, k] (the tied LM head): 4 × 4 blocks of dot products over k.
+/// row group. op(B) = Bᵀ with B [n, k] (e.g. an output layer stored [V, C]): 4 × 4 blocks of dot products over k.
 /// Columns are split across the worker threads.
 /// </summary>
 public static unsafe class SkinnyGemm

@@ -1,5 +1,6 @@
-// Causal multi-head self-attention with a key padding mask (GPT-2 attention core after the QKV projection):
-// per (batch, head) GEMMs for QKᵀ and P·V, a masked softmax, and the matching backward pass.
+// Causal multi-head self-attention with a key padding mask, grouped-query (Llama, Qwen2: several query heads share a
+// key/value head) or GPT-2's fused qkv: per (batch, head) GEMMs for QKᵀ and P·V over causal row blocks, a masked
+// softmax, and the matching backward pass.
 using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
@@ -12,66 +13,108 @@ public static unsafe class AttentionKernels
     private const int CausalBlock = 64;
 
     /// <summary>
-    /// qkv[B, T, 3C] holds q in columns [0, C), k in [C, 2C), v in [2C, 3C); head h uses columns
-    /// h·HS..(h+1)·HS of each (HS = C / heads). keyMask[B, T] (1 = real token, 0 = padding) or null.
-    /// Query i attends to keys j ≤ i with keyMask[b, j] ≠ 0: probs[B, H, T, T] = softmax_j(q_i·k_j / √HS)
-    /// (exactly 0 at masked and future positions; an all-zero row where no key is valid), and
-    /// output[B, T, C] = concat_h(probs · v). Parallel over the B·H (batch, head) pairs.
+    /// GPT-2's fused layout: qkv[B, T, 3C] holds q in columns [0, C), k in [C, 2C), v in [2C, 3C); head h uses columns
+    /// h·HS..(h+1)·HS of each (HS = C / heads). keyMask[B, T] (1 = real token, 0 = padding) or null. The grouped-query
+    /// <see cref="Forward(float*, float*, float*, float*, float*, float*, int, int, int, int, int, int, int)"/> with as
+    /// many key/value heads as heads.
     /// </summary>
     public static void Forward(float* output, float* probs, float* qkv, float* keyMask, int batch, int tokens, int channels, int heads)
     {
         Validate(channels, heads);
+        Forward(output, probs, qkv, qkv + channels, qkv + 2 * channels, keyMask, batch, tokens, heads, heads, channels / heads, 3 * channels, 3 * channels);
+    }
+
+    public static void ForwardScalar(float* output, float* probs, float* qkv, float* keyMask, int batch, int tokens, int channels, int heads)
+    {
+        Validate(channels, heads);
+        ForwardScalar(output, probs, qkv, qkv + channels, qkv + 2 * channels, keyMask, batch, tokens, heads, heads, channels / heads, 3 * channels, 3 * channels);
+    }
+
+    /// <summary>Backward of the fused-qkv <see cref="Forward(float*, float*, float*, float*, int, int, int, int)"/>: adds into qkvGrad[B, T, 3C].</summary>
+    public static void Backward(float* qkvGrad, float* outputGrad, float* qkv, float* probs, float* keyMask,
+        int batch, int tokens, int channels, int heads)
+    {
+        Validate(channels, heads);
+        int C = channels, C3 = 3 * channels;
+        Backward(qkvGrad, qkvGrad + C, qkvGrad + 2 * C, outputGrad, qkv, qkv + C, qkv + 2 * C, probs, keyMask,
+            batch, tokens, heads, heads, channels / heads, C3, C3);
+    }
+
+    public static void BackwardScalar(float* qkvGrad, float* outputGrad, float* qkv, float* probs, float* keyMask,
+        int batch, int tokens, int channels, int heads)
+    {
+        Validate(channels, heads);
+        int C = channels, C3 = 3 * channels;
+        BackwardScalar(qkvGrad, qkvGrad + C, qkvGrad + 2 * C, outputGrad, qkv, qkv + C, qkv + 2 * C, probs, keyMask,
+            batch, tokens, heads, heads, channels / heads, C3, C3);
+    }
+
+    /// <summary>
+    /// Grouped-query causal attention (transformers' eager attention with repeat_kv). Row t of batch b is row b·T + t of
+    /// query (row stride <paramref name="queryStride"/>, heads·D values used) and of key and value (row stride
+    /// <paramref name="keyValueStride"/>, kvHeads·D values used). Query head h reads key/value head h / (heads / kvHeads).
+    /// Query i attends to keys j ≤ i with keyMask[b, j] ≠ 0: probs[B, H, T, T] = softmax_j(q_i·k_j / √D) (exactly 0 at
+    /// masked and future positions; an all-zero row where no key is valid) and output[B·T, H·D] = concat_h(probs · v).
+    /// Parallel over the (batch, head) pairs.
+    /// </summary>
+    public static void Forward(float* output, float* probs, float* query, float* key, float* value, float* keyMask,
+        int batch, int tokens, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
+    {
+        ValidateGroups(heads, kvHeads, headDim);
         int pairs = batch * heads;
         if (pairs <= 0 || tokens <= 0) return;
-        int T = tokens, C = channels, HS = channels / heads, C3 = 3 * channels;
-        float scale = 1f / MathF.Sqrt(HS);
-        Parallelism.For(pairs, MinPairs(pairs, T, HS), (start, end) =>
+        int T = tokens, D = headDim, group = heads / kvHeads, outStride = heads * headDim;
+        float scale = 1f / MathF.Sqrt(D);
+        Parallelism.For(pairs, MinPairs(pairs, T, D), (start, end) =>
         {
             for (int pair = start; pair < end; pair++)
             {
                 int b = pair / heads, h = pair % heads;
-                float* q = qkv + (long)b * T * C3 + h * HS;
-                float* k = q + C;
-                float* v = q + 2 * C;
+                float* q = query + (long)b * T * queryStride + h * D;
+                float* k = key + (long)b * T * keyValueStride + h / group * D;
+                float* v = value + (long)b * T * keyValueStride + h / group * D;
                 float* p = probs + (long)pair * T * T;
                 float* mask = keyMask == null ? null : keyMask + (long)b * T;
-                float* o = output + (long)b * T * C + h * HS;
+                float* o = output + (long)b * T * outStride + h * D;
                 // Causal row blocks: queries [i0, i1) only see keys [0, i1), so the upper triangle is never computed.
                 for (int i0 = 0; i0 < T; i0 += CausalBlock)
                 {
                     int rows = Math.Min(CausalBlock, T - i0), keys = i0 + rows;
                     float* pBlock = p + (long)i0 * T;
                     // S = scale · Q Kᵀ  [rows, keys], written straight into the probabilities buffer.
-                    Gemm.Sgemm(false, true, rows, keys, HS, scale, q + (long)i0 * C3, C3, k, C3, 0f, pBlock, T, parallel: false);
+                    Gemm.Sgemm(false, true, rows, keys, D, scale, q + (long)i0 * queryStride, queryStride, k, keyValueStride, 0f, pBlock, T, parallel: false);
                     for (int i = i0; i < keys; i++) SoftmaxRow(p + (long)i * T, mask, i, T);
-                    // O_h = P V  [rows, HS] into columns h·HS.. of output[b].
-                    Gemm.Sgemm(false, false, rows, HS, keys, 1f, pBlock, T, v, C3, 0f, o + (long)i0 * C, C, parallel: false);
+                    // O_h = P V  [rows, D] into columns h·D.. of output[b].
+                    Gemm.Sgemm(false, false, rows, D, keys, 1f, pBlock, T, v, keyValueStride, 0f, o + (long)i0 * outStride, outStride, parallel: false);
                 }
             }
         });
     }
 
-    public static void ForwardScalar(float* output, float* probs, float* qkv, float* keyMask, int batch, int tokens, int channels, int heads)
+    /// <summary>Scalar reference of the grouped-query <see cref="Forward(float*, float*, float*, float*, float*, float*, int, int, int, int, int, int, int)"/>.</summary>
+    public static void ForwardScalar(float* output, float* probs, float* query, float* key, float* value, float* keyMask,
+        int batch, int tokens, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
     {
-        Validate(channels, heads);
-        int T = tokens, C = channels, HS = channels / heads, C3 = 3 * channels;
-        float scale = 1f / MathF.Sqrt(HS);
+        ValidateGroups(heads, kvHeads, headDim);
+        int T = tokens, D = headDim, group = heads / kvHeads, outStride = heads * headDim;
+        float scale = 1f / MathF.Sqrt(D);
         for (int b = 0; b < batch; b++)
         for (int h = 0; h < heads; h++)
         {
             float* p = probs + ((long)b * heads + h) * T * T;
+            int kvColumn = h / group * D;
             for (int i = 0; i < T; i++)
             {
                 float* row = p + (long)i * T;
-                float* q = qkv + ((long)b * T + i) * C3 + h * HS;
+                float* q = query + ((long)b * T + i) * queryStride + h * D;
                 float max = float.NegativeInfinity;
                 for (int j = 0; j < T; j++)
                 {
                     row[j] = 0;
                     if (j > i || (keyMask != null && keyMask[(long)b * T + j] == 0)) continue;
-                    float* k = qkv + ((long)b * T + j) * C3 + C + h * HS;
+                    float* k = key + ((long)b * T + j) * keyValueStride + kvColumn;
                     float dot = 0;
-                    for (int d = 0; d < HS; d++) dot += q[d] * k[d];
+                    for (int d = 0; d < D; d++) dot += q[d] * k[d];
                     row[j] = dot * scale;
                     max = MathF.Max(max, row[j]);
                 }
@@ -86,11 +129,11 @@ public static unsafe class AttentionKernels
                     }
                     for (int j = 0; j <= i; j++) row[j] /= sum;
                 }
-                float* o = output + ((long)b * T + i) * C + h * HS;
-                for (int d = 0; d < HS; d++)
+                float* o = output + ((long)b * T + i) * outStride + h * D;
+                for (int d = 0; d < D; d++)
                 {
                     float acc = 0;
-                    for (int j = 0; j <= i; j++) acc += row[j] * qkv[((long)b * T + j) * C3 + 2 * C + h * HS + d];
+                    for (int j = 0; j <= i; j++) acc += row[j] * value[((long)b * T + j) * keyValueStride + kvColumn + d];
                     o[d] = acc;
                 }
             }
@@ -98,78 +141,81 @@ public static unsafe class AttentionKernels
     }
 
     /// <summary>
-    /// Adds the gradient w.r.t. qkv[B, T, 3C] into qkvGrad given outputGrad[B, T, C] and the saved probs[B, H, T, T].
-    /// Derivation, per (b, h) with O = P V, P = softmax(S), S = scale·Q Kᵀ:
-    /// dV = Pᵀ dO and dP = dO Vᵀ; softmax backward per row: dS = P ∘ (dP − rowsum(dP ∘ P));
-    /// then dQ = scale·dS K and dK = scale·dSᵀ Q. Masked/future entries have P = 0, hence dS = 0 there.
-    /// Each (b, h) owns disjoint qkvGrad columns, so the pairs run in parallel without races.
+    /// Adds the gradients w.r.t. query, key and value (same layouts and strides as their sources) given
+    /// outputGrad[B·T, H·D] and the saved probs[B, H, T, T]. Derivation, per (b, h) with O = P V, P = softmax(S),
+    /// S = scale·Q Kᵀ: dV = Pᵀ dO and dP = dO Vᵀ; softmax backward per row: dS = P ∘ (dP − rowsum(dP ∘ P)); then
+    /// dQ = scale·dS K and dK = scale·dSᵀ Q. The query heads sharing a key/value head add their dK and dV in head order.
+    /// Masked/future entries have P = 0, hence dS = 0 there. Each (batch, key/value head) group owns disjoint gradient
+    /// columns, so the groups run in parallel without races.
     /// </summary>
-    public static void Backward(float* qkvGrad, float* outputGrad, float* qkv, float* probs, float* keyMask,
-        int batch, int tokens, int channels, int heads)
+    public static void Backward(float* queryGrad, float* keyGrad, float* valueGrad, float* outputGrad, float* query, float* key, float* value,
+        float* probs, float* keyMask, int batch, int tokens, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
     {
-        Validate(channels, heads);
-        int pairs = batch * heads;
-        if (pairs <= 0 || tokens <= 0) return;
-        int T = tokens, C = channels, HS = channels / heads, C3 = 3 * channels;
-        float scale = 1f / MathF.Sqrt(HS);
-        Parallelism.For(pairs, MinPairs(pairs, T, HS), (start, end) =>
+        ValidateGroups(heads, kvHeads, headDim);
+        int groups = batch * kvHeads;
+        if (groups <= 0 || tokens <= 0) return;
+        int T = tokens, D = headDim, group = heads / kvHeads, outStride = heads * headDim;
+        float scale = 1f / MathF.Sqrt(D);
+        Parallelism.For(groups, MinPairs(groups, T, D * group), (start, end) =>
         {
             float* dp = KernelSupport.Scratch(ref gradScratch, (long)T * T);
-            for (int pair = start; pair < end; pair++)
+            for (int g = start; g < end; g++)
             {
-                int b = pair / heads, h = pair % heads;
-                long qOffset = (long)b * T * C3 + h * HS;
-                float* q = qkv + qOffset;
-                float* k = q + C;
-                float* v = q + 2 * C;
-                float* dq = qkvGrad + qOffset;
-                float* dk = dq + C;
-                float* dv = dq + 2 * C;
-                float* p = probs + (long)pair * T * T;
-                float* dout = outputGrad + (long)b * T * C + h * HS;
-                // Causal row blocks as in Forward: queries [i0, i1) touch keys [0, i1) only (P = 0 beyond).
-                for (int i0 = 0; i0 < T; i0 += CausalBlock)
+                int b = g / kvHeads, kvh = g % kvHeads;
+                long kvOffset = (long)b * T * keyValueStride + kvh * D;
+                float* k = key + kvOffset, v = value + kvOffset, dk = keyGrad + kvOffset, dv = valueGrad + kvOffset;
+                for (int h = kvh * group; h < (kvh + 1) * group; h++)
                 {
-                    int rows = Math.Min(CausalBlock, T - i0), keys = i0 + rows;
-                    float* pBlock = p + (long)i0 * T, dpBlock = dp + (long)i0 * T;
-                    long rowOffset = (long)i0 * C3;
-                    // dP = dO Vᵀ  [rows, keys]
-                    Gemm.Sgemm(false, true, rows, keys, HS, 1f, dout + (long)i0 * C, C, v, C3, 0f, dpBlock, T, parallel: false);
-                    // dV[0, keys) += Pᵀ dO  [keys, HS]
-                    Gemm.Sgemm(true, false, keys, HS, rows, 1f, pBlock, T, dout + (long)i0 * C, C, 1f, dv, C3, parallel: false);
-                    for (int i = i0; i < keys; i++) SoftmaxBackwardRow(dp + (long)i * T, p + (long)i * T, i, T);
-                    // dQ[i0, i1) += scale · dS K, dK[0, keys) += scale · dSᵀ Q
-                    Gemm.Sgemm(false, false, rows, HS, keys, scale, dpBlock, T, k, C3, 1f, dq + rowOffset, C3, parallel: false);
-                    Gemm.Sgemm(true, false, keys, HS, rows, scale, dpBlock, T, q + rowOffset, C3, 1f, dk, C3, parallel: false);
+                    long qOffset = (long)b * T * queryStride + h * D;
+                    float* q = query + qOffset, dq = queryGrad + qOffset;
+                    float* p = probs + ((long)b * heads + h) * T * T;
+                    float* dout = outputGrad + (long)b * T * outStride + h * D;
+                    // Causal row blocks as in Forward: queries [i0, i1) touch keys [0, i1) only (P = 0 beyond).
+                    for (int i0 = 0; i0 < T; i0 += CausalBlock)
+                    {
+                        int rows = Math.Min(CausalBlock, T - i0), keys = i0 + rows;
+                        float* pBlock = p + (long)i0 * T, dpBlock = dp + (long)i0 * T;
+                        float* doutBlock = dout + (long)i0 * outStride;
+                        // dP = dO Vᵀ  [rows, keys]
+                        Gemm.Sgemm(false, true, rows, keys, D, 1f, doutBlock, outStride, v, keyValueStride, 0f, dpBlock, T, parallel: false);
+                        // dV[0, keys) += Pᵀ dO  [keys, D]
+                        Gemm.Sgemm(true, false, keys, D, rows, 1f, pBlock, T, doutBlock, outStride, 1f, dv, keyValueStride, parallel: false);
+                        for (int i = i0; i < keys; i++) SoftmaxBackwardRow(dp + (long)i * T, p + (long)i * T, i, T);
+                        // dQ[i0, i1) += scale · dS K, dK[0, keys) += scale · dSᵀ Q
+                        Gemm.Sgemm(false, false, rows, D, keys, scale, dpBlock, T, k, keyValueStride, 1f, dq + (long)i0 * queryStride, queryStride, parallel: false);
+                        Gemm.Sgemm(true, false, keys, D, rows, scale, dpBlock, T, q + (long)i0 * queryStride, queryStride, 1f, dk, keyValueStride, parallel: false);
+                    }
                 }
             }
         });
     }
 
-    public static void BackwardScalar(float* qkvGrad, float* outputGrad, float* qkv, float* probs, float* keyMask,
-        int batch, int tokens, int channels, int heads)
+    /// <summary>Scalar reference of the grouped-query <see cref="Backward(float*, float*, float*, float*, float*, float*, float*, float*, float*, int, int, int, int, int, int, int)"/>.</summary>
+    public static void BackwardScalar(float* queryGrad, float* keyGrad, float* valueGrad, float* outputGrad, float* query, float* key, float* value,
+        float* probs, float* keyMask, int batch, int tokens, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
     {
-        Validate(channels, heads);
-        int T = tokens, C = channels, HS = channels / heads, C3 = 3 * channels;
-        float scale = 1f / MathF.Sqrt(HS);
+        ValidateGroups(heads, kvHeads, headDim);
+        int T = tokens, D = headDim, group = heads / kvHeads, outStride = heads * headDim;
+        float scale = 1f / MathF.Sqrt(D);
         var dpRow = new float[Math.Max(1, T)];
         for (int b = 0; b < batch; b++)
         for (int h = 0; h < heads; h++)
         {
             float* p = probs + ((long)b * heads + h) * T * T;
+            int kvColumn = h / group * D;
             for (int i = 0; i < T; i++)
             {
                 float* row = p + (long)i * T;
-                float* dout = outputGrad + ((long)b * T + i) * C + h * HS;
-                float* q = qkv + ((long)b * T + i) * C3 + h * HS;
-                float* dq = qkvGrad + ((long)b * T + i) * C3 + h * HS;
+                float* dout = outputGrad + ((long)b * T + i) * outStride + h * D;
+                float* q = query + ((long)b * T + i) * queryStride + h * D;
+                float* dq = queryGrad + ((long)b * T + i) * queryStride + h * D;
                 float rowDot = 0;
                 for (int j = 0; j <= i; j++)
                 {
-                    float* v = qkv + ((long)b * T + j) * C3 + 2 * C + h * HS;
-                    float* dv = qkvGrad + ((long)b * T + j) * C3 + 2 * C + h * HS;
+                    float* v = value + ((long)b * T + j) * keyValueStride + kvColumn;
+                    float* dv = valueGrad + ((long)b * T + j) * keyValueStride + kvColumn;
                     float dot = 0;
-                    for (int d = 0; d < HS; d++)
+                    for (int d = 0; d < D; d++)
                     {
                         dot += dout[d] * v[d];
                         dv[d] += row[j] * dout[d];
@@ -181,9 +227,9 @@ public static unsafe class AttentionKernels
                 {
                     float ds = row[j] * (dpRow[j] - rowDot) * scale;
                     if (ds == 0) continue;
-                    float* k = qkv + ((long)b * T + j) * C3 + C + h * HS;
-                    float* dk = qkvGrad + ((long)b * T + j) * C3 + C + h * HS;
-                    for (int d = 0; d < HS; d++)
+                    float* k = key + ((long)b * T + j) * keyValueStride + kvColumn;
+                    float* dk = keyGrad + ((long)b * T + j) * keyValueStride + kvColumn;
+                    for (int d = 0; d < D; d++)
                     {
                         dq[d] += ds * k[d];
                         dk[d] += ds * q[d];
@@ -191,6 +237,13 @@ public static unsafe class AttentionKernels
                 }
             }
         }
+    }
+
+    private static void ValidateGroups(int heads, int kvHeads, int headDim)
+    {
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+            throw new ArgumentException($"heads ({heads}) must be a positive multiple of the key/value heads ({kvHeads}).");
+        if (headDim <= 0) throw new ArgumentException($"The head dimension ({headDim}) must be positive.");
     }
 
     private static void Validate(int channels, int heads)

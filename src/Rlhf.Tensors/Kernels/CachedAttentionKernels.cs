@@ -15,57 +15,101 @@ public static unsafe class CachedAttentionKernels
     public static int KeyStride(int capacity) => (capacity + 15) / 16 * 16;
 
     /// <summary>
-    /// qkv [B, n, 3C] holds the projections of n new tokens occupying cache slots [start, start + n).
+    /// GPT-2's fused layout: qkv [B, n, 3C] holds the projections of n new tokens occupying cache slots [start, start + n).
     /// keyCache [B, H, HS, KeyStride(capacity)] (keys transposed: one row per channel, so the scores of many slots come
     /// out of one vector FMA) and valueCache [B, H, capacity, HS] receive their keys and values; keyMask [B, capacity]
     /// marks real slots (1) and padding (0). output [B, n, C]: query i of row b attends to slots j ≤ start + i with
-    /// keyMask[b, j] ≠ 0 (softmax of q·k/√HS); a query with no visible slot outputs zeros.
+    /// keyMask[b, j] ≠ 0 (softmax of q·k/√HS); a query with no visible slot outputs zeros. The grouped-query
+    /// <see cref="Forward(float*, float*, float*, float*, float*, float*, float*, int, int, int, int, int, int, int, int, int)"/>
+    /// with as many key/value heads as heads.
     /// </summary>
     public static void Forward(float* output, float* qkv, float* keyCache, float* valueCache, float* keyMask,
         int batch, int newTokens, int start, int capacity, int channels, int heads)
     {
-        Validate(newTokens, start, capacity, channels, heads);
-        int pairs = batch * heads;
-        Parallelism.For(pairs, 1, (first, last) =>
-        {
-            for (int pair = first; pair < last; pair++) ForwardPair(output, qkv, keyCache, valueCache, keyMask, pair, newTokens, start, capacity, channels, heads, vectorized: true);
-        });
+        if (heads <= 0 || channels % heads != 0) throw new ArgumentException($"channels ({channels}) must be divisible by heads ({heads}).");
+        Forward(output, keyCache, valueCache, qkv, qkv + channels, qkv + 2 * channels, keyMask,
+            batch, newTokens, start, capacity, heads, heads, channels / heads, 3 * channels, 3 * channels);
     }
 
-    /// <summary>Scalar reference of <see cref="Forward"/> (single-threaded).</summary>
+    /// <summary>Scalar reference of the fused-qkv <see cref="Forward(float*, float*, float*, float*, float*, int, int, int, int, int, int)"/> (single-threaded).</summary>
     public static void ForwardScalar(float* output, float* qkv, float* keyCache, float* valueCache, float* keyMask,
         int batch, int newTokens, int start, int capacity, int channels, int heads)
     {
-        Validate(newTokens, start, capacity, channels, heads);
-        for (int pair = 0; pair < batch * heads; pair++) ForwardPair(output, qkv, keyCache, valueCache, keyMask, pair, newTokens, start, capacity, channels, heads, vectorized: false);
+        if (heads <= 0 || channels % heads != 0) throw new ArgumentException($"channels ({channels}) must be divisible by heads ({heads}).");
+        ForwardScalar(output, keyCache, valueCache, qkv, qkv + channels, qkv + 2 * channels, keyMask,
+            batch, newTokens, start, capacity, heads, heads, channels / heads, 3 * channels, 3 * channels);
     }
 
-    private static void Validate(int newTokens, int start, int capacity, int channels, int heads)
+    /// <summary>
+    /// Grouped-query decoding step (Llama, Qwen2). Row i of batch b is row b·n + i of query (row stride
+    /// <paramref name="queryStride"/>, heads·D used), key and value (row stride <paramref name="keyValueStride"/>,
+    /// kvHeads·D used): n new tokens occupying slots [start, start + n). keyCache [B, KV, D, KeyStride(capacity)]
+    /// (transposed) and valueCache [B, KV, capacity, D] receive their keys and values; keyMask [B, capacity] marks real
+    /// slots. output [B·n, H·D]: query head h attends with key/value head h / (heads / kvHeads) to slots j ≤ start + i
+    /// with keyMask[b, j] ≠ 0 (softmax of q·k/√D); a query with no visible slot outputs zeros. Parallel over
+    /// (batch, head) pairs after the cache append.
+    /// </summary>
+    public static void Forward(float* output, float* keyCache, float* valueCache, float* query, float* key, float* value, float* keyMask,
+        int batch, int newTokens, int start, int capacity, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
     {
-        if (heads <= 0 || channels % heads != 0) throw new ArgumentException($"channels ({channels}) must be divisible by heads ({heads}).");
+        Validate(newTokens, start, capacity, heads, kvHeads, headDim);
+        Parallelism.For(batch * kvHeads, Math.Max(1, 4096 / Math.Max(1, newTokens * headDim)), (first, last) =>
+        {
+            for (int g = first; g < last; g++) Append(keyCache, valueCache, key, value, g, newTokens, start, capacity, kvHeads, headDim, keyValueStride);
+        });
+        Parallelism.For(batch * heads, 1, (first, last) =>
+        {
+            for (int pair = first; pair < last; pair++)
+                AttendPair(output, keyCache, valueCache, query, keyMask, pair, newTokens, start, capacity, heads, kvHeads, headDim, queryStride, vectorized: true);
+        });
+    }
+
+    /// <summary>Scalar reference of the grouped-query <see cref="Forward(float*, float*, float*, float*, float*, float*, float*, int, int, int, int, int, int, int, int, int)"/> (single-threaded).</summary>
+    public static void ForwardScalar(float* output, float* keyCache, float* valueCache, float* query, float* key, float* value, float* keyMask,
+        int batch, int newTokens, int start, int capacity, int heads, int kvHeads, int headDim, int queryStride, int keyValueStride)
+    {
+        Validate(newTokens, start, capacity, heads, kvHeads, headDim);
+        for (int g = 0; g < batch * kvHeads; g++) Append(keyCache, valueCache, key, value, g, newTokens, start, capacity, kvHeads, headDim, keyValueStride);
+        for (int pair = 0; pair < batch * heads; pair++)
+            AttendPair(output, keyCache, valueCache, query, keyMask, pair, newTokens, start, capacity, heads, kvHeads, headDim, queryStride, vectorized: false);
+    }
+
+    private static void Validate(int newTokens, int start, int capacity, int heads, int kvHeads, int headDim)
+    {
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) throw new ArgumentException($"heads ({heads}) must be a positive multiple of the key/value heads ({kvHeads}).");
+        if (headDim <= 0) throw new ArgumentException($"The head dimension ({headDim}) must be positive.");
         if (start < 0 || start + newTokens > capacity) throw new ArgumentOutOfRangeException(nameof(start), $"Slots [{start}, {start + newTokens}) exceed the cache capacity {capacity}.");
     }
 
-    private static void ForwardPair(float* output, float* qkv, float* keyCache, float* valueCache, float* keyMask,
-        int pair, int newTokens, int start, int capacity, int channels, int heads, bool vectorized)
+    /// <summary>Writes the new tokens' keys (transposed) and values of (batch, key/value head) group g into the cache.</summary>
+    private static void Append(float* keyCache, float* valueCache, float* key, float* value, int g, int newTokens, int start, int capacity,
+        int kvHeads, int D, int keyValueStride)
     {
-        int b = pair / heads, h = pair % heads, HS = channels / heads, C3 = 3 * channels, stride = KeyStride(capacity);
-        float scale = 1f / MathF.Sqrt(HS);
-        float* keys = keyCache + (long)pair * HS * stride;
-        float* values = valueCache + (long)pair * capacity * HS;
-        float* mask = keyMask + (long)b * capacity;
-        float* rows = qkv + (long)b * newTokens * C3 + h * HS;
+        int b = g / kvHeads, kvh = g % kvHeads, stride = KeyStride(capacity);
+        float* keys = keyCache + (long)g * D * stride;
+        float* values = valueCache + (long)g * capacity * D;
         for (int i = 0; i < newTokens; i++)
         {
-            float* k = rows + (long)i * C3 + channels;
-            for (int d = 0; d < HS; d++) keys[(long)d * stride + start + i] = k[d];
-            Buffer.MemoryCopy(rows + (long)i * C3 + 2 * channels, values + (long)(start + i) * HS, HS * 4L, HS * 4L);
+            long row = ((long)b * newTokens + i) * keyValueStride + kvh * D;
+            float* k = key + row;
+            for (int d = 0; d < D; d++) keys[(long)d * stride + start + i] = k[d];
+            Buffer.MemoryCopy(value + row, values + (long)(start + i) * D, D * 4L, D * 4L);
         }
+    }
+
+    private static void AttendPair(float* output, float* keyCache, float* valueCache, float* query, float* keyMask,
+        int pair, int newTokens, int start, int capacity, int heads, int kvHeads, int HS, int queryStride, bool vectorized)
+    {
+        int b = pair / heads, h = pair % heads, stride = KeyStride(capacity), group = b * kvHeads + h / (heads / kvHeads);
+        float scale = 1f / MathF.Sqrt(HS);
+        float* keys = keyCache + (long)group * HS * stride;
+        float* values = valueCache + (long)group * capacity * HS;
+        float* mask = keyMask + (long)b * capacity;
         float* scores = KernelSupport.Scratch(ref scoreScratch, stride);
         for (int i = 0; i < newTokens; i++)
         {
-            float* q = rows + (long)i * C3;
-            float* o = output + ((long)b * newTokens + i) * channels + h * HS;
+            float* q = query + ((long)b * newTokens + i) * queryStride + h * HS;
+            float* o = output + ((long)b * newTokens + i) * heads * HS + h * HS;
             int visible = start + i + 1;
             // s_j = q·k_j / √HS for every slot j < visible (masked slots become −∞, hence probability 0).
             if (vectorized) Scores(q, keys, stride, HS, visible, scores);

@@ -1,5 +1,5 @@
-// Token + learned position embeddings (GPT-2 wte + wpe): a row gather on the forward pass and a
-// deterministic scatter-add into both tables on the backward pass.
+// Token embeddings, alone (rotary models: Llama, Qwen2) or plus learned positions (GPT-2 wte + wpe): a row gather on
+// the forward pass and a deterministic scatter-add into the table(s) on the backward pass.
 namespace Rlhf.Tensors.Kernels;
 
 public static unsafe class EmbeddingKernels
@@ -70,5 +70,45 @@ public static unsafe class EmbeddingKernels
                 p[c] += g[c];
             }
         }
+    }
+
+    /// <summary>output[N, C][n, :] = tokenTable[V, C][tokenIds[n], :] (no position table). Parallel over rows.</summary>
+    public static void ForwardTokens(float* output, int* tokenIds, float* tokenTable, int count, int channels)
+    {
+        if (count <= 0 || channels <= 0) return;
+        long rowBytes = channels * 4L;
+        Parallelism.For(count, Math.Max(1, 32768 / channels), (start, end) =>
+        {
+            for (int n = start; n < end; n++)
+                Buffer.MemoryCopy(tokenTable + (long)tokenIds[n] * channels, output + (long)n * channels, rowBytes, rowBytes);
+        });
+    }
+
+    public static void ForwardTokensScalar(float* output, int* tokenIds, float* tokenTable, int count, int channels)
+    {
+        for (int n = 0; n < count; n++)
+            for (int c = 0; c < channels; c++) output[(long)n * channels + c] = tokenTable[(long)tokenIds[n] * channels + c];
+    }
+
+    /// <summary>
+    /// tokenTableGrad[V, C][tokenIds[n], :] += outputGrad[N, C][n, :] (the derivation of <see cref="Backward"/> without the
+    /// position table); split over channels, rows in order: deterministic and race-free.
+    /// </summary>
+    public static void BackwardTokens(float* tokenTableGrad, float* outputGrad, int* tokenIds, int count, int channels)
+    {
+        if (count <= 0 || channels <= 0) return;
+        int minChannels = (long)count * channels < 32768 ? channels : 32;
+        Parallelism.For(channels, minChannels, (c0, c1) =>
+        {
+            int width = c1 - c0;
+            for (int n = 0; n < count; n++)
+                KernelSupport.AddInPlace(tokenTableGrad + (long)tokenIds[n] * channels + c0, outputGrad + (long)n * channels + c0, width);
+        });
+    }
+
+    public static void BackwardTokensScalar(float* tokenTableGrad, float* outputGrad, int* tokenIds, int count, int channels)
+    {
+        for (int n = 0; n < count; n++)
+            for (int c = 0; c < channels; c++) tokenTableGrad[(long)tokenIds[n] * channels + c] += outputGrad[(long)n * channels + c];
     }
 }

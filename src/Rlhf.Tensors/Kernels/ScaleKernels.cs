@@ -1,4 +1,4 @@
-// Multiplication by a constant (e.g. logits / temperature, applied to the hidden state of a tied head).
+// Multiplication by a constant (e.g. logits / temperature, applied to the input of a linear output layer).
 using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;

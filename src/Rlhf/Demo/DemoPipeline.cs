@@ -4,6 +4,7 @@ using System.Diagnostics;
 using Rlhf.Data;
 using Rlhf.Models;
 using Rlhf.Models.Generation;
+using Rlhf.Models.Gpt2;
 using Rlhf.Tensors;
 using Rlhf.Text;
 using Rlhf.Training;
@@ -192,7 +193,7 @@ public static class DemoPipeline
 
         public int[] Response(BpeTokenizer tokenizer, string response) => [.. tokenizer.Encode(response, allowSpecialTokens: false), Eos(tokenizer)];
 
-        private void SaveExtras(BpeTokenizer tokenizer, Gpt2Config config, string directory)
+        private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory)
         {
             tokenizer.Save(directory);
             new GenerationConfig
@@ -258,7 +259,7 @@ public static class DemoPipeline
             var train = data.PreferencesTrain.Select(p => Prompt(tokenizer, p.Prompt)).ToArray();
             var heldOut = ComparePrompts().Select(p => Prompt(tokenizer, p.Prompt)).ToArray();
             using var policy = PolicyWithValueHead.Load(Folder("sft"), options.Seed + 2);
-            using var reference = Gpt2Model.Load(Folder("sft"));
+            using var reference = CausalLmRegistry.Load(Folder("sft"));
             using var rewardModel = RewardModel.Load(Folder("reward"));
             using var scorer = new RewardModelScorer(rewardModel, tokenizer, tokenizer, batchSize: 32);
             var config = new PpoConfig
@@ -293,10 +294,10 @@ public static class DemoPipeline
             // As seed 003, answers that already start with "Let me explain" are skipped.
             var train = data.SftTrain.Where(r => !DemoData.StartsWithLetMeExplain(r.Response)).Take(trainCount).Select(Example).ToArray();
             var eval = data.SftEval.Select(Example).ToArray();
-            var policy = Gpt2Model.Load(Folder("sft"));
+            var policy = CausalLmRegistry.Load(Folder("sft"));
             try
             {
-                var reference = Gpt2Model.Load(Folder("sft"));
+                var reference = CausalLmRegistry.Load(Folder("sft"));
                 using var task = new DpoTask(policy, reference, new DpoConfig { Beta = settings.DpoBeta, RpoAlpha = settings.DpoRpoAlpha, PrecomputeRefLogProbs = true }, Eos(tokenizer),
                     dir => SaveExtras(tokenizer, policy.Config, dir));
                 train = [.. task.PrecomputeReferenceLogProbs(train, 32)];
@@ -325,7 +326,7 @@ public static class DemoPipeline
             var promptIds = prompts.Select(p => Prompt(tokenizer, p.Prompt)).ToArray();
             string[] names = ["SFT", "PPO", "DPO"];
             Start("compare", names.Length);
-            using var sft = Gpt2Model.Load(Folder("sft"));
+            using var sft = CausalLmRegistry.Load(Folder("sft"));
             using var rewardModel = RewardModel.Load(Folder("reward"));
             using var scorer = new RewardModelScorer(rewardModel, tokenizer, tokenizer, batchSize: 32);
             var options = new GenerationOptions { MaxNewTokens = settings.CompareMaxNewTokens, DoSample = false, EosTokenId = eos, PadTokenId = eos };
@@ -333,7 +334,7 @@ public static class DemoPipeline
             var answers = new Dictionary<string, string[]>();
             for (int m = 0; m < names.Length; m++)
             {
-                var model = m == 0 ? sft : Gpt2Model.Load(Folder(names[m].ToLowerInvariant()));
+                var model = m == 0 ? sft : CausalLmRegistry.Load(Folder(names[m].ToLowerInvariant()));
                 try
                 {
                     var results = new List<GenerationResult>();
@@ -371,7 +372,7 @@ public static class DemoPipeline
         private static double Rate(int[] indices, Func<int, bool> predicate) => indices.Length == 0 ? 0 : (double)indices.Count(predicate) / indices.Length;
 
         /// <summary>Mean over prompts of Σ_t (log π(y_t) − log π_sft(y_t)) on the model's own greedy responses.</summary>
-        private static double MeanLogRatio(Gpt2Model model, Gpt2Model sft, IReadOnlyList<GenerationResult> results, int pad)
+        private static double MeanLogRatio(ICausalLm model, ICausalLm sft, IReadOnlyList<GenerationResult> results, int pad)
         {
             using var arena = new Arena();
             var tape = new Tape { Enabled = false };

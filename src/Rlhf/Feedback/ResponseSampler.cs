@@ -2,6 +2,7 @@
 using Rlhf.Models;
 using Rlhf.Models.Generation;
 using Rlhf.Text;
+using Rlhf.Training;
 
 namespace Rlhf.Feedback;
 

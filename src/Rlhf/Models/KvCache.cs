@@ -7,7 +7,8 @@ namespace Rlhf.Models;
 /// <summary>
 /// Per layer, keys [B, H, HS, KeyStride(capacity)] (transposed, see <see cref="CachedAttentionKernels"/>) and values
 /// [B, H, capacity, HS]; plus which slots hold real tokens (left padding is 0).
-/// <see cref="Gpt2Model.Forward"/> appends to it and advances <see cref="Length"/>.
+/// <see cref="ICausalLm.Forward"/> appends to it and advances <see cref="Length"/>; models make theirs with
+/// <see cref="ICausalLm.CreateKvCache"/>.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
@@ -26,26 +27,28 @@ public sealed class KvCache : IDisposable
     /// <summary>All keys, values and the mask live in this one slab, freed by <see cref="Dispose"/>.</summary>
     private readonly NativeSlab slab;
 
-    public KvCache(Gpt2Config config, int batchSize, int capacity)
+    /// <param name="heads">Key/value heads per layer (fewer than query heads under grouped-query attention).</param>
+    /// <param name="contextLength">The model's longest sequence; <paramref name="capacity"/> may not exceed it.</param>
+    public KvCache(int layers, int heads, int headSize, int contextLength, int batchSize, int capacity)
     {
-        if (capacity > config.ContextLength)
-            throw new ArgumentException($"{capacity} tokens exceed the model's context of {config.ContextLength} (n_positions).");
+        if (capacity > contextLength)
+            throw new ArgumentException($"{capacity} tokens exceed the model's context of {contextLength} positions.");
         BatchSize = batchSize;
         Capacity = capacity;
         int keyStride = CachedAttentionKernels.KeyStride(capacity);
-        long keysPerLayer = (long)batchSize * config.HeadCount * config.HeadSize * keyStride;
-        long valuesPerLayer = (long)batchSize * config.HeadCount * capacity * config.HeadSize;
+        long keysPerLayer = (long)batchSize * heads * headSize * keyStride;
+        long valuesPerLayer = (long)batchSize * heads * capacity * headSize;
         long perLayer = (keysPerLayer + valuesPerLayer + 15) / 16 * 16;
         // Not zeroed: attention reads only slots already written (the mask of each new token is set before it is used).
-        slab = new NativeSlab(config.LayerCount * perLayer + (long)batchSize * capacity, zeroed: false);
-        Keys = new Tensor[config.LayerCount];
-        Values = new Tensor[config.LayerCount];
-        for (int i = 0; i < config.LayerCount; i++)
+        slab = new NativeSlab(layers * perLayer + (long)batchSize * capacity, zeroed: false);
+        Keys = new Tensor[layers];
+        Values = new Tensor[layers];
+        for (int i = 0; i < layers; i++)
         {
-            Keys[i] = new Tensor(slab, i * perLayer, batchSize, config.HeadCount, config.HeadSize, keyStride);
-            Values[i] = new Tensor(slab, i * perLayer + keysPerLayer, batchSize, config.HeadCount, capacity, config.HeadSize);
+            Keys[i] = new Tensor(slab, i * perLayer, batchSize, heads, headSize, keyStride);
+            Values[i] = new Tensor(slab, i * perLayer + keysPerLayer, batchSize, heads, capacity, headSize);
         }
-        KeyMask = new Tensor(slab, config.LayerCount * perLayer, batchSize, capacity);
+        KeyMask = new Tensor(slab, layers * perLayer, batchSize, capacity);
     }
 
     /// <summary>Records the padding mask [B, n] of n tokens about to be appended.</summary>

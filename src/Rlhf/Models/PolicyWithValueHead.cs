@@ -1,5 +1,5 @@
 // A causal LM with a value head (one scalar per position) sharing its backbone, for PPO. The value head is saved
-// beside the policy in value_head.safetensors, so the policy folder stays a plain GPT2LMHeadModel.
+// beside the policy in value_head.safetensors, so the policy folder stays a plain causal LM (e.g. GPT2LMHeadModel).
 using Rlhf.Tensors;
 
 namespace Rlhf.Models;
@@ -10,12 +10,12 @@ public sealed class PolicyWithValueHead : IDisposable
     public const string BiasName = "v_head.summary.bias";
     public const string ValueHeadFileName = "value_head.safetensors";
 
-    public Gpt2Model Model { get; }
+    public ICausalLm Model { get; }
 
-    private PolicyWithValueHead(Gpt2Model model) => Model = model;
+    private PolicyWithValueHead(ICausalLm model) => Model = model;
 
-    public static IEnumerable<(string Name, int[] Shape, bool Decay)> Heads(Gpt2Config config) =>
-        [(WeightName, [1, config.EmbeddingSize], true), (BiasName, [1], false)];
+    public static IEnumerable<(string Name, int[] Shape, bool Decay)> Heads(CausalLmConfig config) =>
+        [(WeightName, [1, config.HiddenSize], true), (BiasName, [1], false)];
 
     /// <summary>
     /// Loads a causal LM folder; its value head comes from value_head.safetensors when present (a PPO output or
@@ -23,12 +23,11 @@ public sealed class PolicyWithValueHead : IDisposable
     /// </summary>
     public static PolicyWithValueHead Load(string directory, ulong seed)
     {
-        var config = Gpt2Config.Load(Path.Combine(directory, Gpt2Model.ConfigFileName));
-        var model = new Gpt2Model(config, Heads(config));
+        var config = CausalLmRegistry.LoadConfig(CausalLmRegistry.RequireFiles(directory));
+        var model = CausalLmRegistry.Create(config, Heads(config));
         try
         {
-            Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), model.Parameters,
-                new HashSet<string> { WeightName, BiasName }, name => !Gpt2Model.IsBackbone(name));
+            model.LoadWeights(directory, new HashSet<string> { WeightName, BiasName }, name => !model.IsOwnParameter(name));
             string valuePath = Path.Combine(directory, ValueHeadFileName);
             if (File.Exists(valuePath)) LoadValueHead(valuePath, model.Parameters);
             else new Rng(seed).FillNormal(model.Parameters[WeightName].Value.Span, 0, config.InitializerRange);
@@ -41,12 +40,12 @@ public sealed class PolicyWithValueHead : IDisposable
         return new PolicyWithValueHead(model);
     }
 
-    public static PolicyWithValueHead CreateRandom(Gpt2Config config, ulong seed) => new(Gpt2Model.CreateRandom(config, seed, Heads(config)));
+    public static PolicyWithValueHead CreateRandom(CausalLmConfig config, ulong seed) => new(CausalLmRegistry.CreateRandom(config, seed, Heads(config)));
 
     /// <summary>The backbone and LM head to model.safetensors (+ config.json), the value head to value_head.safetensors.</summary>
     public void Save(string directory)
     {
-        Model.Save(directory, Gpt2Model.IsBackbone);
+        Model.Save(directory, Model.IsOwnParameter);
         SafeTensors.Write(Path.Combine(directory, ValueHeadFileName),
             [(WeightName, Model.Parameters[WeightName].Value), (BiasName, Model.Parameters[BiasName].Value)],
             new Dictionary<string, string> { ["format"] = "pt" });
@@ -55,8 +54,7 @@ public sealed class PolicyWithValueHead : IDisposable
     /// <summary>Reloads every weight (backbone and value head) from a folder written by <see cref="Save"/>.</summary>
     public void LoadWeights(string directory)
     {
-        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Model.Parameters,
-            new HashSet<string> { WeightName, BiasName });
+        Model.LoadWeights(directory, new HashSet<string> { WeightName, BiasName });
         LoadValueHead(Path.Combine(directory, ValueHeadFileName), Model.Parameters);
     }
 
@@ -79,11 +77,9 @@ public sealed class PolicyWithValueHead : IDisposable
     /// </summary>
     public (Node LogProbs, Node Values) Forward(Ops ops, CausalLmBatch batch, float temperature, Tensor? entropy = null, bool trainable = true)
     {
-        var embedding = Model.TokenEmbedding(ops, trainable);
-        var hidden = Model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable);
-        var scaled = temperature == 1f ? hidden : ops.Scale(hidden, 1f / temperature);
-        var logProbs = ops.TokenLogProbs(scaled, embedding, batch.Targets, entropy);
-        var head = ops.ParameterView(Model.Parameters[WeightName], [Model.Config.EmbeddingSize, 1], trainable);
+        var hidden = CausalLm.Hidden(Model, ops, batch, trainable);
+        var logProbs = CausalLm.TokenLogProbs(Model, ops, hidden, batch, trainable, temperature, entropy);
+        var head = ops.ParameterView(Model.Parameters[WeightName], [Model.Config.HiddenSize, 1], trainable);
         var values = ops.Linear(hidden, head, ops.Parameter(Model.Parameters[BiasName], trainable));
         return (logProbs, values);
     }

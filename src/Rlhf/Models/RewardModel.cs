@@ -1,5 +1,5 @@
-// Reward model: a GPT-2 backbone and a scalar head on one pooled token, saved in transformers'
-// GPT2ForSequenceClassification layout (score.weight [1, C], num_labels 1).
+// Reward model: a causal-LM backbone and a scalar head on one pooled token, saved in transformers'
+// *ForSequenceClassification layout (score.weight [1, C], num_labels 1).
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rlhf.Tensors;
@@ -22,46 +22,45 @@ public sealed class RewardModel : IDisposable
     public const string HeadName = "score.weight";
     public const string RewardConfigFileName = "reward_config.json";
 
-    public Gpt2Model Model { get; }
+    public ICausalLm Model { get; }
     public RewardPooling Pooling { get; }
 
-    private RewardModel(Gpt2Model model, RewardPooling pooling)
+    private RewardModel(ICausalLm model, RewardPooling pooling)
     {
         Model = model;
         Pooling = pooling;
     }
 
-    public static (string Name, int[] Shape, bool Decay) Head(Gpt2Config config) => (HeadName, [1, config.EmbeddingSize], true);
+    public static (string Name, int[] Shape, bool Decay) Head(CausalLmConfig config) => (HeadName, [1, config.HiddenSize], true);
 
     /// <summary>A reward model from a causal LM folder: its backbone and a fresh head N(0, initializer_range).</summary>
     public static RewardModel FromCausalLm(string directory, RewardPooling pooling, ulong seed)
     {
-        var config = Gpt2Config.Load(Path.Combine(directory, Gpt2Model.ConfigFileName));
-        var model = Gpt2Model.Load(directory, [Head(config)], seed,
-            c => c with { Architecture = Gpt2Config.SequenceClassificationArchitecture });
+        var config = CausalLmRegistry.LoadConfig(CausalLmRegistry.RequireFiles(directory));
+        var model = CausalLmRegistry.Load(directory, [Head(config)], seed, c => c.AsSequenceClassifier());
         return new RewardModel(model, pooling);
     }
 
     /// <summary>A fresh reward model around an existing backbone configuration (tests, demos).</summary>
-    public static RewardModel CreateRandom(Gpt2Config config, RewardPooling pooling, ulong seed) =>
-        new(Gpt2Model.CreateRandom(config with { Architecture = Gpt2Config.SequenceClassificationArchitecture }, seed, [Head(config)]), pooling);
+    public static RewardModel CreateRandom(CausalLmConfig config, RewardPooling pooling, ulong seed) =>
+        new(CausalLmRegistry.CreateRandom(config.AsSequenceClassifier(), seed, [Head(config)]), pooling);
 
-    /// <summary>Loads a folder saved by <see cref="Save"/> (or by transformers' GPT2ForSequenceClassification).</summary>
+    /// <summary>Loads a folder saved by <see cref="Save"/> (or by transformers' *ForSequenceClassification).</summary>
     public static RewardModel Load(string directory, RewardPooling? pooling = null)
     {
-        string configPath = Path.Combine(directory, Gpt2Model.ConfigFileName);
+        string configPath = Path.Combine(directory, ICausalLm.ConfigFileName);
         if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The reward-model folder has no config.json.");
-        var config = Gpt2Config.Load(configPath);
-        if (config.Architecture != Gpt2Config.SequenceClassificationArchitecture)
+        var config = CausalLmRegistry.LoadConfig(configPath);
+        if (!config.IsSequenceClassifier)
             throw new ModelFormatException(configPath,
-                $"This is a {config.Architecture} folder, not a reward model ({Gpt2Config.SequenceClassificationArchitecture}); train one with `rlhf reward`.");
-        var model = Gpt2Model.Load(directory, [Head(config)]);
-        using (var file = SafeTensors.Open(Path.Combine(directory, Gpt2Model.WeightsFileName)))
+                $"This is a {config.Architecture} folder, not a reward model ({config.SequenceClassificationArchitectureName}); train one with `rlhf reward`.");
+        var model = CausalLmRegistry.Load(directory, [Head(config)]);
+        using (var file = CheckpointReader.Open(directory))
         {
             if (!file.Tensors.ContainsKey(HeadName))
             {
                 model.Dispose();
-                throw new ModelFormatException(Path.Combine(directory, Gpt2Model.WeightsFileName), $"The reward model has no '{HeadName}' tensor.");
+                throw new ModelFormatException(file.Path, $"The reward model has no '{HeadName}' tensor.");
             }
         }
         return new RewardModel(model, pooling ?? ReadPooling(directory));
@@ -70,8 +69,8 @@ public sealed class RewardModel : IDisposable
     /// <summary>Loads a reward model folder as it is, or puts a fresh head on a causal LM folder.</summary>
     public static RewardModel LoadOrCreate(string directory, RewardPooling pooling, ulong seed)
     {
-        var config = Gpt2Config.Load(Path.Combine(directory, Gpt2Model.ConfigFileName));
-        return config.Architecture == Gpt2Config.SequenceClassificationArchitecture ? Load(directory, pooling) : FromCausalLm(directory, pooling, seed);
+        var config = CausalLmRegistry.LoadConfig(Path.Combine(directory, ICausalLm.ConfigFileName));
+        return config.IsSequenceClassifier ? Load(directory, pooling) : FromCausalLm(directory, pooling, seed);
     }
 
     public void Save(string directory)
@@ -84,12 +83,11 @@ public sealed class RewardModel : IDisposable
     /// <summary>Rewards [B] for a padded batch (any padding side); gradients flow to the backbone and head.</summary>
     public Node Rewards(Ops ops, CausalLmBatch batch, bool trainable = true)
     {
-        var embedding = Model.TokenEmbedding(ops, trainable);
-        var hidden = Model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable);
+        var hidden = CausalLm.Hidden(Model, ops, batch, trainable);
         var weights = PoolingWeights(ops.Arena, batch.AttentionMask, batch.BatchSize, batch.SequenceLength, Pooling);
         var pooled = ops.Pool(hidden, weights, batch.BatchSize, batch.SequenceLength);
         // score.weight is nn.Linear's [1, C]; with one output that is the same memory as Conv1D's [C, 1].
-        var head = ops.ParameterView(Model.Parameters[HeadName], [Model.Config.EmbeddingSize, 1], trainable);
+        var head = ops.ParameterView(Model.Parameters[HeadName], [Model.Config.HiddenSize, 1], trainable);
         return ops.Linear(pooled, head, null);
     }
 

@@ -4,19 +4,19 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training;
 
-/// <summary>Owns the optimizer state and the per-step arena for training a GPT-2 on next-token loss.</summary>
+/// <summary>Owns the optimizer state and the per-step arena for training a causal LM on next-token loss.</summary>
 public sealed class LanguageModelStep : IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
 
-    public Gpt2Model Model { get; }
+    public ICausalLm Model { get; }
     public AdamW Optimizer { get; }
 
     /// <summary>Largest arena size seen (floats), i.e. the activation memory of one step.</summary>
     public long PeakActivationFloats { get; private set; }
 
-    public LanguageModelStep(Gpt2Model model, AdamWOptions options)
+    public LanguageModelStep(ICausalLm model, AdamWOptions options)
     {
         Model = model;
         Optimizer = new AdamW(model.Parameters, options);

@@ -159,7 +159,7 @@ public class LabelingSessionTests
     {
         using var dir = new TempDirectory();
         LabelFixtures.WriteTinyModel(dir.Sub("model"));
-        using var folder = Rlhf.Text.ModelFolder.Load(dir.Sub("model"));
+        using var folder = ModelFolder.Load(dir.Sub("model"));
         using var sampler = new ModelResponseSampler(folder, new SamplingSettings { MaxNewTokens = 12, Temperature = 1f });
         var prompt = LabelPrompt.Create("what is the capital of France?");
         var first = sampler.Sample(prompt.Rendered, 4, seed: 5);

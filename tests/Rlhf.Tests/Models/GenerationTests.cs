@@ -86,7 +86,7 @@ public class GenerationTests
         var ops = new Ops(arena, new Tape { Enabled = false });
         var embedding = model.TokenEmbedding(ops, trainable: false);
         var batch = new CausalLmBatch(1, sequence.Length, sequence);
-        var hidden = model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, null, 1, sequence.Length, trainable: false);
+        var hidden = model.Forward(ops, batch.TokenIds, batch.PositionIds, null, 1, sequence.Length, trainable: false);
         int c = model.Config.EmbeddingSize, v = model.Config.VocabSize;
         var logits = new float[sequence.Length * v];
         fixed (float* l = logits) Gemm.Sgemm(false, true, sequence.Length, v, c, 1f, hidden.Value.Pointer, c, embedding.Value.Pointer, c, 0f, l, v);

@@ -58,15 +58,30 @@ public sealed class Gpt2CheckpointTests : IDisposable
     {
         string path = folder.File("model.safetensors");
         var tensors = SourceTensors(withPrefix);
-        // Buffers and the tied head that Hub files carry are ignored.
+        // Buffers that Hub files carry are ignored; a saved copy of the tied head is accepted when it equals wte.
         tensors.Add((withPrefix ? "transformer.h.0.attn.bias" : "h.0.attn.bias", Tensor.Zeros(1, 1, 3, 3)));
         tensors.Add((withPrefix ? "transformer.h.0.attn.masked_bias" : "h.0.attn.masked_bias", Tensor.Zeros()));
-        tensors.Add(("lm_head.weight", Tensor.Zeros(5, 4)));
+        tensors.Add(("lm_head.weight", Ramp([5, 4], 0)));
         SafeTensors.Write(path, tensors);
 
         using var parameters = NewParameters(-1f);
         Gpt2Checkpoint.LoadWeights(path, parameters);
         AssertHoldsRamps(parameters);
+    }
+
+    [Fact]
+    public void AnLmHeadThatDiffersFromTheTiedEmbeddingIsRejected()
+    {
+        string path = folder.File("model.safetensors");
+        var tensors = SourceTensors(true);
+        tensors.Add(("lm_head.weight", Tensor.Zeros(5, 4)));
+        SafeTensors.Write(path, tensors);
+
+        using var parameters = NewParameters(-1f);
+        var error = Assert.Throws<ModelFormatException>(() => Gpt2Checkpoint.LoadWeights(path, parameters));
+        Assert.Contains("'lm_head.weight'", error.Message);
+        Assert.Contains("tie_word_embeddings", error.Message);
+        AssertFilled(parameters, -1f);
     }
 
     [Fact]

@@ -46,7 +46,7 @@ public unsafe class Gpt2ReferenceTests
         using var arena = new Arena();
         var ops = new Ops(arena, new Tape { Enabled = false });
         var embedding = model.TokenEmbedding(ops, trainable: false);
-        var hidden = model.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(arena), batch.BatchSize, batch.SequenceLength, trainable: false);
+        var hidden = model.Forward(ops, batch.TokenIds, batch.PositionIds, batch.KeyMask(arena), batch.BatchSize, batch.SequenceLength, trainable: false);
         int rows = batch.TokenIds.Length, channels = model.Config.EmbeddingSize, vocab = model.Config.VocabSize;
         var logits = new float[rows * vocab];
         fixed (float* l = logits)

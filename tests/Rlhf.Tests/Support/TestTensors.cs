@@ -15,6 +15,23 @@ public sealed class TestTensors(ulong seed)
 
     public Tensor Zeros(params int[] shape) => Keep(Tensor.Zeros(shape));
 
+    /// <summary>A kept copy of <paramref name="source"/> (e.g. a pre-filled gradient before a backward adds into it).</summary>
+    public Tensor Copy(Tensor source)
+    {
+        var copy = Zeros(source.Shape);
+        copy.CopyFrom(source);
+        return copy;
+    }
+
+    /// <summary>total − prefill, elementwise: what a backward kernel added into a pre-filled gradient.</summary>
+    public static float[] Minus(Tensor total, Tensor prefill)
+    {
+        var result = total.ToArray();
+        var p = prefill.Span;
+        for (int i = 0; i < result.Length; i++) result[i] -= p[i];
+        return result;
+    }
+
     private Tensor Keep(Tensor tensor)
     {
         live.Add(tensor);

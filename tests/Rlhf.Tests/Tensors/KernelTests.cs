@@ -20,12 +20,7 @@ public sealed unsafe class KernelTests
 
     private Tensor Zeros(params int[] shape) => tensors.Zeros(shape);
 
-    private Tensor Copy(Tensor source)
-    {
-        var t = Zeros(source.Shape);
-        t.CopyFrom(source);
-        return t;
-    }
+    private Tensor Copy(Tensor source) => tensors.Copy(source);
 
     internal static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double absTol, double relTol, string name)
     {
@@ -84,13 +79,7 @@ public sealed unsafe class KernelTests
         FiniteDifference.Check("dB", b.Span, gradB.Span, Loss);
     }
 
-    private static float[] Subtract(Tensor total, Tensor prefill)
-    {
-        var result = total.ToArray();
-        var p = prefill.Span;
-        for (int i = 0; i < result.Length; i++) result[i] -= p[i];
-        return result;
-    }
+    private static float[] Subtract(Tensor total, Tensor prefill) => TestTensors.Minus(total, prefill);
 
     // ---------------- GELU ----------------
 

@@ -13,10 +13,12 @@ public class PpoTrainingTests
 {
     private const int Eos = 15, Target = 9;
 
-    private static readonly Gpt2Config Tiny = new()
+    private static readonly Gpt2Config Gpt2Tiny = new()
     {
         VocabSize = 16, ContextLength = 24, EmbeddingSize = 32, LayerCount = 2, HeadCount = 4, BosTokenId = Eos, EosTokenId = Eos,
     };
+
+    private static CausalLmConfig Tiny(string family) => ModelFamilies.Tiny(family, Gpt2Tiny);
 
     private static List<int[]> Prompts(int count, ulong seed)
     {
@@ -27,23 +29,24 @@ public class PpoTrainingTests
     /// <summary>Reward = how often the response says token 9 (the task the policy must discover).</summary>
     private static readonly IRewardFunction CountTarget = new DelegateRewardFunction((_, response, _) => response.Count(t => t == Target));
 
-    private static PpoTask Task(PpoConfig config, IRewardFunction? reward = null, ulong seed = 1, ulong? referenceSeed = null)
+    private static PpoTask Task(string family, PpoConfig config, IRewardFunction? reward = null, ulong seed = 1, ulong? referenceSeed = null)
     {
-        var policy = PolicyWithValueHead.CreateRandom(Tiny, seed);
+        var policy = PolicyWithValueHead.CreateRandom(Tiny(family), seed);
         // Same seed, same backbone (heads are initialised last): the reference is the starting policy.
         var reference = referenceSeed is ulong other
-            ? Gpt2Model.CreateRandom(Tiny with { InitializerRange = 0.5f }, other) // sharp and unlike the policy
-            : Gpt2Model.CreateRandom(Tiny, seed);
+            ? CausalLmRegistry.CreateRandom(Tiny(family) with { InitializerRange = 0.5f }, other) // sharp and unlike the policy
+            : CausalLmRegistry.CreateRandom(Tiny(family), seed);
         if (referenceSeed is null)
-            Assert.Equal(reference.Parameters["transformer.h.1.mlp.c_fc.weight"].Value.ToArray(), policy.Model.Parameters["transformer.h.1.mlp.c_fc.weight"].Value.ToArray());
+            foreach (var p in reference.Parameters.Parameters) Assert.Equal(p.Value.ToArray(), policy.Model.Parameters[p.Name].Value.ToArray());
         return new PpoTask(policy, reference, reward ?? CountTarget, config, Eos, Eos, seed: 3);
     }
 
-    [Fact]
-    public void TheFirstMinibatchRatioIsExactlyOne()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void TheFirstMinibatchRatioIsExactlyOne(string family)
     {
         using var dir = new TempDirectory();
-        using var task = Task(new PpoConfig { BatchSize = 8, MiniBatchSize = 4, GradientAccumulationSteps = 1, NumPpoEpochs = 2, MaxNewTokens = 6 });
+        using var task = Task(family, new PpoConfig { BatchSize = 8, MiniBatchSize = 4, GradientAccumulationSteps = 1, NumPpoEpochs = 2, MaxNewTokens = 6 });
         var args = new TrainingArguments { OutputDir = dir.Path, MaxSteps = 2, PerDeviceTrainBatchSize = 8, LearningRate = 1e-3f, SaveSteps = 0, LoggingSteps = 1 };
         new TrainingLoop<int[]>(task, args, Prompts(16, 1)).Run();
         var first = task.FirstMinibatchMetrics!;
@@ -52,11 +55,12 @@ public class PpoTrainingTests
         Assert.Equal(0.0, first["policy/clipfrac_avg"]);
     }
 
-    [Fact]
-    public void AKnownRewardRisesWhileKlStaysBounded()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void AKnownRewardRisesWhileKlStaysBounded(string family)
     {
         using var dir = new TempDirectory();
-        using var task = Task(new PpoConfig { BatchSize = 16, MiniBatchSize = 8, GradientAccumulationSteps = 2, MaxNewTokens = 8, InitKlCoef = 0.05, KlControl = KlControl.Fixed });
+        using var task = Task(family, new PpoConfig { BatchSize = 16, MiniBatchSize = 8, GradientAccumulationSteps = 2, MaxNewTokens = 8, InitKlCoef = 0.05, KlControl = KlControl.Fixed });
         var prompts = Prompts(64, 2);
         var heldOut = Prompts(32, 3);
         double before = task.Evaluate(heldOut, 16)["objective/scores"];
@@ -72,13 +76,14 @@ public class PpoTrainingTests
         Assert.Equal(30 * 16, last["episode"]); // counters are logged at their latest value, not averaged
     }
 
-    [Fact]
-    public void TheKlCoefficientAdaptsAndIsCheckpointed()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void TheKlCoefficientAdaptsAndIsCheckpointed(string family)
     {
         using var dir = new TempDirectory();
         // A reference unlike the policy: the KL is far above a tiny target at every rollout.
         var config = new PpoConfig { BatchSize = 8, MiniBatchSize = 8, GradientAccumulationSteps = 1, NumPpoEpochs = 1, MaxNewTokens = 4, KlControl = KlControl.Seed, Target = 1e-6, InitKlCoef = 0.4 };
-        using (var task = Task(config, referenceSeed: 77))
+        using (var task = Task(family, config, referenceSeed: 77))
         {
             using var cancel = new CancellationTokenSource();
             var loop = new TrainingLoop<int[]>(task, new TrainingArguments { OutputDir = dir.Path, MaxSteps = 4, PerDeviceTrainBatchSize = 8, LearningRate = 1e-2f, SaveSteps = 0 }, Prompts(32, 4))
@@ -90,7 +95,7 @@ public class PpoTrainingTests
             // KL far above a tiny target doubles β after each rollout (seed 004's rule).
             Assert.Equal(0.4 * 4, task.KlCoefficient, 1e-12);
         }
-        using var resumed = Task(config, referenceSeed: 77);
+        using var resumed = Task(family, config, referenceSeed: 77);
         new TrainingLoop<int[]>(resumed, new TrainingArguments { OutputDir = dir.Path, MaxSteps = 4, PerDeviceTrainBatchSize = 8, LearningRate = 1e-2f, SaveSteps = 0, ResumeFromCheckpoint = "latest" }, Prompts(32, 4))
         {
             ExtraState = resumed.State, RestoreExtraState = resumed.Restore,
@@ -100,26 +105,28 @@ public class PpoTrainingTests
         Assert.True(File.Exists(Path.Combine(dir.Path, PolicyWithValueHead.ValueHeadFileName)));
         using var reloaded = PolicyWithValueHead.Load(dir.Path, seed: 0);
         Assert.Equal(resumed.Policy.Model.Parameters[PolicyWithValueHead.WeightName].Value.ToArray(), reloaded.Model.Parameters[PolicyWithValueHead.WeightName].Value.ToArray());
-        using var plain = Gpt2Model.Load(dir.Path); // the policy folder stays a plain causal LM
+        using var plain = CausalLmRegistry.Load(dir.Path); // the policy folder stays a plain causal LM
         Assert.False(plain.Parameters.TryGet(PolicyWithValueHead.WeightName, out _));
     }
 
-    [Fact]
-    public void ASingleTokenRolloutTrainsWithoutWhitening()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void ASingleTokenRolloutTrainsWithoutWhitening(string family)
     {
         using var dir = new TempDirectory();
-        using var task = Task(new PpoConfig { BatchSize = 1, MiniBatchSize = 1, GradientAccumulationSteps = 1, NumPpoEpochs = 1, MaxNewTokens = 1 });
+        using var task = Task(family, new PpoConfig { BatchSize = 1, MiniBatchSize = 1, GradientAccumulationSteps = 1, NumPpoEpochs = 1, MaxNewTokens = 1 });
         var result = new TrainingLoop<int[]>(task, new TrainingArguments { OutputDir = dir.Path, MaxSteps = 2, PerDeviceTrainBatchSize = 1, SaveSteps = 0, LoggingSteps = 1 }, Prompts(4, 6)).Run();
         Assert.Equal(0, result.SkippedSteps);
         Assert.Equal(2, result.GlobalStep);
     }
 
-    [Fact]
-    public void ANonFiniteRewardSkipsTheStepAndLeavesTheWeights()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void ANonFiniteRewardSkipsTheStepAndLeavesTheWeights(string family)
     {
         using var dir = new TempDirectory();
         var broken = new DelegateRewardFunction((_, _, _) => float.NaN);
-        using var task = Task(new PpoConfig { BatchSize = 8, MiniBatchSize = 8, GradientAccumulationSteps = 1, MaxNewTokens = 4 }, broken);
+        using var task = Task(family, new PpoConfig { BatchSize = 8, MiniBatchSize = 8, GradientAccumulationSteps = 1, MaxNewTokens = 4 }, broken);
         var before = task.Parameters.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
         var result = new TrainingLoop<int[]>(task, new TrainingArguments { OutputDir = dir.Path, MaxSteps = 2, PerDeviceTrainBatchSize = 8, SaveSteps = 0 }, Prompts(16, 5)).Run();
         Assert.Equal(2, result.SkippedSteps);

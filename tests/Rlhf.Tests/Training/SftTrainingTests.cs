@@ -13,10 +13,12 @@ public class SftTrainingTests
 {
     private const int Eos = 15;
 
-    private static readonly Gpt2Config Tiny = new()
+    private static readonly Gpt2Config Gpt2Tiny = new()
     {
         VocabSize = 16, ContextLength = 16, EmbeddingSize = 32, LayerCount = 2, HeadCount = 4, BosTokenId = Eos, EosTokenId = Eos,
     };
+
+    private static CausalLmConfig Tiny(string family) => ModelFamilies.Tiny(family, Gpt2Tiny);
 
     /// <summary>"Questions" a b → answers whose length depends on the question, each ending in EOS.</summary>
     private static List<SftExample> Examples()
@@ -31,9 +33,9 @@ public class SftTrainingTests
         return examples;
     }
 
-    private static float[] Train(TrainingArguments arguments, List<SftExample> data, CancellationToken cancel = default, Action<TrainingProgress>? onProgress = null)
+    private static float[] Train(string family, TrainingArguments arguments, List<SftExample> data, CancellationToken cancel = default, Action<TrainingProgress>? onProgress = null)
     {
-        using var model = Gpt2Model.CreateRandom(Tiny, seed: 9);
+        using var model = CausalLmRegistry.CreateRandom(Tiny(family), seed: 9);
         using var task = new SftTask(model, padTokenId: Eos);
         var loop = new TrainingLoop<SftExample>(task, arguments, data)
         {
@@ -43,20 +45,22 @@ public class SftTrainingTests
         return model.Parameters.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
     }
 
-    [Fact]
-    public void OneBatchOfFourEqualsFourAccumulatedBatchesOfOne()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void OneBatchOfFourEqualsFourAccumulatedBatchesOfOne(string family)
     {
         using var dir = new TempDirectory();
         var data = Examples();
         var baseArgs = new TrainingArguments { MaxSteps = 3, LearningRate = 1e-3f, LoggingSteps = 1, SaveSteps = 0, Seed = 4 };
-        var large = Train(baseArgs with { OutputDir = dir.Sub("a"), PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 1 }, data);
-        var accumulated = Train(baseArgs with { OutputDir = dir.Sub("b"), PerDeviceTrainBatchSize = 1, GradientAccumulationSteps = 4 }, data);
+        var large = Train(family, baseArgs with { OutputDir = dir.Sub("a"), PerDeviceTrainBatchSize = 4, GradientAccumulationSteps = 1 }, data);
+        var accumulated = Train(family, baseArgs with { OutputDir = dir.Sub("b"), PerDeviceTrainBatchSize = 1, GradientAccumulationSteps = 4 }, data);
         double worst = large.Zip(accumulated, (x, y) => Math.Abs(x - y)).Max();
         Assert.True(worst <= 1e-6, $"weights differ by {worst:G3}");
     }
 
-    [Fact]
-    public void ResumingFromACheckpointEqualsTheUninterruptedRun()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void ResumingFromACheckpointEqualsTheUninterruptedRun(string family)
     {
         using var dir = new TempDirectory();
         var data = Examples();
@@ -65,16 +69,16 @@ public class SftTrainingTests
             MaxSteps = 8, PerDeviceTrainBatchSize = 3, GradientAccumulationSteps = 2, LearningRate = 3e-3f, WarmupSteps = 2,
             WeightDecay = 0.1f, LoggingSteps = 2, SaveSteps = 0, Seed = 5,
         };
-        var uninterrupted = Train(args with { OutputDir = dir.Sub("full") }, data);
+        var uninterrupted = Train(family, args with { OutputDir = dir.Sub("full") }, data);
 
         // Interrupt after step 5 (as Ctrl-C does): the loop saves a checkpoint and returns.
         using var cancel = new CancellationTokenSource();
-        var partial = Train(args with { OutputDir = dir.Sub("resumed") }, data, cancel.Token, p => { if (p.Step == 5) cancel.Cancel(); });
+        var partial = Train(family, args with { OutputDir = dir.Sub("resumed") }, data, cancel.Token, p => { if (p.Step == 5) cancel.Cancel(); });
         Assert.True(Directory.Exists(Path.Combine(dir.Sub("resumed"), "checkpoint-5")));
         Assert.False(File.Exists(Path.Combine(dir.Sub("resumed"), "model.safetensors")));
         Assert.NotEqual(uninterrupted, partial);
 
-        var resumed = Train(args with { OutputDir = dir.Sub("resumed"), ResumeFromCheckpoint = "latest" }, data);
+        var resumed = Train(family, args with { OutputDir = dir.Sub("resumed"), ResumeFromCheckpoint = "latest" }, data);
         Assert.Equal(uninterrupted, resumed);
         var log = File.ReadAllLines(Path.Combine(dir.Sub("resumed"), "metrics.jsonl"));
         Assert.Contains(log, line => line.Contains("\"step\":8"));
@@ -83,12 +87,13 @@ public class SftTrainingTests
         Assert.Equal([2, 4, 6, 8], steps);
     }
 
-    [Fact]
-    public void ATinyModelLearnsToStopWithEos()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void ATinyModelLearnsToStopWithEos(string family)
     {
         using var dir = new TempDirectory();
         var data = Examples();
-        using var model = Gpt2Model.CreateRandom(Tiny, seed: 3);
+        using var model = CausalLmRegistry.CreateRandom(Tiny(family), seed: 3);
         using var task = new SftTask(model, padTokenId: Eos); // pad == eos, as GPT-2
         var args = new TrainingArguments
         {
@@ -101,8 +106,8 @@ public class SftTrainingTests
             Assert.Equal(data[i].ResponseIds, results[i].Ids);
             Assert.True(results[i].EndedWithEos);
         }
-        using var saved = Gpt2Model.Load(dir.Path); // the loop saved the final model
-        Assert.Equal(model.Parameters["transformer.wte.weight"].Value.ToArray(), saved.Parameters["transformer.wte.weight"].Value.ToArray());
+        using var saved = CausalLmRegistry.Load(dir.Path); // the loop saved the final model
+        Assert.Equal(model.Parameters[ModelFamilies.EmbeddingName(family)].Value.ToArray(), saved.Parameters[ModelFamilies.EmbeddingName(family)].Value.ToArray());
     }
 
     [Fact]
@@ -113,18 +118,19 @@ public class SftTrainingTests
         Assert.Equal([-1, 3, Eos, -1, Eos, -1, -1, -1], batch.Targets);
     }
 
-    [Fact]
-    public void AnExistingModelIsNotOverwrittenAndCheckpointsRotate()
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void AnExistingModelIsNotOverwrittenAndCheckpointsRotate(string family)
     {
         using var dir = new TempDirectory();
         var data = Examples();
         var args = new TrainingArguments { OutputDir = dir.Path, MaxSteps = 6, PerDeviceTrainBatchSize = 4, SaveSteps = 2, SaveTotalLimit = 2, LoggingSteps = 1 };
-        Train(args, data);
+        Train(family, args, data);
         Assert.Equal(["checkpoint-4", "checkpoint-6"], Directory.GetDirectories(dir.Path).Select(d => Path.GetFileName(d)!).Order().ToArray());
         byte[] before = File.ReadAllBytes(Path.Combine(dir.Path, "model.safetensors"));
-        Assert.Throws<IOException>(() => Train(args, data));
+        Assert.Throws<IOException>(() => Train(family, args, data));
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(dir.Path, "model.safetensors")));
-        Train(args with { OverwriteOutputDir = true, Seed = 99 }, data);
+        Train(family, args with { OverwriteOutputDir = true, Seed = 99 }, data);
         Assert.NotEqual(before, File.ReadAllBytes(Path.Combine(dir.Path, "model.safetensors")));
         Assert.Empty(Directory.GetDirectories(dir.Path, ".checkpoint-*"));
     }

@@ -13,7 +13,7 @@ public static unsafe class Generator
     /// The matrices run packed for decoding: pass <paramref name="weights"/> (packed once, e.g. in bfloat16) when
     /// generating repeatedly from unchanged weights; otherwise they are packed in fp32 for this call.
     /// </summary>
-    public static IReadOnlyList<GenerationResult> Generate(Gpt2Model model, IReadOnlyList<int[]> prompts, GenerationOptions options,
+    public static IReadOnlyList<GenerationResult> Generate(ICausalLm model, IReadOnlyList<int[]> prompts, GenerationOptions options,
         InferenceWeights? weights = null)
     {
         options.Validate();
@@ -31,7 +31,7 @@ public static unsafe class Generator
         }
     }
 
-    private static IReadOnlyList<GenerationResult> Run(Gpt2Model model, IReadOnlyList<int[]> prompts, GenerationOptions options, InferenceWeights? weights)
+    private static IReadOnlyList<GenerationResult> Run(ICausalLm model, IReadOnlyList<int[]> prompts, GenerationOptions options, InferenceWeights? weights)
     {
         var config = model.Config;
         int batch = prompts.Count;
@@ -42,7 +42,7 @@ public static unsafe class Generator
         int promptLength = promptIds.Max(p => p.Length);
         int capacity = promptLength + options.MaxNewTokens;
 
-        using var cache = new KvCache(config, batch, capacity);
+        using var cache = model.CreateKvCache(batch, capacity);
         using var arena = new Arena();
         var tape = new Tape { Enabled = false };
         var rngs = Enumerable.Range(0, batch).Select(b => new Rng(options.Seed * 0x9E3779B97F4A7C15UL + (ulong)b)).ToArray();
@@ -109,35 +109,34 @@ public static unsafe class Generator
             .ToArray();
     }
 
-    private static int[] PreparePrompt(int[] prompt, Gpt2Config config, GenerationOptions options)
+    private static int[] PreparePrompt(int[] prompt, CausalLmConfig config, GenerationOptions options)
     {
         foreach (int id in prompt)
             if ((uint)id >= (uint)config.VocabSize) throw new ArgumentOutOfRangeException(nameof(prompt), $"Token id {id} is outside the vocabulary of {config.VocabSize}.");
         int room = config.ContextLength - options.MaxNewTokens;
         if (prompt.Length <= room) return prompt;
         if (!options.TruncatePromptLeft || room <= 0)
-            throw new ArgumentException($"A prompt of {prompt.Length} tokens plus {options.MaxNewTokens} new tokens exceeds the model's context of {config.ContextLength} (n_positions); shorten it or allow left truncation.");
+            throw new ArgumentException($"A prompt of {prompt.Length} tokens plus {options.MaxNewTokens} new tokens exceeds the model's context of {config.ContextLength} positions; shorten it or allow left truncation.");
         return prompt[^room..];
     }
 
     /// <summary>Runs T new tokens per row through the model (appending to the cache) and writes the logits of each row's last one: [B, V].</summary>
-    private static void LastLogits(Gpt2Model model, InferenceWeights? weights, Arena arena, Tape tape, KvCache cache, int[] ids, int[] positions,
+    private static void LastLogits(ICausalLm model, InferenceWeights? weights, Arena arena, Tape tape, KvCache cache, int[] ids, int[] positions,
         float[] mask, int batch, int tokens, float[] logits)
     {
         arena.Reset();
         var ops = new Ops(arena, tape);
-        var embedding = model.TokenEmbedding(ops, trainable: false);
         var keyMask = arena.AllocateUninitialized(batch, tokens);
         mask.CopyTo(keyMask.Span);
-        var hidden = model.Forward(ops, embedding, ids, positions, keyMask, batch, tokens, trainable: false, cache, weights);
-        int channels = model.Config.EmbeddingSize, vocab = model.Config.VocabSize;
+        var hidden = model.Forward(ops, ids, positions, keyMask, batch, tokens, trainable: false, cache, weights);
+        int channels = model.Config.HiddenSize, vocab = model.Config.VocabSize;
         var last = arena.AllocateUninitialized(batch, channels);
         for (int b = 0; b < batch; b++)
             hidden.Value.Span.Slice(((b + 1) * tokens - 1) * channels, channels).CopyTo(last.Span.Slice(b * channels, channels));
         fixed (float* output = logits)
         {
             if (weights is not null) weights.LmHead.Multiply(batch, last.Pointer, channels, output, vocab, null);
-            else Gemm.Sgemm(false, true, batch, vocab, channels, 1f, last.Pointer, channels, embedding.Value.Pointer, channels, 0f, output, vocab);
+            else Gemm.Sgemm(false, true, batch, vocab, channels, 1f, last.Pointer, channels, model.LmHeadWeight(ops, trainable: false).Value.Pointer, channels, 0f, output, vocab);
         }
     }
 }

@@ -44,7 +44,7 @@ public static class Sampling
     /// <summary>log Σ exp(logits) (the SIMD log-sum-exp of the LM-head kernels).</summary>
     public static unsafe float LogSumExp(ReadOnlySpan<float> logits)
     {
-        fixed (float* row = logits) return Rlhf.Tensors.Kernels.LmHeadKernels.LogSumExp(row, logits.Length);
+        fixed (float* row = logits) return Rlhf.Tensors.Kernels.LinearSoftmaxKernels.LogSumExp(row, logits.Length);
     }
 
     /// <summary>In place: logits ← log softmax(logits / temperature).</summary>
@@ -53,7 +53,7 @@ public static class Sampling
         fixed (float* row = logits)
         {
             if (temperature != 1f) Rlhf.Tensors.Kernels.ScaleKernels.Forward(row, row, 1f / temperature, logits.Length);
-            float lse = Rlhf.Tensors.Kernels.LmHeadKernels.LogSumExp(row, logits.Length);
+            float lse = Rlhf.Tensors.Kernels.LinearSoftmaxKernels.LogSumExp(row, logits.Length);
             int i = 0;
             if (Vector512.IsHardwareAccelerated)
                 for (var shift = Vector512.Create(lse); i <= logits.Length - 16; i += 16) (Vector512.Load(row + i) - shift).Store(row + i);

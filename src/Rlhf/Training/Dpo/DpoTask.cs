@@ -11,16 +11,16 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     private readonly Tape tape = new();
     private readonly Tape frozen = new() { Enabled = false };
     private readonly Action<string>? saveExtras;
-    private Gpt2Model? reference;
+    private ICausalLm? reference;
 
-    public Gpt2Model Policy { get; }
+    public ICausalLm Policy { get; }
     public DpoConfig Config { get; }
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Parameters;
 
     /// <param name="reference">The frozen reference (usually the SFT model); null only in reference-free mode or when every
     /// example already carries reference log-probs.</param>
-    public DpoTask(Gpt2Model policy, Gpt2Model? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null)
+    public DpoTask(ICausalLm policy, ICausalLm? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null)
     {
         config.Validate();
         if (reference is not null && reference.Config.VocabSize != policy.Config.VocabSize)
@@ -194,8 +194,7 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         saveExtras?.Invoke(directory);
     }
 
-    public void LoadModel(string directory) =>
-        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Policy.Parameters);
+    public void LoadModel(string directory) => Policy.LoadWeights(directory);
 
     public void Dispose()
     {

@@ -18,7 +18,7 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     private long rolloutCount;
 
     public PolicyWithValueHead Policy { get; }
-    public Gpt2Model Reference { get; }
+    public ICausalLm Reference { get; }
     public IRewardFunction Reward { get; }
     public PpoConfig Config { get; }
     public int EosTokenId { get; }
@@ -34,7 +34,7 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     /// <summary>Metrics of the first minibatch of the first epoch of the last rollout (its ratio must be exactly 1).</summary>
     public IReadOnlyDictionary<string, double>? FirstMinibatchMetrics { get; private set; }
 
-    public PpoTask(PolicyWithValueHead policy, Gpt2Model reference, IRewardFunction reward, PpoConfig config, int eosTokenId, int padTokenId,
+    public PpoTask(PolicyWithValueHead policy, ICausalLm reference, IRewardFunction reward, PpoConfig config, int eosTokenId, int padTokenId,
         ulong seed, Action<string>? saveExtras = null)
     {
         config.Validate();
@@ -176,10 +176,7 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         var ops = new Ops(arena, frozen);
         var entropy = arena.AllocateUninitialized(batch.TokenIds.Length);
         var (logProbs, values) = Policy.Forward(ops, batch, Config.Temperature, entropy, trainable: false);
-        var embedding = Reference.TokenEmbedding(ops, trainable: false);
-        var hidden = Reference.Forward(ops, embedding, batch.TokenIds, batch.PositionIds, batch.KeyMask(arena), batch.BatchSize, batch.SequenceLength, trainable: false);
-        var scaled = Config.Temperature == 1f ? hidden : ops.Scale(hidden, 1f / Config.Temperature);
-        var reference = ops.TokenLogProbs(scaled, embedding, batch.Targets).Value.Span;
+        var reference = CausalLm.TokenLogProbs(Reference, ops, batch, trainable: false, Config.Temperature).Value.Span;
         var lp = logProbs.Value.Span;
         var v = values.Value.Span;
         var h = entropy.Span;

@@ -185,8 +185,7 @@ public sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
         saveExtras?.Invoke(directory);
     }
 
-    public void LoadModel(string directory) =>
-        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Parameters);
+    public void LoadModel(string directory) => RewardModel.Model.LoadWeights(directory);
 
     public void Dispose() => arena.Dispose();
 }

@@ -11,12 +11,12 @@ public sealed class SftTask : ITrainingTask<SftExample>, IDisposable
     private readonly Tape tape = new();
     private readonly Action<string>? saveExtras;
 
-    public Gpt2Model Model { get; }
+    public ICausalLm Model { get; }
     public int PadTokenId { get; }
     public ParameterSet Parameters => Model.Parameters;
 
     /// <param name="saveExtras">Writes what else belongs in a saved folder (tokenizer files, generation config).</param>
-    public SftTask(Gpt2Model model, int padTokenId, Action<string>? saveExtras = null)
+    public SftTask(ICausalLm model, int padTokenId, Action<string>? saveExtras = null)
     {
         Model = model;
         PadTokenId = padTokenId;
@@ -75,8 +75,7 @@ public sealed class SftTask : ITrainingTask<SftExample>, IDisposable
         saveExtras?.Invoke(directory);
     }
 
-    public void LoadModel(string directory) =>
-        Gpt2Checkpoint.LoadWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Model.Parameters);
+    public void LoadModel(string directory) => Model.LoadWeights(directory);
 
     public void Dispose() => arena.Dispose();
 }

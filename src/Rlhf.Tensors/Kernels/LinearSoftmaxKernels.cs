@@ -1,18 +1,18 @@
-// Fused LM head + log-softmax + target gather (and its backward), chunked over rows so the full
-// [rows, vocab] logits never exist at once — for vocab 50257 this is the largest memory saving.
+// Fused linear map + log-softmax + target gather (and its backward), chunked over rows so the full
+// [rows, vocab] logits never exist at once — for a 50k vocabulary this is the largest memory saving.
 using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
 /// <summary>
-/// The tied LM head: <c>logits[n, v] = hidden[n, :] · embedding[v, :]</c>, reduced at once to
+/// A linear map to V classes (nn.Linear layout [V, C]): <c>logits[n, v] = hidden[n, :] · embedding[v, :]</c>, reduced at once to
 /// <c>logp[n] = logits[n, target[n]] − logsumexp(logits[n, :])</c>. Rows whose target is negative
 /// are skipped (logp 0, no gradient); the rest are gathered into dense chunks of <see cref="ChunkRows"/>.
 /// </summary>
-public static unsafe class LmHeadKernels
+public static unsafe class LinearSoftmaxKernels
 {
     /// <summary>
-    /// Rows per chunk: about 32M floats of logits (128 MiB) at a time — for GPT-2 that is 667 of a step's 1,024 rows.
+    /// Rows per chunk: about 32M floats of logits (128 MiB) at a time — for a 50,257-token vocabulary, 667 of 1,024 rows.
     /// Fewer, larger chunks matter for the backward: each chunk reads and writes the whole [V, C] embedding gradient.
     /// </summary>
     public static int ChunkRows(int rows, int vocab) => Math.Max(1, Math.Min(rows, (1 << 25) / Math.Max(1, vocab)));

@@ -1,19 +1,21 @@
 // GPT-2 (Radford et al. 2019) on our kernels: embeddings, pre-LN blocks, final LayerNorm, LM head tied to wte.
 using Rlhf.Tensors;
 
-namespace Rlhf.Models;
+namespace Rlhf.Models.Gpt2;
 
 /// <summary>
 /// A GPT-2 backbone whose parameters carry Hugging Face names, so checkpoints move between this project and
 /// transformers unchanged. <see cref="Forward"/> returns the final hidden states; heads (LM, reward, value)
 /// are applied by the caller on top of them.
 /// </summary>
-public sealed class Gpt2Model : IDisposable
+public sealed class Gpt2Model : ICausalLm
 {
-    public const string WeightsFileName = "model.safetensors";
-    public const string ConfigFileName = "config.json";
+    public const string WeightsFileName = ICausalLm.WeightsFileName;
+    public const string ConfigFileName = ICausalLm.ConfigFileName;
+    private const string TokenEmbeddingName = "transformer.wte.weight";
 
     public Gpt2Config Config { get; }
+    CausalLmConfig ICausalLm.Config => Config;
     public ParameterSet Parameters { get; }
     private readonly BlockNames[] blockNames;
 
@@ -25,7 +27,17 @@ public sealed class Gpt2Model : IDisposable
         Config = config;
         Parameters = new ParameterSet(Layout(config).Concat(heads ?? []));
         blockNames = Enumerable.Range(0, config.LayerCount).Select(BlockNames.For).ToArray();
+        LinearWeights = blockNames.SelectMany(n => new[] { n.AttentionWeight, n.ProjectionWeight, n.UpWeight, n.DownWeight })
+            .Select(name => (name, MatrixLayout.InputMajor)).ToArray();
     }
+
+    /// <summary>Every Conv1D weight ([in, out]).</summary>
+    public IReadOnlyList<(string Name, MatrixLayout Layout)> LinearWeights { get; }
+
+    /// <summary>The head is tied: wte [V, C].</summary>
+    public string LmHeadWeightName => TokenEmbeddingName;
+
+    public bool IsOwnParameter(string name) => IsBackbone(name);
 
     /// <summary>True for parameters of the transformer itself (not a head).</summary>
     public static bool IsBackbone(string name) =>
@@ -79,58 +91,42 @@ public sealed class Gpt2Model : IDisposable
         return model;
     }
 
-    /// <summary>
-    /// Loads config.json and model.safetensors from a Hugging Face style folder. With <paramref name="heads"/>,
-    /// those parameters are read when the file has them, else initialised from <paramref name="headSeed"/>
-    /// (a fresh head on a pretrained backbone); tensors of other heads in the file are ignored.
-    /// </summary>
-    /// <param name="configOverride">Use this configuration (same shapes) instead of the folder's, e.g. to turn a causal LM
-    /// into a sequence classifier.</param>
+    /// <summary>Loads a GPT-2 folder (see <see cref="CausalLmRegistry.Load"/> for any family).</summary>
     public static Gpt2Model Load(string directory, IEnumerable<(string Name, int[] Shape, bool Decay)>? heads = null, ulong headSeed = 0,
         Func<Gpt2Config, Gpt2Config>? configOverride = null)
     {
-        string configPath = Path.Combine(directory, ConfigFileName);
-        string weightsPath = Path.Combine(directory, WeightsFileName);
-        if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The model folder has no config.json.");
-        if (!File.Exists(weightsPath)) throw new ModelFormatException(weightsPath, "The model folder has no model.safetensors.");
+        var config = Gpt2Config.Load(CausalLmRegistry.RequireFiles(directory));
         var headList = heads?.ToList() ?? [];
-        var config = Gpt2Config.Load(configPath);
-        var model = new Gpt2Model(configOverride?.Invoke(config) ?? config, headList);
-        try
-        {
-            var headNames = headList.Select(h => h.Name).ToHashSet();
-            var absent = Gpt2Checkpoint.LoadWeights(weightsPath, model.Parameters, headNames, name => !IsBackbone(name) && !headNames.Contains(name));
-            var rng = new Rng(headSeed);
-            foreach (string name in absent) rng.FillNormal(model.Parameters[name].Value.Span, 0, model.Config.InitializerRange);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-        return model;
+        return CausalLmRegistry.FillFromFolder(new Gpt2Model(configOverride?.Invoke(config) ?? config, headList), directory, headList, headSeed);
     }
 
-    /// <summary>Writes config.json and model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
-    /// <param name="include">Which parameters go into model.safetensors (default: all).</param>
+    /// <summary>Writes config.json and the weights (each file atomically; see <see cref="WeightsFormat"/>) into <paramref name="directory"/>.</summary>
+    /// <param name="include">Which parameters to write (default: all).</param>
     public void Save(string directory, Func<string, bool>? include = null)
     {
-        Directory.CreateDirectory(directory);
-        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, WeightsFileName), Parameters, include);
+        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
+            WeightsFormat);
         Config.Save(Path.Combine(directory, ConfigFileName));
     }
 
-    /// <summary>The token embedding as a node, to share between the input embedding and the tied LM head.</summary>
-    public Node TokenEmbedding(Ops ops, bool trainable = true) => ops.Parameter(Parameters["transformer.wte.weight"], trainable);
+    public CheckpointFormat WeightsFormat { get; set; } = CheckpointFormat.Default;
 
-    /// <summary>
-    /// Final hidden states [B·T, C] for token ids [B·T] at the given positions (left padding shifts positions,
-    /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
-    /// With a <paramref name="cache"/> (inference), the T tokens follow those already cached and attend to them
-    /// too; their keys and values are appended and the cache advances by T. With <paramref name="packed"/> weights
-    /// (inference only) the linear layers run on those instead of the parameters.
-    /// </summary>
-    public Node Forward(Ops ops, Node tokenEmbedding, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
+    public IReadOnlyList<string> LoadWeights(string directory, IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null)
+    {
+        using var reader = CheckpointReader.Open(directory);
+        return Gpt2Checkpoint.LoadWeights(reader, Parameters, optional, ignoreExtra);
+    }
+
+    public KvCache CreateKvCache(int batchSize, int capacity) =>
+        new(Config.LayerCount, Config.HeadCount, Config.HeadSize, Config.ContextLength, batchSize, capacity);
+
+    /// <summary>The token embedding as a node: the input embedding and the tied LM head.</summary>
+    public Node TokenEmbedding(Ops ops, bool trainable = true) => ops.Parameter(Parameters[TokenEmbeddingName], trainable);
+
+    public Node LmHeadWeight(Ops ops, bool trainable = true) => TokenEmbedding(ops, trainable);
+
+    /// <inheritdoc/>
+    public Node Forward(Ops ops, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null)
     {
         if (packed is not null && (trainable || !ReferenceEquals(packed.Model, this)))
@@ -152,7 +148,7 @@ public sealed class Gpt2Model : IDisposable
             cache.SetMask(keyMask is null ? default : keyMask.Span, tokens);
         }
 
-        var x = ops.Embedding(tokenEmbedding, P("transformer.wpe.weight"), tokenIds, positionIds);
+        var x = ops.Embedding(TokenEmbedding(ops, trainable), P("transformer.wpe.weight"), tokenIds, positionIds);
         for (int i = 0; i < Config.LayerCount; i++)
         {
             var n = blockNames[i];

@@ -1,17 +1,18 @@
 // A self-contained Hugging Face model folder: config.json, model.safetensors, tokenizer files,
-// tokenizer_config.json and generation_config.json — loaded and saved together.
+// tokenizer_config.json and generation_config.json — loaded and saved together, for any model family.
 using Rlhf.Models;
 using Rlhf.Models.Generation;
+using Rlhf.Text;
 
-namespace Rlhf.Text;
+namespace Rlhf.Training;
 
 public sealed class ModelFolder : IDisposable
 {
-    public Gpt2Model Model { get; }
+    public ICausalLm Model { get; }
     public BpeTokenizer Tokenizer { get; }
     public GenerationConfig Generation { get; }
 
-    public ModelFolder(Gpt2Model model, BpeTokenizer tokenizer, GenerationConfig? generation = null)
+    public ModelFolder(ICausalLm model, BpeTokenizer tokenizer, GenerationConfig? generation = null)
     {
         if (tokenizer.VocabSize > model.Config.VocabSize)
             throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary holds only {model.Config.VocabSize}.");
@@ -28,7 +29,7 @@ public sealed class ModelFolder : IDisposable
     public static ModelFolder Load(string directory)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"The model folder '{directory}' does not exist.");
-        var model = Gpt2Model.Load(directory);
+        var model = CausalLmRegistry.Load(directory);
         try
         {
             var tokenizer = BpeTokenizer.FromFolder(directory);
@@ -47,14 +48,17 @@ public sealed class ModelFolder : IDisposable
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        var config = Model.Config with { PadTokenId = Tokenizer.PadTokenId ?? Model.Config.PadTokenId };
-        Gpt2Checkpoint.SaveWeights(Path.Combine(directory, Gpt2Model.WeightsFileName), Model.Parameters);
-        config.Save(Path.Combine(directory, Gpt2Model.ConfigFileName));
+        Model.Save(directory);
+        SaveConfig(directory);
         Tokenizer.Save(directory);
         Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
     }
 
-    private static GenerationConfig DefaultGeneration(Gpt2Config config, BpeTokenizer tokenizer) => new()
+    /// <summary>Rewrites config.json with the tokenizer's pad token (as transformers' tokenizer and model agree on it).</summary>
+    public void SaveConfig(string directory) =>
+        (Model.Config with { PadTokenId = Tokenizer.PadTokenId ?? Model.Config.PadTokenId }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
+
+    private static GenerationConfig DefaultGeneration(CausalLmConfig config, BpeTokenizer tokenizer) => new()
     {
         BosTokenId = tokenizer.BosTokenId ?? config.BosTokenId,
         EosTokenId = tokenizer.EosTokenId ?? config.EosTokenId,

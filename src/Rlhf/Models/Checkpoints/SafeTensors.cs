@@ -88,10 +88,11 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// Writes <paramref name="tensors"/> as F32 in the given order, with the header padded with spaces to a multiple of
-    /// 8 bytes. Atomic: on failure an existing file at <paramref name="path"/> is left as it was.
+    /// Writes <paramref name="tensors"/> as F32 (or BF16, rounded to nearest even) in the given order, with the header
+    /// padded with spaces to a multiple of 8 bytes. Atomic: on failure an existing file at <paramref name="path"/> is left as it was.
     /// </summary>
-    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        bool bfloat16 = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -110,16 +111,20 @@ public static class SafeTensors
                 entries.Add((name, tensor));
             }
 
-            byte[] header = BuildHeader(entries, metadata);
+            byte[] header = BuildHeader(entries, metadata, bfloat16);
             Span<byte> length = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
-            foreach (var (_, tensor) in entries) WriteFloats(stream, tensor);
+            foreach (var (_, tensor) in entries)
+            {
+                if (bfloat16) WriteBFloat16(stream, tensor);
+                else WriteFloats(stream, tensor);
+            }
         });
     }
 
-    private static byte[] BuildHeader(List<(string Name, Tensor Tensor)> entries, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] BuildHeader(List<(string Name, Tensor Tensor)> entries, IReadOnlyDictionary<string, string>? metadata, bool bfloat16)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -138,9 +143,9 @@ public static class SafeTensors
             long offset = 0;
             foreach (var (name, tensor) in entries)
             {
-                long bytes = checked(tensor.Length * sizeof(float));
+                long bytes = checked(tensor.Length * (bfloat16 ? sizeof(ushort) : sizeof(float)));
                 json.WriteStartObject(name);
-                json.WriteString("dtype", "F32");
+                json.WriteString("dtype", bfloat16 ? "BF16" : "F32");
                 json.WriteStartArray("shape");
                 foreach (int dimension in tensor.Shape) json.WriteNumberValue(dimension);
                 json.WriteEndArray();
@@ -169,6 +174,21 @@ public static class SafeTensors
             stream.Write(new ReadOnlySpan<byte>(source, count));
             source += count;
             remaining -= count;
+        }
+    }
+
+    private static unsafe void WriteBFloat16(Stream stream, Tensor tensor)
+    {
+        const int chunk = 1 << 20;
+        var buffer = new ushort[(int)Math.Min(chunk, Math.Max(1, tensor.Length))];
+        fixed (ushort* destination = buffer)
+        {
+            for (long start = 0; start < tensor.Length; start += chunk)
+            {
+                int count = (int)Math.Min(chunk, tensor.Length - start);
+                Rlhf.Tensors.Kernels.ReducedPrecisionKernels.SingleToBFloat16(destination, tensor.Pointer + start, count);
+                stream.Write(MemoryMarshal.AsBytes(buffer.AsSpan(0, count)));
+            }
         }
     }
 

@@ -29,10 +29,10 @@ public unsafe class LmHeadTests
         int rows = targets.Length;
         var logProbs = new float[rows];
         var lse = new float[rows];
-        var scratch = new float[LmHeadKernels.ScratchLength(rows, channels, vocab)];
+        var scratch = new float[LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)];
         fixed (float* h = hidden, e = embedding, lp = logProbs, l = lse, s = scratch)
         fixed (int* t = targets)
-            LmHeadKernels.Forward(lp, l, h, e, t, rows, channels, vocab, s);
+            LinearSoftmaxKernels.Forward(lp, l, h, e, t, rows, channels, vocab, s);
         return logProbs;
     }
 
@@ -62,10 +62,10 @@ public unsafe class LmHeadTests
             var copy = (float[])row.Clone();
             fixed (float* r = row, c = copy)
             {
-                float simd = LmHeadKernels.LogSumExp(r, length), scalar = LmHeadKernels.LogSumExpScalar(r, length);
+                float simd = LinearSoftmaxKernels.LogSumExp(r, length), scalar = LinearSoftmaxKernels.LogSumExpScalar(r, length);
                 Assert.Equal(scalar, simd, 1e-5f * (1 + Math.Abs(scalar)));
-                LmHeadKernels.SoftmaxMinusOneHot(r, length, scalar, 0.5f, length / 2);
-                LmHeadKernels.SoftmaxMinusOneHotScalar(c, length, scalar, 0.5f, length / 2);
+                LinearSoftmaxKernels.SoftmaxMinusOneHot(r, length, scalar, 0.5f, length / 2);
+                LinearSoftmaxKernels.SoftmaxMinusOneHotScalar(c, length, scalar, 0.5f, length / 2);
             }
             for (int i = 0; i < length; i++) Assert.Equal(copy[i], row[i], 1e-6f);
         }
@@ -86,12 +86,12 @@ public unsafe class LmHeadTests
         var embeddingGrad = Enumerable.Repeat(-0.5f, vocab * channels).ToArray();
         var lse = new float[rows];
         var logProbs = new float[rows];
-        var scratch = new float[LmHeadKernels.ScratchLength(rows, channels, vocab)];
+        var scratch = new float[LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)];
         fixed (float* h = hidden, e = embedding, lp = logProbs, l = lse, s = scratch, dh = hiddenGrad, de = embeddingGrad, g = upstream)
         fixed (int* t = targets)
         {
-            LmHeadKernels.Forward(lp, l, h, e, t, rows, channels, vocab, s);
-            LmHeadKernels.Backward(dh, de, g, h, e, t, l, rows, channels, vocab, s);
+            LinearSoftmaxKernels.Forward(lp, l, h, e, t, rows, channels, vocab, s);
+            LinearSoftmaxKernels.Backward(dh, de, g, h, e, t, l, rows, channels, vocab, s);
         }
         FiniteDifference.Check("hidden", hidden, hiddenGrad.Select(x => x - 0.25f).ToArray(), Loss, step: 1e-2, absTol: 2e-3);
         FiniteDifference.Check("embedding", embedding, embeddingGrad.Select(x => x + 0.5f).ToArray(), Loss, step: 1e-2, absTol: 2e-3);
@@ -110,13 +110,13 @@ public unsafe class LmHeadTests
         var eagerHidden = new float[rows * channels]; var eagerEmbedding = new float[vocab * channels];
         var lateHidden = new float[rows * channels]; var lateEmbedding = new float[vocab * channels];
         var lp = new float[rows]; var lse = new float[rows];
-        var scratch = new float[LmHeadKernels.ScratchLength(rows, channels, vocab)];
+        var scratch = new float[LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)];
         fixed (float* h = hidden, e = embedding, p = lp, l = lse, s = scratch, w = weights, g = upstream)
         fixed (float* eh = eagerHidden, ee = eagerEmbedding, dh = lateHidden, de = lateEmbedding)
         fixed (int* t = targets)
         {
-            LmHeadKernels.Forward(p, l, h, e, t, rows, channels, vocab, s, w, eh, ee);
-            LmHeadKernels.Backward(dh, de, g, h, e, t, l, rows, channels, vocab, s);
+            LinearSoftmaxKernels.Forward(p, l, h, e, t, rows, channels, vocab, s, w, eh, ee);
+            LinearSoftmaxKernels.Backward(dh, de, g, h, e, t, l, rows, channels, vocab, s);
         }
         for (int i = 0; i < eagerHidden.Length; i++) Assert.Equal(lateHidden[i], eagerHidden[i], 1e-6f);
         for (int i = 0; i < eagerEmbedding.Length; i++) Assert.Equal(lateEmbedding[i], eagerEmbedding[i], 1e-6f);
