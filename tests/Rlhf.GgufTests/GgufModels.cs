@@ -2,9 +2,11 @@
 using System.Text.Json.Nodes;
 using Rlhf.Export;
 using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 using Rlhf.Tensors;
 using Rlhf.Tests.Support;
 using Rlhf.Text;
+using Rlhf.Training;
 
 namespace Rlhf.GgufTests;
 
@@ -87,13 +89,13 @@ public static class GgufModels
     }
 
     /// <summary>Our logits at every position of <paramref name="ids"/> (one sequence, no cache): [T][V].</summary>
-    public static float[][] Logits(Gpt2Model model, int[] ids)
+    public static float[][] Logits(ICausalLm model, int[] ids)
     {
         using var arena = new Arena();
         var ops = new Ops(arena, new Tape { Enabled = false });
-        var embedding = model.TokenEmbedding(ops, trainable: false);
-        var hidden = model.Forward(ops, embedding, ids, [.. Enumerable.Range(0, ids.Length)], null, 1, ids.Length, trainable: false);
-        int c = model.Config.EmbeddingSize, v = model.Config.VocabSize;
+        var embedding = model.LmHeadWeight(ops, trainable: false);
+        var hidden = model.Forward(ops, ids, [.. Enumerable.Range(0, ids.Length)], null, 1, ids.Length, trainable: false);
+        int c = model.Config.HiddenSize, v = model.Config.VocabSize;
         var h = hidden.Value.ToArray();
         var w = embedding.Value.ToArray();
         var logits = new float[ids.Length][];
@@ -115,7 +117,7 @@ public static class GgufModels
     /// ggml's layout (a Conv1D weight's column; an embedding row) rounded to f16/bf16 or q8_0-quantized and read back.
     /// Position embeddings, norms and biases stay fp32, as in the file.
     /// </summary>
-    public static void Dequantize(Gpt2Model model, GgufOutType outType)
+    public static void Dequantize(ICausalLm model, GgufOutType outType)
     {
         foreach (var parameter in model.Parameters.Parameters)
         {

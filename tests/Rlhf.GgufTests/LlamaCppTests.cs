@@ -3,9 +3,11 @@
 using Rlhf.Bench.LlamaCpp;
 using Rlhf.Export;
 using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 using Rlhf.Models.Generation;
 using Rlhf.Tests.Support;
 using Rlhf.Text;
+using Rlhf.Training;
 using Xunit;
 
 namespace Rlhf.GgufTests;

@@ -4,10 +4,11 @@ using Rlhf.Export;
 using Rlhf.Models;
 using Rlhf.Tensors;
 using Rlhf.Text;
+using Rlhf.Training;
 
 namespace Rlhf.Cli.Commands;
 
-internal sealed class LlamaCppReference(Gpt2Model model) : IDisposable
+internal sealed class LlamaCppReference(ICausalLm model) : IDisposable
 {
     public const string AssemblyPath = "bench/llamacpp/bin/Release/net10.0/LlamaCppReference.dll";
 
@@ -19,6 +20,7 @@ internal sealed class LlamaCppReference(Gpt2Model model) : IDisposable
         int newTokens, int runs)
     {
         if (assembly is null) return (null, null, $"{AssemblyPath} not found (dotnet build bench/llamacpp -c Release)");
+        if (!GgufExporter.SupportedModelTypes.Contains(model.Config.ModelType)) return (null, null, $"no GGUF export for {model.Config.ModelType} yet");
         if (!files.TryGetValue(precision, out var file))
         {
             // A byte-level vocabulary (256 bytes + end of text; the rest of the embedding's rows unused tokens):
@@ -26,7 +28,7 @@ internal sealed class LlamaCppReference(Gpt2Model model) : IDisposable
             var tokenizer = BpeTrainer.Train([], 257);
             var folder = new ModelFolder(model, tokenizer); // not disposed: the model belongs to the benchmark
             string path = Path.Combine(Path.GetTempPath(), $"rlhf-bench-{Guid.NewGuid():N}.gguf");
-            file = GgufExporter.Write(folder, "gpt2", path, precision == WeightPrecision.BFloat16 ? GgufOutType.BF16 : GgufOutType.F32, "rlhf-bench");
+            file = GgufExporter.Write(folder, model.Config.ModelType, path, precision == WeightPrecision.BFloat16 ? GgufOutType.BF16 : GgufOutType.F32, "rlhf-bench");
             files[precision] = file;
         }
         var result = ReferenceScripts.RunDotnet(assembly,

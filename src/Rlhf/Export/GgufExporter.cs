@@ -1,7 +1,8 @@
 // `rlhf export gguf`: a Hugging Face model folder → one GGUF file that llama.cpp, LLamaSharp, Ollama and LM Studio load.
 using System.Text.Json;
 using Rlhf.Models;
-using Rlhf.Text;
+using Rlhf.Models.Gpt2;
+using Rlhf.Training;
 
 namespace Rlhf.Export;
 
@@ -18,7 +19,7 @@ public static class GgufExporter
     /// <summary>The families with a GGUF form, by config.json's model_type.</summary>
     private static readonly Dictionary<string, Func<ModelFolder, IGgufFamily>> Families = new(StringComparer.Ordinal)
     {
-        ["gpt2"] = folder => new Gpt2Gguf(folder.Model),
+        ["gpt2"] = folder => new Gpt2Gguf(folder.Model as Gpt2Model ?? throw new ArgumentException("A gpt2 export needs a GPT-2 model.")),
     };
 
     public static IReadOnlyCollection<string> SupportedModelTypes => Families.Keys;
@@ -133,7 +134,7 @@ public static class GgufExporter
     private static string CheckExpressible(string directory)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"The model folder '{directory}' does not exist.");
-        string configPath = Path.Combine(directory, Gpt2Model.ConfigFileName);
+        string configPath = Path.Combine(directory, ICausalLm.ConfigFileName);
         if (!File.Exists(configPath))
         {
             if (File.Exists(Path.Combine(directory, "adapter_config.json")))
@@ -150,8 +151,8 @@ public static class GgufExporter
             && architectures.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("ForSequenceClassification", StringComparison.Ordinal)))
             throw new ModelFormatException(configPath,
                 $"is a reward model ({architectures[0]}); GGUF's '{modelType}' architecture has no score head. Export a causal LM (the policy) instead.");
-        if (!File.Exists(Path.Combine(directory, Gpt2Model.WeightsFileName)))
-            throw new ModelFormatException(Path.Combine(directory, Gpt2Model.WeightsFileName), "missing: the model folder has no weights.");
+        if (!File.Exists(Path.Combine(directory, ICausalLm.WeightsFileName)))
+            throw new ModelFormatException(Path.Combine(directory, ICausalLm.WeightsFileName), "missing: the model folder has no weights.");
         bool hasTokenizer = File.Exists(Path.Combine(directory, "tokenizer.json"))
             || (File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt")));
         if (!hasTokenizer)

@@ -1,7 +1,7 @@
 // GPT-2 in llama.cpp's terms (architecture "gpt2"): hyper-parameter keys and tensor names as llama.cpp's
 // convert_hf_to_gguf.py and its gpt2 loader define them. Conv1D weights are [in, out]; ggml wants nn.Linear's
 // [out, in] rows, so they are transposed (as the converter does). The LM head is tied: llama.cpp reuses token_embd.
-using Rlhf.Models;
+using Rlhf.Models.Gpt2;
 using Rlhf.Tensors;
 
 namespace Rlhf.Export;
