@@ -6,7 +6,8 @@ Run the fair reference as (OPENBLAS_CORETYPE=Haswell roughly halves PyTorch's sp
       --preset gpt2 --batch-size 1 --prompt-len 32 --new-tokens 64
 
 Model: tools/reference/gpt2_torch.py weights; the cached decode loop below is the standard one
-(past keys/values concatenated per layer, as transformers' GPT2 does). Prints one JSON line:
+(past keys/values concatenated per layer, as transformers' GPT2 does). --hf-config CONFIG.json runs a
+Llama/Qwen2 instead (tools/reference/llama_torch.py, its KV cache). Prints one JSON line:
 decode tokens/s = batch × new tokens / decode time (the prompt's prefill is timed separately).
 """
 import argparse
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "reference"))
 from gpt2_torch import GPT2Config, GPT2LMHead, init_hf_like  # noqa: E402
+import llama_torch  # noqa: E402
 
 
 def block_forward(block, x, past, positions_mask):
@@ -61,6 +63,7 @@ def forward(model, ids, start, pasts):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=["gpt2"])
+    ap.add_argument("--hf-config", help="a transformers config.json (model_type llama or qwen2) instead of GPT-2")
     ap.add_argument("--n-layer", type=int, default=12)
     ap.add_argument("--n-head", type=int, default=12)
     ap.add_argument("--n-embd", type=int, default=768)
@@ -75,10 +78,25 @@ def main():
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32", help="model precision")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = GPT2Config(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
-                     vocab_size=args.vocab_size, n_positions=args.n_positions)
-    model = GPT2LMHead(cfg)
-    init_hf_like(model, torch.Generator().manual_seed(args.seed), randomize_bias_and_ln=False)
+    global forward
+    if args.hf_config:
+        with open(args.hf_config) as f:
+            lcfg = llama_torch.LlamaConfig.from_hf_dict(json.load(f))
+        model = llama_torch.LlamaForCausalLM(lcfg)
+        llama_torch.init_random(model, torch.Generator().manual_seed(args.seed), lcfg.initializer_range)
+        cfg = lcfg
+
+        def forward(model, ids, start, pasts):  # noqa: F811 - the Llama/Qwen2 step replaces GPT-2's
+            B, n = ids.shape
+            mask = torch.ones(B, start + n, dtype=torch.long)
+            positions = torch.arange(start, start + n).unsqueeze(0).expand(B, n)
+            logits, new = model(ids, mask, positions, pasts, return_pasts=True)
+            return logits[:, -1], new
+    else:
+        cfg = GPT2Config(n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
+                         vocab_size=args.vocab_size, n_positions=args.n_positions)
+        model = GPT2LMHead(cfg)
+        init_hf_like(model, torch.Generator().manual_seed(args.seed), randomize_bias_and_ln=False)
     model.eval()
     if args.dtype == "bfloat16":
         model = model.to(torch.bfloat16)  # PyTorch's bf16: weights and activations (ours keeps fp32 activations)
@@ -97,7 +115,7 @@ def main():
             t2 = time.perf_counter()
             prefill_s, decode_s = min(prefill_s, t1 - t0), min(decode_s, t2 - t1)
     decode_tokens = args.batch_size * (args.new_tokens - 1)
-    print(json.dumps({"framework": "pytorch", "batch_size": args.batch_size, "prompt_len": args.prompt_len,
+    print(json.dumps({"framework": "pytorch", "model_type": getattr(cfg, "model_type", "gpt2"), "batch_size": args.batch_size, "prompt_len": args.prompt_len,
                       "new_tokens": args.new_tokens, "runs": args.runs, "dtype": args.dtype, "prefill_ms": prefill_s * 1000,
                       "decode_ms": decode_s * 1000, "tokens_per_s": decode_tokens / decode_s}))
 

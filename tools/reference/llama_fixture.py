@@ -98,6 +98,22 @@ def greedy(model, prompt_ids, prompt_mask, new_tokens):
     return torch.stack(out, dim=1), gaps
 
 
+def greedy_cached(model, prompt_ids, prompt_mask, new_tokens):
+    """The same decoding through the model's KV cache (a cross-check of the reference itself)."""
+    mask = prompt_mask.clone()
+    positions = positions_from_mask(mask)
+    out = []
+    with torch.no_grad():
+        logits, pasts = model(prompt_ids, mask, positions, return_pasts=True)
+        for _ in range(new_tokens):
+            nxt = logits[:, -1].argmax(-1)
+            out.append(nxt)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            positions = positions[:, -1:] + 1
+            logits, pasts = model(nxt[:, None], mask, positions, pasts, return_pasts=True)
+    return torch.stack(out, dim=1)
+
+
 def make_case(name, spec, out_root, seed):
     cfg, dtype = spec["cfg"], spec["dtype"]
     folder = os.path.join(out_root, name)
@@ -140,6 +156,7 @@ def make_case(name, spec, out_root, seed):
         if min(gen_gaps) >= 2e-3:
             break
     assert min(gen_gaps) >= 2e-3, gen_gaps
+    assert torch.equal(greedy_cached(model, prompt_ids, prompt_mask, 8), gen_tokens)
 
     # AdamW trajectory (float64): as the GPT-2 fixture, decay on 2-D params only, clipping at half the first norm
     lr, betas, eps, wd, n_steps = 1e-2, (0.9, 0.999), 1e-8, 0.1, 5

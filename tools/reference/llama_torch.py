@@ -60,6 +60,19 @@ class LlamaConfig:
     def mlp_has_bias(self):
         return False if self.model_type == "qwen2" else self.mlp_bias
 
+    @staticmethod
+    def from_hf_dict(d):
+        """From a transformers config.json (model_type llama or qwen2)."""
+        assert d["model_type"] in ("llama", "qwen2"), d["model_type"]
+        keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "rms_norm_eps", "rope_theta", "rope_scaling", "attention_bias", "mlp_bias", "tie_word_embeddings",
+                "max_position_embeddings", "initializer_range", "bos_token_id", "eos_token_id", "torch_dtype")
+        kw = {k: d[k] for k in keys if k in d and d[k] is not None}
+        kw["num_key_value_heads"] = d.get("num_key_value_heads") or d["num_attention_heads"]
+        if d["model_type"] == "llama" and d.get("head_dim"):
+            kw["head_dim"] = d["head_dim"]
+        return LlamaConfig(model_type=d["model_type"], **kw)
+
     def to_hf_dict(self):
         d = {
             "architectures": ["Qwen2ForCausalLM" if self.model_type == "qwen2" else "LlamaForCausalLM"],
@@ -150,7 +163,8 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(C, KV * D, bias=cfg.qkv_bias())
         self.o_proj = nn.Linear(H * D, C, bias=cfg.o_bias())
 
-    def forward(self, x, cos, sin, mask_bias):
+    def forward(self, x, cos, sin, mask_bias, past=None):
+        """x [B, n, C] → ([B, n, C], (k, v)); past (k, v) [B, KV, L0, D] (rotary applied) is prepended when given."""
         cfg = self.cfg
         B, T, _ = x.shape
         H, KV, D = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.dim
@@ -161,13 +175,16 @@ class Attention(nn.Module):
         sin = sin.to(x.dtype)[:, None]
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        rep = H // KV
-        k = k[:, :, None].expand(B, KV, rep, T, D).reshape(B, H, T, D)
-        v = v[:, :, None].expand(B, KV, rep, T, D).reshape(B, H, T, D)
-        scores = (q @ k.transpose(-1, -2)) * D ** -0.5 + mask_bias
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        L, rep = k.shape[2], H // KV
+        kr = k[:, :, None].expand(B, KV, rep, L, D).reshape(B, H, L, D)
+        vr = v[:, :, None].expand(B, KV, rep, L, D).reshape(B, H, L, D)
+        scores = (q @ kr.transpose(-1, -2)) * D ** -0.5 + mask_bias
         probs = F.softmax(scores, dim=-1)
-        y = (probs @ v).transpose(1, 2).reshape(B, T, H * D)
-        return self.o_proj(y)
+        y = (probs @ vr).transpose(1, 2).reshape(B, T, H * D)
+        return self.o_proj(y), (k, v)
 
 
 class MLP(nn.Module):
@@ -190,9 +207,10 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
-    def forward(self, h, cos, sin, mask_bias):
-        h = h + self.self_attn(self.input_layernorm(h), cos, sin, mask_bias)
-        return h + self.mlp(self.post_attention_layernorm(h))
+    def forward(self, h, cos, sin, mask_bias, past=None):
+        a, kv = self.self_attn(self.input_layernorm(h), cos, sin, mask_bias, past)
+        h = h + a
+        return h + self.mlp(self.post_attention_layernorm(h)), kv
 
 
 class Backbone(nn.Module):
@@ -213,19 +231,25 @@ class LlamaForCausalLM(nn.Module):
         self.model = Backbone(cfg)
         self.lm_head = None if cfg.tie_word_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
 
-    def forward(self, input_ids, attention_mask, position_ids):
-        B, T = input_ids.shape
+    def forward(self, input_ids, attention_mask, position_ids, pasts=None, return_pasts=False):
+        """input_ids [B, n] → logits [B, n, V]. attention_mask [B, L] covers the cached keys and the n new ones
+        (L = cached + n); pasts: one (k, v) per layer from an earlier call with return_pasts=True (the KV cache)."""
+        B, n = input_ids.shape
         h = self.model.embed_tokens(input_ids)
         cos, sin = rotary_cos_sin(self.cfg, position_ids)
+        L = attention_mask.shape[1]
         # additive mask: dtype minimum where the key is in the future or padding (transformers' eager path)
-        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        causal = torch.ones(n, L, dtype=torch.bool).tril(L - n)
         allowed = causal[None, None] & attention_mask.bool()[:, None, None, :]
-        mask_bias = torch.zeros(B, 1, T, T, dtype=h.dtype).masked_fill(~allowed, torch.finfo(h.dtype).min)
-        for layer in self.model.layers:
-            h = layer(h, cos, sin, mask_bias)
+        mask_bias = torch.zeros(B, 1, n, L, dtype=h.dtype).masked_fill(~allowed, torch.finfo(h.dtype).min)
+        new_pasts = []
+        for i, layer in enumerate(self.model.layers):
+            h, kv = layer(h, cos, sin, mask_bias, pasts[i] if pasts else None)
+            new_pasts.append(kv)
         h = self.model.norm(h)
         head = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
-        return h @ head.t()
+        logits = h @ head.t()
+        return (logits, new_pasts) if return_pasts else logits
 
 
 def init_random(model: LlamaForCausalLM, gen: torch.Generator, std: float):
@@ -239,6 +263,10 @@ def init_random(model: LlamaForCausalLM, gen: torch.Generator, std: float):
                 p.copy_(0.02 * torch.randn(p.shape, generator=gen))
             else:
                 p.copy_(std * torch.randn(p.shape, generator=gen))
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
 
 
 def lm_loss(logits, labels):

@@ -305,14 +305,6 @@ public sealed unsafe class DecoderKernelTests
         for (int i = 0; i < expected.Length; i++) expected[i] -= b.Span[i % outputs];
         KernelTests.AssertClose(expected, noBias.Span, 1e-4, 1e-4, "linear out-in without bias");
 
-        if (PackedMatrix.Supported) // inference packing straight from the [out, in] weight
-        {
-            using var packed = PackedMatrix.FromTransposed(w.Pointer, outputs, inputs, WeightPrecision.Float32);
-            var viaPacked = Zeros(rows, outputs);
-            packed.Multiply(rows, x.Pointer, inputs, viaPacked.Pointer, outputs, b.Pointer);
-            KernelTests.AssertClose(y.Span, viaPacked.Span, 1e-4, 1e-4, "packed out-in");
-        }
-
         if (rows * inputs > 2000) return; // finite differences on the small shapes
         var weights = Random(rows, outputs);
         var prefillX = Random(rows, inputs);
@@ -330,6 +322,23 @@ public sealed unsafe class DecoderKernelTests
         FiniteDifference.Check("linear dx", x.Span, Minus(dx, prefillX), Loss);
         FiniteDifference.Check("linear dw", w.Span, Minus(dw, prefillW), Loss);
         FiniteDifference.Check("linear db", b.Span, Minus(db, prefillB), Loss);
+    }
+
+    [SkippableTheory]
+    [InlineData(1, 17, 5)]
+    [InlineData(9, 64, 33)]
+    public void PackedFromOutInWeightEqualsLinearOutIn(int rows, int inputs, int outputs)
+    {
+        Skip.IfNot(PackedMatrix.Supported, "packed matrices need AVX-512");
+        var x = Random(rows, inputs);
+        var w = Random(outputs, inputs);
+        var b = Random(outputs);
+        var y = Zeros(rows, outputs);
+        LinearKernels.ForwardOutIn(y.Pointer, x.Pointer, w.Pointer, b.Pointer, rows, inputs, outputs);
+        using var packed = PackedMatrix.FromTransposed(w.Pointer, outputs, inputs, WeightPrecision.Float32); // inference packing of [out, in]
+        var viaPacked = Zeros(rows, outputs);
+        packed.Multiply(rows, x.Pointer, inputs, viaPacked.Pointer, outputs, b.Pointer);
+        KernelTests.AssertClose(y.Span, viaPacked.Span, 1e-4, 1e-4, "packed out-in");
     }
 
     // ---------------- Token-only embedding ----------------
@@ -410,7 +419,8 @@ public sealed unsafe class DecoderKernelTests
         var values = new float[n];
         for (int i = 0; i < n; i++) values[i] = BitConverter.UInt32BitsToSingle((uint)rng.NextInt(int.MaxValue) * 2u + (uint)(i & 1));
         float[] special = [0f, -0f, 1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 65504f, 65520f, 1e-8f, 3.0e38f,
-            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000), BitConverter.UInt32BitsToSingle(0x7F7FFFFF)];
+            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000), BitConverter.UInt32BitsToSingle(0x7F7FFFFF),
+            1f + MathF.Pow(2, -11), 1f + 3 * MathF.Pow(2, -11), MathF.Pow(2, -25), 3 * MathF.Pow(2, -25), -65519f, 6.1e-5f]; // bf16 and f16 ties, f16 subnormal ties
         for (int i = 0; i < Math.Min(n, special.Length); i++) values[i] = special[i];
         var brain = new ushort[n];
         var brainScalar = new ushort[n];
@@ -423,6 +433,12 @@ public sealed unsafe class DecoderKernelTests
             ReducedPrecisionKernels.SingleToHalf(h, source, n);
         }
         Assert.Equal(brainScalar, brain);
+        var halfScalar = new ushort[n];
+        fixed (float* source = values)
+        fixed (ushort* hs = halfScalar)
+            ReducedPrecisionKernels.SingleToHalfScalar(hs, source, n);
+        for (int i = 0; i < n; i++)
+            if (!float.IsNaN(values[i])) Assert.True(halfScalar[i] == half[i], $"f16({values[i]:G9}): SIMD {half[i]:X4}, scalar {halfScalar[i]:X4}");
         for (int i = 0; i < n; i++)
         {
             float x = values[i];
