@@ -31,8 +31,24 @@ public static class ReferenceScripts
     {
         failure = null;
         if (!File.Exists(Python)) { failure = $"{Python} not found (apt-get install python3-torch)"; return null; }
-        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(script);
+        return RunProcess(Python, [script, .. arguments], out failure,
+            errors => errors.Contains("No module named 'torch'", StringComparison.Ordinal) ? "PyTorch is not installed (apt-get install python3-torch)" : null);
+    }
+
+    /// <summary>
+    /// Runs a .NET reference program (<paramref name="assembly"/>, e.g. the llama.cpp one under bench/llamacpp) with the
+    /// same environment as the scripts and parses the last JSON line it prints.
+    /// </summary>
+    public static JsonElement? RunDotnet(string assembly, IEnumerable<string> arguments, out string? failure)
+    {
+        string host = Environment.ProcessPath is string path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        return RunProcess(host, [assembly, .. arguments], out failure, _ => null);
+    }
+
+    private static JsonElement? RunProcess(string fileName, IEnumerable<string> arguments, out string? failure, Func<string, string?> explain)
+    {
+        failure = null;
+        var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment.Remove("OPENBLAS_CORETYPE");
         start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
@@ -43,13 +59,11 @@ public static class ReferenceScripts
         string errors = errorTask.Result;
         if (process.ExitCode != 0)
         {
-            failure = errors.Contains("No module named 'torch'", StringComparison.Ordinal)
-                ? "PyTorch is not installed (apt-get install python3-torch)"
-                : $"the reference script failed: {errors.Trim().Split('\n').LastOrDefault()}";
+            failure = explain(errors) ?? $"the reference failed: {errors.Trim().Split('\n').LastOrDefault()}";
             return null;
         }
         var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
-        if (line is null) { failure = "the reference script printed no JSON result"; return null; }
+        if (line is null) { failure = "the reference printed no JSON result"; return null; }
         return JsonDocument.Parse(line).RootElement.Clone();
     }
 }

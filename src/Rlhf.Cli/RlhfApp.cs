@@ -27,6 +27,7 @@ public static class RlhfApp
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LabelCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         return root;
     }
 

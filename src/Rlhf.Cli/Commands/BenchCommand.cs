@@ -112,7 +112,7 @@ public static class BenchCommand
         };
         var runs = new Option<int>("--runs") { Description = "Timed generations per setting (ours and PyTorch's); the fastest is reported.", DefaultValueFactory = _ => 3 };
         var shape = new ModelShapeOptions();
-        var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for a causal LM (default GPT-2 124M) at each batch size, beside PyTorch.")
+        var command = new Command("generate", "Greedy decoding with the KV cache: decode tokens/s for a causal LM (default GPT-2 124M) at each batch size, beside PyTorch and llama.cpp.")
         {
             batchSizes, promptLength, newTokens, dtypes, runs, GemmProvider, Threads, NoReference, Json,
         };
@@ -128,11 +128,13 @@ public static class BenchCommand
             using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
             var gpt2 = config as Gpt2Config;
             string? script = parse.GetValue(NoReference) || gpt2 is null ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
+            // The llama.cpp reference exports the model as GGUF: GPT-2 only for now.
+            using var llamaCpp = parse.GetValue(NoReference) || gpt2 is null ? null : new LlamaCppReference(model);
             var rows = new List<Dictionary<string, object?>>();
             var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
             if (!InferenceWeights.Supported) precisions = [];
             var packs = precisions.Select(precision => InferenceWeights.Pack(model, precision)).ToArray();
-            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "weights GB/s", "PyTorch fp32", "ratio", "PyTorch same dtype", "ratio");
+            var table = new Table().AddColumns("batch", "weights", "prefill ms", "decode tokens/s", "weights GB/s", "PyTorch fp32", "ratio", "PyTorch same dtype", "ratio", "llama.cpp same dtype", "ratio", "llama.cpp GB/s");
             foreach (int b in parse.GetValue(batchSizes)!)
             {
                 var timings = packs.Length == 0
@@ -164,16 +166,23 @@ public static class BenchCommand
                     var (sameTokens, sameFailure) = references[precision];
                     double? ratio = fp32Tokens is > 0 ? decodeTokensPerSecond / fp32Tokens : null;
                     double? sameRatio = sameTokens is > 0 ? decodeTokensPerSecond / sameTokens : null;
+                    // llama.cpp on the same model exported as GGUF in the same precision (f32 or bf16).
+                    var (llamaTokens, llamaGigabytes, llamaFailure) = llamaCpp?.Run(precision, b, p, n, r) ?? (null, null, "skipped");
+                    double? llamaRatio = llamaTokens is > 0 ? decodeTokensPerSecond / llamaTokens : null;
                     rows.Add(new()
                     {
                         ["batch_size"] = b, ["weights"] = weightsName, ["prefill_ms"] = prefillMs, ["tokens_per_s"] = decodeTokensPerSecond,
                         ["weights_gb_per_s"] = gigabytesPerSecond,
                         ["pytorch_tokens_per_s"] = fp32Tokens, ["ratio"] = ratio, ["pytorch_same_dtype_tokens_per_s"] = sameTokens,
                         ["ratio_same_dtype"] = sameRatio, ["reference_error"] = fp32Failure ?? sameFailure,
+                        ["llamacpp_tokens_per_s"] = llamaTokens, ["ratio_llamacpp"] = llamaRatio, ["llamacpp_weights_gb_per_s"] = llamaGigabytes,
+                        ["llamacpp_error"] = llamaFailure,
                     });
                     table.AddRow($"{b}", weightsName, $"{prefillMs:F0}", $"{decodeTokensPerSecond:F1}", $"{gigabytesPerSecond:F1}",
                         fp32Tokens is double f ? $"{f:F1}" : Markup.Escape(fp32Failure ?? "?"), ratio is double x ? $"{x:F2}×" : "",
-                        sameTokens is double g ? $"{g:F1}" : Markup.Escape(sameFailure ?? "?"), sameRatio is double y ? $"{y:F2}×" : "");
+                        sameTokens is double g ? $"{g:F1}" : Markup.Escape(sameFailure ?? "?"), sameRatio is double y ? $"{y:F2}×" : "",
+                        llamaTokens is double l ? $"{l:F1}" : Markup.Escape(llamaFailure ?? "?"), llamaRatio is double z ? $"{z:F2}×" : "",
+                        llamaGigabytes is double lg ? $"{lg:F1}" : "");
                 }
             }
             foreach (var pack in packs) pack.Dispose();
