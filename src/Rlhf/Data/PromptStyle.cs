@@ -2,6 +2,7 @@
 // chat template when its tokenizer has one, else the `### Question/Answer` template; `--template` overrides, `--raw`
 // sends the text as it is. Also the one rule for backslash escapes in prompt and template options.
 using System.Text;
+using Rlhf.Text;
 
 namespace Rlhf.Data;
 
@@ -50,14 +51,16 @@ public sealed class PromptStyle
     }
 
     /// <summary>
-    /// The hook for chat templates: the user turn rendered with the folder's chat template and the generation prompt
-    /// (transformers' <c>apply_chat_template([{"role": "user", ...}], add_generation_prompt=True)</c>), or null when the
-    /// folder has none. Until chat templates load (tokenizer_config.json's chat_template, chat_template.jinja) no folder has one.
+    /// The user turn rendered with the folder's chat template (tokenizer_config.json's chat_template or
+    /// chat_template.jinja) and the generation prompt — transformers'
+    /// <c>apply_chat_template([{"role": "user", ...}], add_generation_prompt=True)</c> — or null when the folder has none.
     /// </summary>
     public static Func<string, string>? ChatTemplateOf(string modelFolder)
     {
         ArgumentNullException.ThrowIfNull(modelFolder);
-        return null;
+        if (!Directory.Exists(modelFolder)) return null;
+        var template = ChatTemplate.TryLoad(modelFolder);
+        return template is null ? null : user => template.Render([ChatMessage.User(user)], addGenerationPrompt: true);
     }
 
     /// <summary>
