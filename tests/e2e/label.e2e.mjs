@@ -26,9 +26,10 @@ try {
 
   await page.goto(url);
   await page.locator("#task:not([hidden])").waitFor();
-  await page.locator("#annotator").fill("browser-tester");
-  await page.locator("#annotator").dispatchEvent("change");
-  await page.locator("#prompt").click(); // move focus off the name field so keys go to the page
+  // The annotator is the session's (rlhf label --annotator), shown read-only: the page cannot change it.
+  const annotator = await page.locator("#annotator").textContent();
+  if (annotator !== "e2e") problems.push(`annotator shown as ${JSON.stringify(annotator)}, expected "e2e"`);
+  await page.locator("#prompt").click(); // focus the page so keys go to it
 
   async function shown() {
     await page.locator(".card").first().waitFor();

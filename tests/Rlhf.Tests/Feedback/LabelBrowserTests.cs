@@ -75,7 +75,7 @@ public class LabelBrowserTests(ITestOutputHelper output)
         Assert.Equal(new[] { firstShown[1], firstShown[0], firstShown[3], firstShown[2] }, records[0].Responses);
         Assert.Equal([[2, 3]], records[0].Ties.Select(t => t.ToArray()));
         Assert.Equal(["harmful"], records[0].Flags[2]);
-        Assert.Equal("browser-tester", records[0].Annotator);
+        Assert.Equal("e2e", records[0].Annotator); // the session's name: the page cannot set another
 
         Assert.Equal(prompts[1].Id, records[1].PromptId);
         Assert.Equal(new[] { secondShown[2], secondShown[1], secondShown[3], secondShown[0] }, records[1].Responses);
