@@ -58,14 +58,15 @@ public class GrpoRewardTests
         Assert.True(double.IsNaN(new CommandReward("cat >/dev/null; echo nan").Score([Sample("x")])[0]));
     }
 
+    // The hang gets a 1 s limit; the others a generous one, so a slow process start on a busy machine is not a hang.
     [Theory]
-    [InlineData("cat >/dev/null; echo 1", "printed 1 scores for 2 completions")]
-    [InlineData("cat >/dev/null; echo 1; echo abc", "printed 'abc' on line 2, for row math.jsonl:7")]
-    [InlineData("cat >/dev/null; echo broken >&2; exit 3", "exited with status 3: broken")]
-    [InlineData("sleep 30", "did not finish within 1 s")]
-    public void AMisbehavingCommandIsAClearError(string command, string message)
+    [InlineData("cat >/dev/null; echo 1", "printed 1 scores for 2 completions", 60)]
+    [InlineData("cat >/dev/null; echo 1; echo abc", "printed 'abc' on line 2, for row math.jsonl:7", 60)]
+    [InlineData("cat >/dev/null; echo broken >&2; exit 3", "exited with status 3: broken", 60)]
+    [InlineData("sleep 30", "did not finish within 1 s", 1)]
+    public void AMisbehavingCommandIsAClearError(string command, string message, int timeoutSeconds)
     {
-        var reward = new CommandReward(command, TimeSpan.FromSeconds(1));
+        var reward = new CommandReward(command, TimeSpan.FromSeconds(timeoutSeconds));
         var error = Assert.Throws<RewardCommandException>(() => reward.Score([Sample("a", Row("{}", 6)), Sample("b", Row("{}", 7))]));
         Assert.Contains(message, error.Message);
     }
