@@ -12,7 +12,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var output = new Option<string>("--output") { Description = "Folder for the models, summary.json and report.html.", DefaultValueFactory = _ => "demo-output" };
-        var quick = new Option<bool>("--quick") { Description = "A tiny model and few steps (16–59 s on a quiet 2-core machine, the full run 153 s): checks the pipeline, not the results." };
+        var quick = new Option<bool>("--quick") { Description = "A tiny model and few steps (about 16 s on a quiet 2-core machine, the full run about 160 s): checks the pipeline, not the results." };
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, shuffling and sampling.", DefaultValueFactory = _ => 42 };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace an earlier demo in the output folder." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Use these data/demo files instead of the built-in copies." };

@@ -4,7 +4,7 @@ namespace Rlhf.Demo;
 public sealed record DemoOptions
 {
     public string OutputDir { get; init; } = "demo-output";
-    /// <summary>A smaller model and far fewer steps (16–59 s on a quiet 2-core machine); numbers are only sane, not good.</summary>
+    /// <summary>A smaller model and far fewer steps (about 16 s on a quiet 2-core machine); numbers are only sane, not good.</summary>
     public bool Quick { get; init; }
     public ulong Seed { get; init; } = 42;
     /// <summary>A folder with the data/demo files; null uses the copies built into the library.</summary>
