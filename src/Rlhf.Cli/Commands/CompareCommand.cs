@@ -123,6 +123,6 @@ public static class CompareCommand
         return command;
     }
 
-    /// <summary>The seed's check: the generated text, leading whitespace trimmed, starts with the prefix.</summary>
+    /// <summary>The textbook's check: the generated text, leading whitespace trimmed, starts with the prefix.</summary>
     public static bool Succeeds(string output, string prefix) => output.TrimStart().StartsWith(prefix, StringComparison.Ordinal);
 }

@@ -1,5 +1,5 @@
 // `rlhf dpo`: Direct Preference Optimization of an SFT model folder against a frozen (or precomputed) reference, with
-// seed 001/003's DPOConfig as defaults; metrics keep TRL's names (rewards/chosen, rewards/margins, logps/chosen …).
+// the textbook's DPOConfig (β 0.3) as defaults; metrics keep TRL's names (rewards/chosen, rewards/margins, logps/chosen …).
 using System.CommandLine;
 using Rlhf.Data;
 using Rlhf.Models;

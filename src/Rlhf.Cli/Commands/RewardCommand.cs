@@ -1,5 +1,5 @@
 // `rlhf reward`: trains a reward model (GPT-2 backbone + scalar head) on preference pairs or ranked lists, with the
-// settings of seed 000's RewardConfig; eval metrics keep TRL's names (accuracy, margin, mean/min/max_reward).
+// settings of the textbook's RewardConfig; eval metrics keep TRL's names (accuracy, margin, mean/min/max_reward).
 using System.CommandLine;
 using Rlhf.Data;
 using Rlhf.Models;

@@ -53,7 +53,7 @@ public static class DataFormats
     }
 
     /// <summary>
-    /// A raw preference pair (no template). hh-rlhf uses the seed's <see cref="HhDialogue.ExtractConversation"/>:
+    /// A raw preference pair (no template). hh-rlhf uses the textbook's <see cref="HhDialogue.ExtractConversation"/>:
     /// prompt = the chosen text's question, responses = each text's answer. Conversational: the prompt is the
     /// optional <c>prompt</c> messages plus all but the last message of <c>chosen</c>, flattened by <see cref="FlattenPrompt"/>.
     /// </summary>

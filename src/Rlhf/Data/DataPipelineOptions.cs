@@ -4,7 +4,7 @@ namespace Rlhf.Data;
 /// <summary>How hh-rlhf dialogues become (instruction, answer).</summary>
 public enum HhExtraction
 {
-    /// <summary>The seed's <see cref="HhDialogue.ExtractConversation"/> (first question, text after the first "Assistant: ").</summary>
+    /// <summary>The textbook's <see cref="HhDialogue.ExtractConversation"/> (first question, text after the first "Assistant: ").</summary>
     Seed,
 
     /// <summary><see cref="HhDialogue.ExtractLastTurn"/>: the dialogue before the last assistant turn, and that turn.</summary>

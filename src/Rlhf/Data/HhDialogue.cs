@@ -1,4 +1,4 @@
-// Anthropic hh-rlhf dialogue text ("\n\nHuman: …\n\nAssistant: …"): turns, the seed's single-turn filter and extraction.
+// Anthropic hh-rlhf dialogue text ("\n\nHuman: …\n\nAssistant: …"): turns, the textbook's single-turn filter and extraction.
 namespace Rlhf.Data;
 
 public enum HhRole
@@ -32,11 +32,11 @@ public static class HhDialogue
         return count;
     }
 
-    /// <summary>The seed's filter: keep a pair only when neither text contains <c>"Human: "</c> twice or more.</summary>
+    /// <summary>The textbook's filter: keep a pair only when neither text contains <c>"Human: "</c> twice or more.</summary>
     public static bool IsSingleTurn(string chosen, string rejected) => CountHuman(chosen) < 2 && CountHuman(rejected) < 2;
 
     /// <summary>
-    /// The seed's <c>extract_conversation</c>: split on <c>"Assistant: "</c>; fewer than two parts → ("", "");
+    /// The textbook's <c>extract_conversation</c>: split on <c>"Assistant: "</c>; fewer than two parts → ("", "");
     /// human = parts[0] without any <c>"Human: "</c>, trimmed; answer = parts[1] trimmed.
     /// </summary>
     public static (string Human, string Answer) ExtractConversation(string text)

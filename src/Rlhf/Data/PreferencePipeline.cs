@@ -172,7 +172,7 @@ public static class PreferencePipeline
             }
             case DataFormat.Instruction when options.LetMeExplain:
             {
-                // The recipe needs only answers (seed 003 builds both sides from one), so demonstrations work too.
+                // The recipe needs only answers (the textbook builds both sides from one), so demonstrations work too.
                 var example = DataFormats.ParseInstruction(row);
                 bool multi = HhDialogue.CountHuman(example.Instruction + example.Response) >= 2;
                 return (multi, [new PreferencePair(example.Instruction, example.Response, example.Response)],

@@ -9,7 +9,7 @@ public sealed class TemplateFormatException(string message) : FormatException(me
 /// <summary>
 /// A prompt template such as the seeds' <c>### Question: {instruction}\n### Answer: {response}{eos}</c>.
 /// Placeholders: <c>{instruction}</c> (once, before the response), <c>{response}</c> (exactly once), <c>{eos}</c>
-/// (alias <c>{eos_token}</c> as in seed 000; at most once, after the response). <c>{{</c> and <c>}}</c> are literal braces.
+/// (alias <c>{eos_token}</c> as in the textbook's code; at most once, after the response). <c>{{</c> and <c>}}</c> are literal braces.
 /// The prompt part (<see cref="RenderPrompt"/>) is everything before <c>{response}</c>; the response part is the rest.
 /// </summary>
 public sealed class PromptTemplate

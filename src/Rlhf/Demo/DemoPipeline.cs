@@ -318,7 +318,7 @@ public static class DemoPipeline
                 Response(tokenizer, DemoData.LetMeExplain + " " + r.Response), Response(tokenizer, r.Response))
                 .Truncate(settings.ContextLength, settings.ContextLength / 2);
             int trainCount = settings.DpoSteps * settings.DpoBatchSize;
-            // As seed 003, answers that already start with "Let me explain" are skipped.
+            // As in the textbook's notebook, answers that already start with "Let me explain" are skipped.
             var train = data.SftTrain.Where(r => !DemoData.StartsWithLetMeExplain(r.Response)).Take(trainCount).Select(Example).ToArray();
             var eval = data.SftEval.Select(Example).ToArray();
             var policy = CausalLmRegistry.Load(Folder("sft"));

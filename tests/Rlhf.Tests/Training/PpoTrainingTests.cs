@@ -92,7 +92,7 @@ public class PpoTrainingTests
                 Progress = new SyncProgress<TrainingProgress>(p => { if (p.Step == 2) cancel.Cancel(); }),
             };
             loop.Run(cancel.Token);
-            // KL far above a tiny target doubles β after each rollout (seed 004's rule).
+            // KL far above a tiny target doubles β after each rollout (the InstructGPT notes' rule).
             Assert.Equal(0.4 * 4, task.KlCoefficient, 1e-12);
         }
         using var resumed = Task(family, config, referenceSeed: 77);

@@ -1,4 +1,4 @@
-// DPO options with TRL's names and the seed's defaults where the seed sets them (β 0.3 in seed 001/003).
+// DPO options with TRL's names and the textbook's defaults where it sets them (β 0.3).
 namespace Rlhf.Training.Dpo;
 
 public sealed record DpoConfig

@@ -1,4 +1,4 @@
-// DPO loss family over per-pair sequence log-probs (Rafailov et al. 2023, seed 001; variants as in TRL's DPOTrainer):
+// DPO loss family over per-pair sequence log-probs (Rafailov et al. 2023; variants as in TRL's DPOTrainer):
 // loss, gradients with respect to the policy's chosen/rejected log-probs, and TRL-named metrics.
 namespace Rlhf.Training.Dpo;
 
@@ -44,7 +44,7 @@ public sealed record DpoLossResult(double Loss, float[] DPolicyChosen, float[] D
 public static class DpoLosses
 {
     /// <summary>
-    /// h = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) per pair (seed 001, DPO eq. 7), then the loss of
+    /// h = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) per pair (DPO eq. 7), then the loss of
     /// <see cref="DpoLossOptions.LossType"/>, averaged over pairs. With RPO: + α·(−Σ_i log π(y_w,i) / Σ_i n_i), TRL's
     /// token-level mean NLL of the chosen responses over the batch.
     /// Metrics: rewards/chosen = mean β(log π(y_w) − log π_ref(y_w)), rewards/rejected, rewards/margins,

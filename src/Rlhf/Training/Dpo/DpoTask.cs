@@ -35,27 +35,8 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     /// <summary>
     /// Rows 2i and 2i+1 are example i's prompt+chosen and prompt+rejected, right-padded; labels are the response tokens.
     /// </summary>
-    public static CausalLmBatch Collate(IReadOnlyList<DpoExample> examples, int padTokenId)
-    {
-        var rows = examples.SelectMany(e => new[] { (e.PromptIds, e.ChosenIds), (e.PromptIds, e.RejectedIds) }).ToArray();
-        int length = rows.Max(r => r.PromptIds.Length + r.Item2.Length);
-        var ids = new int[rows.Length * length];
-        var mask = new float[rows.Length * length];
-        var labels = new bool[rows.Length * length];
-        Array.Fill(ids, padTokenId);
-        for (int b = 0; b < rows.Length; b++)
-        {
-            var (prompt, response) = rows[b];
-            prompt.CopyTo(ids, b * length);
-            response.CopyTo(ids, b * length + prompt.Length);
-            for (int t = 0; t < prompt.Length + response.Length; t++)
-            {
-                mask[b * length + t] = 1f;
-                labels[b * length + t] = t >= prompt.Length;
-            }
-        }
-        return new CausalLmBatch(rows.Length, length, ids, mask, labels);
-    }
+    public static CausalLmBatch Collate(IReadOnlyList<DpoExample> examples, int padTokenId) =>
+        RolloutBatch.Collate(examples.SelectMany(e => new[] { (e.PromptIds, e.ChosenIds), (e.PromptIds, e.RejectedIds) }).ToArray(), padTokenId);
 
     /// <summary>Σ over each row's targets of the per-token log-probs → one value per row.</summary>
     private static float[] SequenceSums(float[] tokenLogProbs, CausalLmBatch batch)

@@ -1,4 +1,4 @@
-// KL-coefficient controllers for the KL-penalised PPO reward (fixed β, Ziegler et al. 2019 proportional, seed 004's ×2/×½ rule).
+// KL-coefficient controllers for the KL-penalised PPO reward (fixed β, Ziegler et al. 2019 proportional, the InstructGPT notes' ×2/×½ rule).
 namespace Rlhf.Training.Ppo;
 
 /// <summary>Holds β and updates it from the measured KL of a rollout batch. <see cref="Value"/> is the state to checkpoint.</summary>

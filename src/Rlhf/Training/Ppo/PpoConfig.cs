@@ -1,4 +1,4 @@
-// PPO settings with TRL's names; defaults from the seed's PPOConfig (lr 1e-5, batch 16, mini-batch 8,
+// PPO settings with TRL's names; defaults from the textbook's PPOConfig (lr 1e-5, batch 16, mini-batch 8,
 // gradient accumulation 2, untruncated sampling / 20 new tokens) and TRL's PPO defaults for the rest.
 namespace Rlhf.Training.Ppo;
 

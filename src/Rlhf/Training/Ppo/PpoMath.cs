@@ -1,4 +1,4 @@
-// PPO math over flattened [B, T] response tensors with a response mask (TRL PPOTrainer/PPOv2, seed 000/004): KL estimators,
+// PPO math over flattened [B, T] response tensors with a response mask (TRL PPOTrainer/PPOv2, InstructGPT): KL estimators,
 // KL-penalised per-token rewards, GAE, masked whitening, clipped policy and value losses with gradients, entropy.
 namespace Rlhf.Training.Ppo;
 

@@ -128,7 +128,7 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     }
 
     /// <summary>
-    /// Stage 1: sampling from the policy itself (no top-k / top-p: the seed's top_k 0, top_p 1), so the log-probs the
+    /// Stage 1: sampling from the policy itself (no top-k / top-p: the textbook's top_k 0, top_p 1), so the log-probs the
     /// ratio and the KL use are those of the distribution actually sampled (PITFALLS #5).
     /// </summary>
     private List<PpoRollout> Sample(IReadOnlyList<int[]> prompts, long rollout)

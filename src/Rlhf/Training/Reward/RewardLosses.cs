@@ -11,7 +11,7 @@ public sealed record GroupLossResult(double Loss, float[] DRewards, IReadOnlyDic
 public static class RewardLosses
 {
     /// <summary>
-    /// TRL RewardTrainer: loss = mean −log σ(r_c − r_r − m) (seed 000, InstructGPT eq. 1 with K = 2), plus
+    /// TRL RewardTrainer: loss = mean −log σ(r_c − r_r − m) (the textbook's reward model; InstructGPT eq. 1 with K = 2), plus
     /// <paramref name="centerRewardsCoefficient"/>·mean((r_c + r_r)²) when it is non-zero (Eisenstein et al. 2023).
     /// Metrics: accuracy (fraction with r_c &gt; r_r; a tie counts as wrong), margin (mean r_c − r_r, without m),
     /// mean_reward / min_reward / max_reward over chosen and rejected together.
@@ -50,7 +50,7 @@ public static class RewardLosses
     }
 
     /// <summary>
-    /// InstructGPT eq. 1 (seed 000/004): per group of K ≥ 2 responses ordered best first,
+    /// InstructGPT eq. 1: per group of K ≥ 2 responses ordered best first,
     /// loss = −1/C(K,2)·Σ_{i&lt;j} log σ(r_i − r_j); the result is the mean over groups.
     /// Metrics: accuracy (fraction of all ordered pairs with r_i &gt; r_j; ties count as wrong), mean/min/max_reward.
     /// </summary>
@@ -129,7 +129,7 @@ public static class RewardLosses
     }
 
     /// <summary>
-    /// torch.nn.MarginRankingLoss with y = 1 (seed 002's sketch): loss = mean max(0, −(r_c − r_r) + margin).
+    /// torch.nn.MarginRankingLoss with y = 1 (the textbook's conceptual sketch): loss = mean max(0, −(r_c − r_r) + margin).
     /// At the hinge (exactly 0) the sub-gradient 0 is used. Metrics as <see cref="Pairwise"/>.
     /// </summary>
     public static PairwiseLossResult MarginRanking(ReadOnlySpan<float> chosen, ReadOnlySpan<float> rejected, float margin = 1f)
