@@ -53,6 +53,7 @@ public static class DpoCommand
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
+            folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {

@@ -87,6 +87,7 @@ public static class PpoCommand
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
+            policy.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);

@@ -35,6 +35,9 @@ public sealed record TrainingArguments
     public int MaxNonFiniteSteps { get; init; } = 10;
     /// <summary>Stop as diverged when a step's loss exceeds this multiple of the first step's (0: off).</summary>
     public double DivergenceLossRatio { get; init; } = 100;
+    /// <summary>Recompute each transformer block's activations in backward instead of keeping them (less memory, one more
+    /// forward per step; same gradients). See <see cref="Models.ICausalLm.GradientCheckpointing"/>.</summary>
+    public bool GradientCheckpointing { get; init; }
 
     public void Validate()
     {
