@@ -24,6 +24,7 @@ public static class BenchCommand
         command.Subcommands.Add(CreateTrain());
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(CreateGemm());
+        command.Subcommands.Add(BenchDpoCommand.Create());
         command.Subcommands.Add(BenchTokenizeCommand.Create());
         return command;
     }

@@ -36,11 +36,12 @@ public static class DpoCommand
         var rpoAlpha = new Option<float?>("--rpo-alpha") { Description = "Weight of an NLL term on the chosen responses (RPO); off when not given." };
         var referenceFree = new Option<bool>("--reference-free") { Description = "Use a uniform reference (no reference model)." };
         var precompute = new Option<bool>("--precompute-ref-log-probs") { Description = "Compute the reference log-probs once, then free the reference model." };
+        var baseDtype = new Option<string>("--base-dtype") { Description = "Storage of the frozen reference's linear layers: float32, or bfloat16 (packed once, half the bytes; fp32 sums).", DefaultValueFactory = _ => "float32" };
         var training = new TrainingOptions(Defaults);
         var data = new DataOptions(maxLength: 512, maxPromptLength: 256, letMeExplain: true);
         var command = new Command("dpo", "Direct Preference Optimization of an SFT model on preference pairs.")
         {
-            model, refModel, beta, lossType, labelSmoothing, rpoAlpha, referenceFree, precompute,
+            model, refModel, beta, lossType, labelSmoothing, rpoAlpha, referenceFree, precompute, baseDtype,
         };
         data.AddTo(command);
         training.AddTo(command);
@@ -69,8 +70,9 @@ public static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var reference = free ? null : CausalLmRegistry.Load(referenceDir ?? modelDir);
-            using var task = CreateTask(folder, reference, config);
+            var frozenPrecision = FrozenCopy.ParseDtype(settings.Get(baseDtype)!);
+            var (reference, referenceWeights) = free ? (null, null) : LoadReference(folder.Model, modelDir, referenceDir, frozenPrecision);
+            using var task = CreateTask(folder, reference, referenceWeights, config);
             if (precomputeRef && !free)
             {
                 TrainingRunner.Line(console, $"Precomputing reference log-probs for {train.Count + (eval?.Count ?? 0):N0} pairs …");
@@ -83,15 +85,29 @@ public static class DpoCommand
         return command;
     }
 
-    private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, DpoConfig config)
+    /// <summary>The reference: --ref-model or the policy's starting weights, in fp32 or with its linear layers packed in bf16.</summary>
+    private static (ICausalLm? Model, InferenceWeights? Weights) LoadReference(ICausalLm policy, string modelDir, string? referenceDir,
+        Rlhf.Tensors.WeightPrecision precision)
+    {
+        if (precision == Rlhf.Tensors.WeightPrecision.Float32) return (CausalLmRegistry.Load(referenceDir ?? modelDir), null);
+        if (referenceDir is null) return FrozenCopy.Create(policy, precision);
+        using var loaded = CausalLmRegistry.Load(referenceDir);
+        return FrozenCopy.Create(loaded, precision);
+    }
+
+    private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, InferenceWeights? referenceWeights, DpoConfig config)
     {
         try
         {
-            return new DpoTask(folder.Model, reference, config, folder.PadTokenId, directory => SftCommand.SaveExtras(folder, directory));
+            return new DpoTask(folder.Model, reference, config, folder.PadTokenId, directory => SftCommand.SaveExtras(folder, directory))
+            {
+                ReferenceWeights = referenceWeights,
+            };
         }
         catch
         {
             reference?.Dispose();
+            referenceWeights?.Dispose();
             throw;
         }
     }

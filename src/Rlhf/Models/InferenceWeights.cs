@@ -18,8 +18,9 @@ public sealed unsafe class InferenceWeights : IDisposable
 
     public static bool Supported => PackedMatrix.Supported;
 
-    private InferenceWeights(ICausalLm model, WeightPrecision precision)
+    private InferenceWeights(ICausalLm model, WeightPrecision precision, ICausalLm? source = null)
     {
+        source ??= model;
         if (!Supported) throw new PlatformNotSupportedException("Packed inference weights need a CPU with AVX-512; generation runs on the model's own fp32 weights instead.");
         Model = model;
         Precision = precision;
@@ -27,13 +28,13 @@ public sealed unsafe class InferenceWeights : IDisposable
         {
             foreach (var (name, layout) in model.LinearWeights)
             {
-                var weight = model.Parameters[name].Value;
+                var weight = source.Parameters[name].Value;
                 var shape = weight.Shape;
                 matrices[name] = layout == MatrixLayout.InputMajor
                     ? PackedMatrix.FromRowMajor(weight.Pointer, shape[0], shape[1], precision)
                     : PackedMatrix.FromTransposed(weight.Pointer, shape[0], shape[1], precision);
             }
-            var head = model.Parameters[model.LmHeadWeightName].Value;
+            var head = source.Parameters[model.LmHeadWeightName].Value;
             LmHead = PackedMatrix.FromTransposed(head.Pointer, head.Shape[0], head.Shape[1], precision);
         }
         catch
@@ -45,6 +46,10 @@ public sealed unsafe class InferenceWeights : IDisposable
 
     /// <summary>Packs the model's current weights.</summary>
     public static InferenceWeights Pack(ICausalLm model, WeightPrecision precision = WeightPrecision.Float32) => new(model, precision);
+
+    /// <summary>Packs <paramref name="source"/>'s linear weights (same family and shapes) for use with <paramref name="model"/>,
+    /// whose own copies of them are then never read (see <see cref="FrozenCopy"/>).</summary>
+    internal static InferenceWeights PackFrom(ICausalLm model, ICausalLm source, WeightPrecision precision) => new(model, precision, source);
 
     /// <summary>The packed form of a linear layer's weight, e.g. <c>transformer.h.0.mlp.c_fc.weight</c>.</summary>
     public PackedMatrix this[string weightName] => matrices.TryGetValue(weightName, out var matrix)

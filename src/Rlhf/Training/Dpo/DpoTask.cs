@@ -18,6 +18,10 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Parameters;
 
+    /// <summary>The reference's linear layers packed (e.g. bf16, see <c>FrozenCopy</c>); its forward then runs on them.
+    /// Owned by the task from here on.</summary>
+    public InferenceWeights? ReferenceWeights { get; init; }
+
     /// <param name="reference">The frozen reference (usually the SFT model); null only in reference-free mode or when every
     /// example already carries reference log-probs.</param>
     public DpoTask(ICausalLm policy, ICausalLm? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null)
@@ -67,6 +71,7 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     {
         reference?.Dispose();
         reference = null;
+        ReferenceWeights?.Dispose();
     }
 
     private float[] ReferenceSums(IReadOnlyList<DpoExample> examples)
@@ -74,7 +79,10 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         if (reference is null) throw new InvalidOperationException("No reference model: precompute reference log-probs or use reference-free DPO.");
         arena.Reset();
         var batch = Collate(examples, PadTokenId);
-        var logProbs = CausalLm.TokenLogProbs(reference, new Ops(arena, frozen), batch, trainable: false).Value.ToArray();
+        var ops = new Ops(arena, frozen);
+        var hidden = reference.Forward(ops, batch.TokenIds, batch.PositionIds, batch.KeyMask(arena), batch.BatchSize, batch.SequenceLength,
+            trainable: false, packed: ReferenceWeights);
+        var logProbs = CausalLm.TokenLogProbs(reference, ops, hidden, batch, trainable: false).Value.ToArray();
         return SequenceSums(logProbs, batch);
     }
 
@@ -181,5 +189,6 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     {
         arena.Dispose();
         reference?.Dispose();
+        ReferenceWeights?.Dispose();
     }
 }
