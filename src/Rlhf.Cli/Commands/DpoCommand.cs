@@ -36,13 +36,14 @@ public static class DpoCommand
         var rpoAlpha = new Option<float?>("--rpo-alpha") { Description = "Weight of an NLL term on the chosen responses (RPO); off when not given." };
         var referenceFree = new Option<bool>("--reference-free") { Description = "Use a uniform reference (no reference model)." };
         var precompute = new Option<bool>("--precompute-ref-log-probs") { Description = "Compute the reference log-probs once, then free the reference model." };
-        var baseDtype = new Option<string>("--base-dtype") { Description = "Storage of the frozen reference's linear layers: float32, or bfloat16 (packed once, half the bytes; fp32 sums).", DefaultValueFactory = _ => "float32" };
+        var frozen = new FrozenReferenceOptions();
         var training = new TrainingOptions(Defaults);
         var data = new DataOptions(maxLength: 512, maxPromptLength: 256, letMeExplain: true);
         var command = new Command("dpo", "Direct Preference Optimization of an SFT model on preference pairs.")
         {
-            model, refModel, beta, lossType, labelSmoothing, rpoAlpha, referenceFree, precompute, baseDtype,
+            model, refModel, beta, lossType, labelSmoothing, rpoAlpha, referenceFree, precompute,
         };
+        frozen.AddTo(command);
         data.AddTo(command);
         training.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
@@ -53,6 +54,7 @@ public static class DpoCommand
             string? referenceDir = settings.Get(refModel);
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
+            var frozenPrecision = frozen.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo) with { EosTokenId = folder.EosTokenId };
@@ -70,8 +72,7 @@ public static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var frozenPrecision = FrozenCopy.ParseDtype(settings.Get(baseDtype)!);
-            var (reference, referenceWeights) = free ? (null, null) : LoadReference(folder.Model, modelDir, referenceDir, frozenPrecision);
+            var (reference, referenceWeights) = free ? ((ICausalLm?)null, (InferenceWeights?)null) : FrozenReferenceOptions.Load(frozenPrecision, folder.Model, modelDir, referenceDir);
             using var task = CreateTask(folder, reference, referenceWeights, config);
             if (precomputeRef && !free)
             {
@@ -83,16 +84,6 @@ public static class DpoCommand
             return TrainingRunner.Run(console, "dpo", settings, task, arguments, train, eval);
         }));
         return command;
-    }
-
-    /// <summary>The reference: --ref-model or the policy's starting weights, in fp32 or with its linear layers packed in bf16.</summary>
-    private static (ICausalLm? Model, InferenceWeights? Weights) LoadReference(ICausalLm policy, string modelDir, string? referenceDir,
-        Rlhf.Tensors.WeightPrecision precision)
-    {
-        if (precision == Rlhf.Tensors.WeightPrecision.Float32) return (CausalLmRegistry.Load(referenceDir ?? modelDir), null);
-        if (referenceDir is null) return FrozenCopy.Create(policy, precision);
-        using var loaded = CausalLmRegistry.Load(referenceDir);
-        return FrozenCopy.Create(loaded, precision);
     }
 
     private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, InferenceWeights? referenceWeights, DpoConfig config)

@@ -79,10 +79,7 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         if (reference is null) throw new InvalidOperationException("No reference model: precompute reference log-probs or use reference-free DPO.");
         arena.Reset();
         var batch = Collate(examples, PadTokenId);
-        var ops = new Ops(arena, frozen);
-        var hidden = reference.Forward(ops, batch.TokenIds, batch.PositionIds, batch.KeyMask(arena), batch.BatchSize, batch.SequenceLength,
-            trainable: false, packed: ReferenceWeights);
-        var logProbs = CausalLm.TokenLogProbs(reference, ops, hidden, batch, trainable: false).Value.ToArray();
+        var logProbs = CausalLm.TokenLogProbs(reference, new Ops(arena, frozen), batch, trainable: false, packed: ReferenceWeights).Value.ToArray();
         return SequenceSums(logProbs, batch);
     }
 
