@@ -12,12 +12,20 @@ public sealed partial class Ops
     /// repeat) on a sub-tape, whose backward then adds into the inputs' and parameters' gradients in the same order as
     /// without checkpointing, so the gradients are the same bit for bit. The segment must be a pure function of its
     /// inputs, the parameters it reads and <paramref name="random"/>, and must return a node it computed. With the tape
-    /// disabled it simply runs.
+    /// disabled (inference) the segment runs once in the segment arena and only its output is kept, so a forward of
+    /// many segments needs memory for their outputs plus one segment's intermediates.
     /// </summary>
     public Node Checkpoint(Func<Ops, IReadOnlyList<Node>, Node> segment, IReadOnlyList<Node> inputs, Rng? random = null)
     {
-        if (!Recording) return segment(this, inputs);
         var scratch = Arena.Segment;
+        if (!Recording)
+        {
+            var result = segment(new Ops(scratch, Tape), Detach(inputs, scratch, withGradients: false));
+            var kept = Output(false, result.Shape);
+            kept.Value.CopyFrom(result.Value);
+            scratch.Reset();
+            return kept;
+        }
         var start = random?.GetState();
 
         // Forward exactly as the recomputation will run it (sub-tape on), so both produce the same values.

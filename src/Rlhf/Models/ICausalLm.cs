@@ -43,7 +43,8 @@ public interface ICausalLm : IDisposable
     /// <summary>
     /// When true, training forwards keep only each block's input and recompute the block in backward (transformers'
     /// <c>gradient_checkpointing_enable()</c>): activation memory drops from every block's to about one block's, for
-    /// one more forward per step; gradients are the same bit for bit.
+    /// one more forward per step; gradients are the same bit for bit. Forwards without the tape always keep only the
+    /// blocks' outputs.
     /// </summary>
     bool GradientCheckpointing { get; set; }
 

@@ -53,4 +53,21 @@ public sealed class GradientCheckpointingTests
         Assert.True(recomputed.PeakFloats < 0.7 * plain.PeakFloats,
             $"{family}: peak {recomputed.PeakFloats} floats with checkpointing vs {plain.PeakFloats} without");
     }
+
+    [Theory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void AForwardWithoutTheTapeKeepsOnlyBlockOutputs(string family)
+    {
+        // Same loss as the training forward; the arena's peak stays near the block outputs plus one block.
+        using var model = CausalLmRegistry.CreateRandom(ModelFamilies.Tiny(family, Tiny), seed: 4);
+        using var step = new LanguageModelStep(model, new AdamWOptions());
+        float training = step.Accumulate(PaddedBatch());
+        using var arena = new Rlhf.Tensors.Arena();
+        var hidden = CausalLm.Hidden(model, new Rlhf.Tensors.Ops(arena, new Rlhf.Tensors.Tape { Enabled = false }), PaddedBatch(), trainable: false);
+        Assert.Equal(training, step.Evaluate(PaddedBatch()));
+        long blockOutput = hidden.Value.Length, layers = Tiny.LayerCount;
+        // Without segments a forward would hold ≥ 6 block-sized tensors per layer (norms, projections, MLP); with them,
+        // the outputs (one per layer, plus embeddings and mask) and one block's intermediates (≤ 12 block sizes here).
+        Assert.True(arena.PeakUsed < (layers + 16) * blockOutput * 2, $"{family}: peak {arena.PeakUsed} floats, block output {blockOutput}");
+    }
 }

@@ -165,8 +165,11 @@ public sealed class Gpt2Model : ICausalLm
         }
 
         var x = ops.Embedding(TokenEmbedding(ops, trainable), P(ops, "transformer.wpe.weight"), tokenIds, positionIds);
+        // Training with recomputation, or a forward without the tape (eval, a frozen reference): blocks run as segments
+        // that keep only their outputs. Decoding with a KV cache runs them directly.
+        bool segmented = cache is null && (GradientCheckpointing || !ops.Tape.Enabled);
         for (int i = 0; i < Config.LayerCount; i++)
-            x = GradientCheckpointing && cache is null ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
+            x = segmented ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
         if (cache is not null) cache.Length += tokens;
         return ops.LayerNorm(x, P(ops, "transformer.ln_f.weight"), P(ops, "transformer.ln_f.bias"), epsilon);
     }

@@ -149,8 +149,11 @@ public sealed class LlamaModel : ICausalLm
         }
 
         var x = ops.TokenEmbedding(P(ops, EmbeddingName), tokenIds);
+        // Training with recomputation, or a forward without the tape (eval, a frozen reference): blocks run as segments
+        // that keep only their outputs. Decoding with a KV cache runs them directly.
+        bool segmented = cache is null && (GradientCheckpointing || !ops.Tape.Enabled);
         for (int i = 0; i < Config.LayerCount; i++)
-            x = GradientCheckpointing && cache is null ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
+            x = segmented ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
         if (cache is not null) cache.Length += tokens;
         return ops.RmsNorm(x, P(ops, NormName), epsilon);
     }
