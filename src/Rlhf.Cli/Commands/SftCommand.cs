@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class SftCommand
+internal static class SftCommand
 {
     /// <summary>The seeds' SFT settings (chapter 5.2, as the brief of seeds 000/001 gives them): lr 5e-5, batch 8, 3 epochs.</summary>
     public static readonly TrainingArguments Defaults = new()

@@ -10,7 +10,7 @@ namespace Rlhf.Tensors;
 /// row group. op(B) = Bᵀ with B [n, k] (e.g. an output layer stored [V, C]): 4 × 4 blocks of dot products over k.
 /// Columns are split across the worker threads.
 /// </summary>
-public static unsafe class SkinnyGemm
+internal static unsafe class SkinnyGemm
 {
     public const int MaxRows = 16;
     private const int RowTile = 4;

@@ -5,7 +5,7 @@ namespace Rlhf.Data;
 /// A data file or row cannot be used. <see cref="Exception.Message"/> reads <c>data.jsonl:17: field 'chosen' is missing</c>
 /// (location, then problem, then how to fix it where that is not obvious).
 /// </summary>
-public sealed class DataFormatException : Exception
+internal sealed class DataFormatException : Exception
 {
     /// <summary>Where the problem is: <c>file:line</c>, <c>file:element N</c> or just the file.</summary>
     public string Location { get; }

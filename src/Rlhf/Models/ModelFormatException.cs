@@ -2,7 +2,7 @@
 namespace Rlhf.Models;
 
 /// <summary>A model file is unreadable, malformed, or inconsistent with the model it is loaded into.</summary>
-public sealed class ModelFormatException : Exception
+internal sealed class ModelFormatException : Exception
 {
     /// <summary>The file at fault, as given by the caller.</summary>
     public string FilePath { get; }

@@ -52,7 +52,7 @@ internal sealed class DivergenceMonitor(int maxNonFiniteInARow, double lossRatio
 }
 
 /// <summary>Training stopped because it diverged; no diverged weights were saved.</summary>
-public sealed class TrainingDivergedException(int step, string reason, string outputDir, string? lastGoodCheckpoint)
+internal sealed class TrainingDivergedException(int step, string reason, string outputDir, string? lastGoodCheckpoint)
     : Exception($"training diverged at step {step}: {reason}; " + (lastGoodCheckpoint is null
         ? "no model was saved (no checkpoint predates the divergence); lower --learning-rate and rerun"
         : $"{outputDir} holds the last good model, from {Path.GetFileName(lastGoodCheckpoint)}; lower --learning-rate and resume with --resume-from-checkpoint latest"))

@@ -6,7 +6,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Training;
 
-public sealed class ModelFolder : IDisposable
+internal sealed class ModelFolder : IDisposable
 {
     public ICausalLm Model { get; }
     public BpeTokenizer Tokenizer { get; }

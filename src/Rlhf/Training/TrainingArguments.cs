@@ -3,7 +3,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training;
 
-public sealed record TrainingArguments
+internal sealed record TrainingArguments
 {
     public string OutputDir { get; init; } = "output";
     public bool OverwriteOutputDir { get; init; }

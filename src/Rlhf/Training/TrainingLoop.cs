@@ -6,13 +6,13 @@ using Rlhf.Tensors;
 namespace Rlhf.Training;
 
 /// <summary>What the loop reports after each optimizer step (and at log/eval/save events).</summary>
-public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, string Event,
+internal sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, string Event,
     IReadOnlyDictionary<string, double> Metrics, double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Remaining);
 
-public sealed record TrainingResult(int GlobalStep, bool Interrupted, string? LastCheckpoint, int SkippedSteps,
+internal sealed record TrainingResult(int GlobalStep, bool Interrupted, string? LastCheckpoint, int SkippedSteps,
     IReadOnlyList<IReadOnlyDictionary<string, double>> LogHistory);
 
-public sealed class TrainingLoop<TExample>
+internal sealed class TrainingLoop<TExample>
 {
     public const string MetricsFileName = "metrics.jsonl";
 

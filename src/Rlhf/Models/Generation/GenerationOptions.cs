@@ -1,7 +1,7 @@
 // Decoding settings, with Hugging Face's names and defaults (greedy unless sampling is asked for).
 namespace Rlhf.Models.Generation;
 
-public sealed record GenerationOptions
+internal sealed record GenerationOptions
 {
     public int MaxNewTokens { get; init; } = 20;
 
@@ -44,4 +44,4 @@ public sealed record GenerationOptions
 /// under the distribution the policy defines at this temperature — log softmax(logits / T) — the quantity
 /// PPO's ratio and KL are computed from (top-k/top-p only restrict which tokens can be drawn).
 /// </summary>
-public sealed record GenerationResult(int[] PromptIds, int[] Ids, float[] LogProbs, bool EndedWithEos);
+internal sealed record GenerationResult(int[] PromptIds, int[] Ids, float[] LogProbs, bool EndedWithEos);

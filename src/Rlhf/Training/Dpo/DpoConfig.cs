@@ -1,7 +1,7 @@
 // DPO options with TRL's names and the textbook's defaults where it sets them (β 0.3).
 namespace Rlhf.Training.Dpo;
 
-public sealed record DpoConfig
+internal sealed record DpoConfig
 {
     public float Beta { get; init; } = 0.1f;
     public DpoLossType LossType { get; init; } = DpoLossType.Sigmoid;

@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Dpo;
 
-public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
+internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

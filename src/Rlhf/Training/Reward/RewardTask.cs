@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Reward;
 
-public sealed record RewardConfig
+internal sealed record RewardConfig
 {
     public RewardLossType LossType { get; init; } = RewardLossType.Pairwise;
     /// <summary>TRL's center_rewards_coefficient: adds c·mean((r_w + r_l)²) to keep rewards centred (pairs only).</summary>
@@ -20,7 +20,7 @@ public sealed record RewardConfig
     }
 }
 
-public sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
+internal sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
