@@ -44,12 +44,7 @@ internal static class SftCommand
     }
 
     /// <summary>Tokenizer files, generation_config.json and the pad id in config.json: what makes the folder self-contained.</summary>
-    public static void SaveExtras(ModelFolder folder, string directory)
-    {
-        folder.Tokenizer.Save(directory);
-        folder.Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
-        folder.SaveConfig(directory);
-    }
+    public static void SaveExtras(ModelFolder folder, string directory) => folder.SaveTokenizerAndConfigs(directory);
 
     private static IReadOnlyList<SftExample> Prepare(IAnsiConsole console, string path, DataPipelineOptions options, ModelFolder folder)
     {

@@ -5,7 +5,7 @@ namespace Rlhf.Data;
 /// A data file or row cannot be used. <see cref="Exception.Message"/> reads <c>data.jsonl:17: field 'chosen' is missing</c>
 /// (location, then problem, then how to fix it where that is not obvious).
 /// </summary>
-internal sealed class DataFormatException : Exception
+public sealed class DataFormatException : Exception
 {
     /// <summary>Where the problem is: <c>file:line</c>, <c>file:element N</c> or just the file.</summary>
     public string Location { get; }
@@ -16,7 +16,7 @@ internal sealed class DataFormatException : Exception
     /// <summary>The problem without the location.</summary>
     public string Detail { get; }
 
-    public DataFormatException(string location, string reason, string detail, Exception? innerException = null)
+    internal DataFormatException(string location, string reason, string detail, Exception? innerException = null)
         : base($"{location}: {detail}", innerException)
     {
         Location = location;

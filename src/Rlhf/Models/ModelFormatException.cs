@@ -2,7 +2,7 @@
 namespace Rlhf.Models;
 
 /// <summary>A model file is unreadable, malformed, or inconsistent with the model it is loaded into.</summary>
-internal sealed class ModelFormatException : Exception
+public sealed class ModelFormatException : Exception
 {
     /// <summary>The file at fault, as given by the caller.</summary>
     public string FilePath { get; }
@@ -10,7 +10,7 @@ internal sealed class ModelFormatException : Exception
     /// <summary>The problem without the file name (the full <see cref="Exception.Message"/> starts with the file).</summary>
     public string Detail { get; }
 
-    public ModelFormatException(string filePath, string message, Exception? innerException = null)
+    internal ModelFormatException(string filePath, string message, Exception? innerException = null)
         : base($"{filePath}: {message}", innerException)
     {
         FilePath = filePath;

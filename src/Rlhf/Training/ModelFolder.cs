@@ -57,6 +57,14 @@ internal sealed class ModelFolder : IDisposable
         Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
     }
 
+    /// <summary>Everything but the weights: tokenizer files, generation_config.json and config.json (a trainer's save hook).</summary>
+    public void SaveTokenizerAndConfigs(string directory)
+    {
+        Tokenizer.Save(directory);
+        Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
+        SaveConfig(directory);
+    }
+
     /// <summary>Rewrites config.json with the tokenizer's pad token (as transformers' tokenizer and model agree on it).</summary>
     public void SaveConfig(string directory) =>
         (Model.Config with { PadTokenId = Tokenizer.PadTokenId ?? Model.Config.PadTokenId }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
