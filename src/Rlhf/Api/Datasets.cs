@@ -17,8 +17,9 @@ public static class Datasets
     public static IReadOnlyList<PreferenceExample> ReadPreferences(string path)
     {
         RequireFile(path);
-        return PreferencePipeline.Run(path, new DataPipelineOptions { Task = DataTask.Dpo }).Examples
-            .Select(p => new PreferenceExample(p.Prompt, p.Chosen, p.Rejected)).ToArray();
+        var options = new DataPipelineOptions { Task = DataTask.Dpo };
+        return PreferencePipeline.Run(path, options).Examples
+            .Select(p => new PreferenceExample(p.Prompt, WithoutEos(p.Chosen, options), WithoutEos(p.Rejected, options))).ToArray();
     }
 
     /// <summary>Instruction/response (or prompt/completion, hh-rlhf, messages) rows as SFT demonstrations, prompts rendered.</summary>
@@ -28,9 +29,14 @@ public static class Datasets
     public static IReadOnlyList<Demonstration> ReadDemonstrations(string path)
     {
         RequireFile(path);
-        return SftPipeline.Run(path, new DataPipelineOptions { Task = DataTask.Sft }).Examples
-            .Select(e => new Demonstration(e.Instruction, e.Response)).ToArray();
+        var options = new DataPipelineOptions { Task = DataTask.Sft };
+        return SftPipeline.Run(path, options).Examples
+            .Select(e => new Demonstration(e.Instruction, WithoutEos(e.Response, options))).ToArray();
     }
+
+    /// <summary>The pipeline renders responses with the EOS text; the trainers append the EOS id themselves.</summary>
+    private static string WithoutEos(string response, DataPipelineOptions options) =>
+        response.EndsWith(options.Eos, StringComparison.Ordinal) ? response[..^options.Eos.Length] : response;
 
     private static void RequireFile(string path)
     {
