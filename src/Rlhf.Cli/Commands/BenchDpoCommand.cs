@@ -14,7 +14,7 @@ using Spectre.Console;
 namespace Rlhf.Cli.Commands;
 
 /// <summary>The <c>rlhf bench dpo</c> command.</summary>
-public static class BenchDpoCommand
+internal static class BenchDpoCommand
 {
     /// <summary>Set in the child processes: which configuration the child measures ("measured" or "full").</summary>
     public const string RunVariable = "RLHF_BENCH_DPO_RUN";

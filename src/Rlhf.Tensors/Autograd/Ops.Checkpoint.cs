@@ -3,7 +3,7 @@
 // and back-propagates through it.
 namespace Rlhf.Tensors;
 
-public sealed partial class Ops
+internal sealed partial class Ops
 {
     /// <summary>
     /// Runs <paramref name="segment"/> on <paramref name="inputs"/> keeping only its output: the segment's intermediates

@@ -3,7 +3,7 @@ using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
 
-public sealed unsafe partial class Ops
+internal sealed unsafe partial class Ops
 {
     /// <summary>
     /// Inverted dropout: each value zeroed with probability <paramref name="probability"/>, the rest scaled by 1/(1 − p).

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors;
 
-public sealed unsafe partial class PackedMatrix
+internal sealed unsafe partial class PackedMatrix
 {
     private const int TransposedRowBlock = 64; // rows of dC kept in cache while the panels stream past them
 
