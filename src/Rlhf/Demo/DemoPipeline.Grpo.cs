@@ -59,7 +59,7 @@ public static partial class DemoPipeline
             var sftTrain = data.ArithmeticSft
                 .Select(p => new SftExample(tokenizer.Encode(p.Prompt, allowSpecialTokens: false), Response(tokenizer, p.Response!))).ToArray();
             var sftHistory = new List<IReadOnlyDictionary<string, double>>();
-            using (var sftTask = new SftTask(model, eos, dir => SaveExtras(tokenizer, config, dir)))
+            using (var sftTask = new SftTask(model, eos, dir => SaveExtras(tokenizer, config, dir, GrpoMaxCompletion)))
             {
                 var arguments = Arguments("grpo_sft", settings.GrpoSftLearningRate, settings.GrpoSftBatchSize) with { NumTrainEpochs = settings.GrpoSftEpochs };
                 var loop = new TrainingLoop<SftExample>(sftTask, arguments, sftTrain) { Progress = Relay("grpo_sft") };
@@ -85,7 +85,7 @@ public static partial class DemoPipeline
             };
             var rewards = new RewardSet([new NumericAnswerReward("answer")]);
             rewards.CheckColumns(train.Concat(heldOut).Select(p => p.Row));
-            using var task = new GrpoTask(model, null, tokenizer, rewards, grpo, eos, eos, options.Seed + 5, dir => SaveExtras(tokenizer, config, dir));
+            using var task = new GrpoTask(model, null, tokenizer, rewards, grpo, eos, eos, options.Seed + 5, dir => SaveExtras(tokenizer, config, dir, GrpoMaxCompletion));
             var grpoArguments = Arguments("grpo", settings.GrpoLearningRate, grpo.PromptsPerGeneration) with
             {
                 MaxSteps = settings.GrpoSteps, LrSchedulerType = "constant", WarmupRatio = 0, PerDeviceEvalBatchSize = 256,

@@ -220,13 +220,13 @@ public static partial class DemoPipeline
         public int[] RewardText(BpeTokenizer tokenizer, string instruction, string response) =>
             [.. tokenizer.Encode(template.RenderPrompt(instruction) + response, allowSpecialTokens: false), Eos(tokenizer)];
 
-        private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory)
+        private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory, int? maxNewTokens = null)
         {
             tokenizer.Save(directory);
             new GenerationConfig
             {
                 BosTokenId = tokenizer.BosTokenId, EosTokenId = tokenizer.EosTokenId, PadTokenId = tokenizer.EosTokenId,
-                MaxNewTokens = settings.CompareMaxNewTokens, TopK = 0,
+                MaxNewTokens = maxNewTokens ?? settings.CompareMaxNewTokens, TopK = 0,
             }.Save(Path.Combine(directory, GenerationConfig.FileName));
         }
 
