@@ -102,7 +102,8 @@ public static partial class DemoPipeline
             var history = new List<IReadOnlyDictionary<string, double>> { new Dictionary<string, double> { ["step"] = 0, ["eval_reward"] = before } };
             history.AddRange(grpoResult.LogHistory);
             double after = history.Last(h => h.ContainsKey("eval_reward"))["eval_reward"];
-            SaveConfig("grpo", grpoArguments,
+            // rlhf grpo's per_device_train_batch_size counts completions (TRL's meaning); the loop above was handed prompts.
+            SaveConfig("grpo", grpoArguments with { PerDeviceTrainBatchSize = grpo.PerDeviceTrainBatchSize },
                 [new("model", Folder("grpo_sft")), new("dataset", DataFile("arithmetic_prompts.jsonl")), new("eval_dataset", DataFile("arithmetic_eval.jsonl")),
                     new("raw", true), new("reward_numeric", "answer"), new("num_generations", grpo.NumGenerations), new("beta", grpo.Beta),
                     new("loss_type", "dapo"), new("max_completion_length", grpo.MaxCompletionLength), new("temperature", grpo.Temperature)],
