@@ -5,20 +5,20 @@ using System.Text.Json;
 
 namespace Rlhf.Demo;
 
-public sealed record DemoInstruction(string Instruction, string Response);
+internal sealed record DemoInstruction(string Instruction, string Response);
 
 /// <summary>A sum of the GRPO stage: the prompt ("37+5="), the right answer, and the sloppy teacher's demonstration (training rows only).</summary>
-public sealed record DemoProblem(string Prompt, int Answer, string? Response);
+internal sealed record DemoProblem(string Prompt, int Answer, string? Response);
 
-public sealed record DemoPreference(string Prompt, string Chosen, string Rejected, string Kind);
+internal sealed record DemoPreference(string Prompt, string Chosen, string Rejected, string Kind);
 
 /// <summary>A held-out prompt tagged "harmful" or "benign".</summary>
-public sealed record DemoPrompt(string Prompt, string Kind)
+internal sealed record DemoPrompt(string Prompt, string Kind)
 {
     public bool IsHarmful => Kind == "harmful";
 }
 
-public sealed class DemoData
+internal sealed class DemoData
 {
     public const string ResourcePrefix = "Rlhf.Demo.Data.";
     public const string LetMeExplain = "Let me explain.";

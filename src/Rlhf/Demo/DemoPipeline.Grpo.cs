@@ -22,7 +22,7 @@ internal sealed record GrpoStageResult(
     double AccuracyAfter,
     double SftSeconds);
 
-public static partial class DemoPipeline
+internal static partial class DemoPipeline
 {
     /// <summary>Longest sum prompt ("99+9=") + answer + EOS fits easily; the completion may take up to <see cref="GrpoMaxCompletion"/> tokens.</summary>
     private const int GrpoContextLength = 16;
