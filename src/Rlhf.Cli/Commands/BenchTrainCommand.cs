@@ -40,7 +40,9 @@ internal static class BenchTrainCommand
 
             // The machine's GEMM throughput first (small buffers), as `rlhf bench gemm` measures it: 1024³, best of 3.
             var square = GemmBenchmark.Run([GemmBenchmark.DefaultShapes[0]], [Gemm.Provider], runs: 3)[0];
-            var profile = parse.GetValue(breakdown) ? new TapeProfile() : null;
+            // One thread: the breakdown counts the thread's CPU time, which other processes on a shared machine do not inflate.
+            var profile = !parse.GetValue(breakdown) ? null : Parallelism.ThreadCount == 1 && ThreadCpuMilliseconds() is not null
+                ? new TapeProfile(() => ThreadCpuMilliseconds()!.Value) : new TapeProfile();
             var ours = Run(config, b, t, n, w, json, profile);
             var gemmShapes = profile is null ? null : ModelGemms(config, b * t);
             string? failure = "skipped (--no-reference)";
@@ -51,9 +53,28 @@ internal static class BenchTrainCommand
         return command;
     }
 
+    /// <summary>The calling thread's time on a CPU (Linux schedstat, nanosecond resolution), or null where it is not available.</summary>
+    private static double? ThreadCpuMilliseconds()
+    {
+        const string path = "/proc/thread-self/schedstat";
+        try
+        {
+            string text = File.ReadAllText(path);
+            return long.Parse(text.AsSpan(0, text.IndexOf(' ')), System.Globalization.CultureInfo.InvariantCulture) / 1e6;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     internal sealed record TrainResult(string ModelType, string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,
         double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss, double MedianMsPerStep,
-        double MedianTokensPerSecond, double FlopsPerToken, double UpdateMsPerStep, int Steps);
+        double MedianTokensPerSecond, double FlopsPerToken, double UpdateMsPerStep, int Steps, double ProfiledStepMs, double ProfiledUpdateMs);
 
     private static TrainResult Run(CausalLmConfig config, int batch, int tokens, int steps, int warmup, bool quiet, TapeProfile? profile)
     {
@@ -63,18 +84,25 @@ internal static class BenchTrainCommand
         var ids = new int[batch * tokens];
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(config.VocabSize);
         var data = new CausalLmBatch(batch, tokens, ids);
-        double firstLoss = 0, lastLoss = 0, update = 0;
+        double firstLoss = 0, lastLoss = 0, update = 0, profiledStep = 0, profiledUpdate = 0;
         var times = new List<double>();
         for (int s = 0; s < warmup + steps; s++)
         {
             bool timed = s >= warmup;
             step.Profile = timed ? profile : null;
             profile?.Restart();
+            double profileStart = profile?.Now() ?? 0;
             var clock = Stopwatch.StartNew();
             float loss = step.Accumulate(data);
-            double accumulate = clock.Elapsed.TotalMilliseconds;
+            double accumulate = clock.Elapsed.TotalMilliseconds, profileAccumulate = profile?.Now() ?? 0;
             step.Update(1e-4f, maxGradNorm: 1.0);
             clock.Stop();
+            if (timed && profile is not null)
+            {
+                double end = profile.Now();
+                profiledStep += end - profileStart;
+                profiledUpdate += end - profileAccumulate;
+            }
             if (s == 0) firstLoss = loss;
             lastLoss = loss;
             if (timed)
@@ -91,7 +119,7 @@ internal static class BenchTrainCommand
         double flops = TrainingFlopsPerToken(model, tokens);
         return new TrainResult(config.ModelType, Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
             tokensPerSecond, flops * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
-            median, batch * tokens / (median / 1000), flops, update / steps, steps);
+            median, batch * tokens / (median / 1000), flops, update / steps, steps, profiledStep / steps, profiledUpdate / steps);
     }
 
     /// <summary>
@@ -233,14 +261,15 @@ internal static class BenchTrainCommand
             AnsiConsole.MarkupLine($"Peak RSS: {ourRss:F0} MiB vs PyTorch's {theirRss:F0} MiB ({ourRss / theirRss:P0}).");
         if (ops is not null)
         {
-            double step = ours.MsPerStep, sum = ops.Sum(o => o.ForwardMs + o.BackwardMs);
+            double step = ours.ProfiledStepMs, sum = ops.Sum(o => o.ForwardMs + o.BackwardMs);
             var breakdown = new Table().AddColumns("op (per step)", "calls", "forward ms", "backward ms", "total ms", "share");
             foreach (var o in ops)
                 breakdown.AddRow(o.Op, $"{o.Count:F0}", $"{o.ForwardMs:F1}", $"{o.BackwardMs:F1}", $"{o.ForwardMs + o.BackwardMs:F1}", $"{(o.ForwardMs + o.BackwardMs) / step:P1}");
-            breakdown.AddRow("clip + AdamW", "1", "", "", $"{ours.UpdateMsPerStep:F1}", $"{ours.UpdateMsPerStep / step:P1}");
-            double rest = step - sum - ours.UpdateMsPerStep;
+            breakdown.AddRow("clip + AdamW", "1", "", "", $"{ours.ProfiledUpdateMs:F1}", $"{ours.ProfiledUpdateMs / step:P1}");
+            double rest = step - sum - ours.ProfiledUpdateMs;
             breakdown.AddRow("rest (glue, arena)", "", "", "", $"{rest:F1}", $"{rest / step:P1}");
-            AnsiConsole.MarkupLine("Time per op kind (mean of the timed steps; forward = from the previous op to this one):");
+            breakdown.AddRow("step", "", "", "", $"{step:F1}", "100 %");
+            AnsiConsole.MarkupLine($"Time per op kind ({(ours.Threads == 1 && ThreadCpuMilliseconds() is not null ? "CPU time of the one thread" : "wall clock")}, mean of the timed steps; forward = from the previous op to this one):");
             AnsiConsole.Write(breakdown);
         }
         if (gemms is not null)
