@@ -36,7 +36,8 @@ public static class BenchCommand
     internal static int? RerunWithoutCoreTypeOverride()
     {
         if ((Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") is null && Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") is null)
-            || Environment.GetEnvironmentVariable("RLHF_BENCH_CHILD") is not null) return null;
+            || Environment.GetEnvironmentVariable("RLHF_BENCH_CHILD") is not null
+            || System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name != "Rlhf.Cli") return null; // in-process (tests): no re-run
         var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
         var args = Environment.GetCommandLineArgs();
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(args[0]);
