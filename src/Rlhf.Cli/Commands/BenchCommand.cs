@@ -24,6 +24,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BenchTrainCommand.Create());
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(CreateGemm());
+        command.Subcommands.Add(BenchDpoCommand.Create());
         command.Subcommands.Add(BenchTokenizeCommand.Create());
         return command;
     }

@@ -107,6 +107,7 @@ internal static class GrpoCommand
                 var functions = new List<ICompletionReward>();
                 var folder = ModelFolder.Load(modelDir);
                 disposables.Add(folder);
+                folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
                 foreach (var dir in settings.Get(rewardModels) ?? [])
                 {
                     var rewardModel = RewardModel.Load(dir);

@@ -37,7 +37,7 @@ internal sealed class LanguageModelStep : IDisposable
         var loss = CausalLm.Loss(Model, ops, batch, scale);
         float value = loss.Value.Span[0] / scale;
         tape.Backward();
-        PeakActivationFloats = Math.Max(PeakActivationFloats, arena.Used);
+        PeakActivationFloats = Math.Max(PeakActivationFloats, arena.PeakUsed);
         return value;
     }
 
