@@ -57,6 +57,38 @@ internal static class MpiJob
 
     public static (int Code, string Output, string Error) Alone(params string[] args) => Run(Start(Cli, args));
 
+    /// <summary>Kills (SIGKILL) the rank of an mpirun job with OMPI_COMM_WORLD_RANK = <paramref name="rank"/> among its descendants.</summary>
+    public static void KillRank(int mpirun, int rank)
+    {
+        foreach (var entry in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out int pid) || !DescendsFrom(pid, mpirun)) continue;
+            string environment;
+            try { environment = File.ReadAllText(Path.Combine(entry, "environ")); }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
+            if (environment.Split('\0').Contains($"OMPI_COMM_WORLD_RANK={rank}"))
+            {
+                Process.GetProcessById(pid).Kill();
+                return;
+            }
+        }
+        Assert.Fail($"no rank {rank} under mpirun {mpirun}");
+    }
+
+    private static bool DescendsFrom(int pid, int ancestor)
+    {
+        for (int depth = 0; depth < 8 && pid > 1; depth++)
+        {
+            string stat;
+            try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
+            catch (IOException) { return false; }
+            pid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]); // the field after the state: the parent
+            if (pid == ancestor) return true;
+        }
+        return false;
+    }
+
     /// <summary>The largest |a − b| over every tensor of two model folders' weights (same names and shapes).</summary>
     public static double MaxDifference(string folderA, string folderB)
     {

@@ -58,6 +58,33 @@ public class MpiTrainingTests : IDisposable
     }
 
     [SkippableFact]
+    public void AKilledRankEndsTheJobNonZeroAndTheLastCheckpointResumesOnOneProcess()
+    {
+        MpiJob.RequireMpi();
+        string output = dir.Sub("killed");
+        string[] args = Sft(output, 1);
+        args[Array.IndexOf(args, "--max-steps") + 1] = "100000";
+        args[Array.IndexOf(args, "--save-steps") + 1] = "1";
+        var start = MpiJob.Start(MpiJob.MpiRun, [.. MpiJob.Launcher(2), MpiJob.Cli, .. args]);
+        var (code, _, error) = MpiJob.Run(start, mpirun =>
+        {
+            var deadline = DateTime.UtcNow + MpiJob.Limit;
+            while (!Directory.Exists(Path.Combine(output, "checkpoint-3")) && DateTime.UtcNow < deadline && !mpirun.HasExited) Thread.Sleep(50);
+            MpiJob.KillRank(mpirun.Id, rank: 1);
+        });
+        Assert.True(code != 0, "the job went on after a rank was killed: " + error);
+        var checkpoints = Directory.GetDirectories(output, "checkpoint-*").Order().ToArray();
+        Assert.NotEmpty(checkpoints);
+        // The newest checkpoint is whole: one process (any number of ranks may resume) continues from it one step.
+        int newest = checkpoints.Max(c => int.Parse(Path.GetFileName(c)["checkpoint-".Length..]));
+        string[] resume = [.. Sft(output, 2), "--resume-from-checkpoint", "latest"];
+        resume[Array.IndexOf(resume, "--max-steps") + 1] = $"{newest + 1}";
+        var resumed = MpiJob.Alone(resume);
+        Assert.True(resumed.Code == 0, resumed.Error);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
+    [SkippableFact]
     public void RanksThatLoadedDifferentDataAreRefusedBeforeAnythingIsWritten()
     {
         MpiJob.RequireMpi();
