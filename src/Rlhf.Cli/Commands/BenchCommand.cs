@@ -25,6 +25,7 @@ public static class BenchCommand
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(CreateGemm());
         command.Subcommands.Add(BenchTokenizeCommand.Create());
+        command.Subcommands.Add(BenchAllReduceCommand.Create());
         return command;
     }
 

@@ -22,6 +22,15 @@ internal static unsafe class Collectives
     public static byte[] HashValues(ParameterSet parameters) =>
         RunAgreement.Hash(new ReadOnlySpan<byte>(parameters.Values.Pointer, checked((int)parameters.Values.Length * sizeof(float))));
 
+    /// <summary><paramref name="target"/> += <paramref name="source"/> in this process (the all-reduce benchmark's local reference).</summary>
+    public static void AddInMemory(float[] target, float[] source)
+    {
+        if (target.Length != source.Length) throw new ArgumentException("The buffers differ in length.");
+        fixed (float* t = target)
+        fixed (float* s = source)
+            Rlhf.Tensors.Kernels.ResidualKernels.Accumulate(t, s, target.Length);
+    }
+
     /// <summary>Copies rank <paramref name="root"/>'s contents of <paramref name="slab"/> to every rank.</summary>
     public static void Broadcast(ICommunicator communicator, NativeSlab slab, int root = 0)
     {
