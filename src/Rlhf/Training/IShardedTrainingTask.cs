@@ -21,3 +21,12 @@ public interface IShardedTrainingTask<TExample> : ITrainingTask<TExample>
     /// </summary>
     IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<TExample>> microBatches, GroupShard shard);
 }
+
+/// <summary>
+/// A self-stepping task (PPO) that shares its work across the ranks itself; the loop gives it the job's communicator
+/// and sums the gradients across ranks inside every <c>update</c>, before clipping.
+/// </summary>
+internal interface IDataParallelSelfSteppingTask
+{
+    Distributed.ICommunicator Communicator { set; }
+}

@@ -124,6 +124,7 @@ public sealed class TrainingLoop<TExample>
                     int updates = 0, skippedBefore = skipped;
                     metrics = selfStepping.TrainStep(groups[g], () =>
                     {
+                        Collectives.SumGradients(Communicator, task.Parameters); // the update's one all-reduce, before clipping
                         double n = ClipStepAndZero(optimizer, learningRate, ref skipped);
                         normSum += double.IsFinite(n) ? n : 0;
                         updates++;
@@ -132,6 +133,7 @@ public sealed class TrainingLoop<TExample>
                     norm = updates == 0 ? 0 : normSum / updates;
                     finite = skipped == skippedBefore && metrics.Values.All(double.IsFinite);
                     if (!metrics.Values.All(double.IsFinite)) skipped++;
+                    if (shard.Size > 1) stopRequested = Collectives.SumMetrics(Communicator, new Dictionary<string, double>(), cancellation.IsCancellationRequested).Stop;
                 }
                 else
                 {
@@ -267,7 +269,8 @@ public sealed class TrainingLoop<TExample>
     /// </summary>
     private void CheckRanksAgree()
     {
-        if (task is ISelfSteppingTask<TExample> || task is not IShardedTrainingTask<TExample>)
+        if (task is ISelfSteppingTask<TExample> && task is IDataParallelSelfSteppingTask selfStepping) selfStepping.Communicator = Communicator;
+        else if (task is ISelfSteppingTask<TExample> || task is not IShardedTrainingTask<TExample>)
             throw new NotSupportedException($"{task.GetType().Name} does not run data-parallel yet; run it without mpirun.");
         byte[] model = Collectives.HashValues(task.Parameters), data, options;
         data = RunAgreement.Hash(JsonSerializer.SerializeToUtf8Bytes(new { train = trainSet, eval = evalSet }));

@@ -58,6 +58,29 @@ public class MpiTrainingTests : IDisposable
     }
 
     [SkippableFact]
+    public void PpoOnTwoRanksIsDeterministicRunToRun()
+    {
+        MpiJob.RequireMpi();
+        string rewardModel = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
+        string prompts = dir.Sub("prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 12).Select(i => $"{{\"prompt\": \"What is the capital of France? {i}\"}}"));
+        string[] Ppo(string output) =>
+            ["ppo", "--model", model, "--reward-model", rewardModel, "--dataset", prompts, "--output", output, "--max-steps", "2",
+             "--per-device-train-batch-size", "2", "--mini-batch-size", "2", "--gradient-accumulation-steps", "2", "--num-ppo-epochs", "2",
+             "--max-new-tokens", "4", "--learning-rate", "1e-3", "--seed", "5", "--save-steps", "0", "--logging-steps", "1", "--threads", "1"];
+        var first = MpiJob.Ranks(2, Ppo(dir.Sub("first")));
+        Assert.True(first.Code == 0, first.Output + first.Error);
+        var second = MpiJob.Ranks(2, Ppo(dir.Sub("second")));
+        Assert.True(second.Code == 0, second.Output + second.Error);
+        Assert.True(MpiJob.MaxDifference(model, dir.Sub("first")) > 1e-4, "PPO did not move the weights");
+        Assert.Equal(0, MpiJob.MaxDifference(dir.Sub("first"), dir.Sub("second")));
+        // The rollout batch: 2 prompts per device × 2 ranks = 4 per step, counted once (PPO's accumulation is over its
+        // minibatches: each rank trains one of every group of 2).
+        var last = System.Text.Json.JsonDocument.Parse(File.ReadAllLines(Path.Combine(dir.Sub("first"), "metrics.jsonl"))[^1]).RootElement;
+        Assert.Equal(8, last.GetProperty("episode").GetDouble());
+    }
+
+    [SkippableFact]
     public void AKilledRankEndsTheJobNonZeroAndTheLastCheckpointResumesOnOneProcess()
     {
         MpiJob.RequireMpi();
