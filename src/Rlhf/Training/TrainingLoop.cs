@@ -214,12 +214,9 @@ public sealed class TrainingLoop<TExample>
     private void StopDiverged(CheckpointStore checkpoints, DivergenceMonitor.Verdict verdict, int step)
     {
         // Step s's loss is computed with the weights after step s−1, so checkpoint s−1 already holds the bad weights.
-        string? good = null;
-        if (Communicator.Rank == 0)
-        {
-            good = checkpoints.DiscardAfter(verdict.FirstBadStep - 2);
-            if (good is not null) checkpoints.PublishModelFrom(good);
-        }
+        if (Communicator.Rank != 0) throw new RankFailedElsewhereException(); // the same verdict on every rank; rank 0 reports it
+        string? good = checkpoints.DiscardAfter(verdict.FirstBadStep - 2);
+        if (good is not null) checkpoints.PublishModelFrom(good);
         throw new TrainingDivergedException(step, verdict.Reason, arguments.OutputDir, good);
     }
 
