@@ -1,6 +1,7 @@
 // PPO across the ranks of a data-parallel job: each rank samples and scores its share of the prompts, and values and
 // reference log-probs its share of the first epoch's minibatches; these all-gathers give every rank the whole global
 // batch, so reward whitening, GAE, advantage whitening and the KL controller see it as one process would.
+using System.Runtime.InteropServices;
 using Rlhf.Distributed;
 
 namespace Rlhf.Training.Ppo;
@@ -16,8 +17,8 @@ internal static class PpoRolloutExchange
             writer.Write(mine.Count);
             foreach (var r in mine)
             {
-                WriteInts(writer, r.PromptIds);
-                WriteInts(writer, r.ResponseIds);
+                Write(writer, r.PromptIds);
+                Write(writer, r.ResponseIds);
                 writer.Write(r.EndedWithEos);
                 writer.Write(r.Score);
             }
@@ -28,7 +29,7 @@ internal static class PpoRolloutExchange
             using var reader = new BinaryReader(new MemoryStream(block));
             int count = reader.ReadInt32();
             for (int i = 0; i < count; i++)
-                all.Add(new PpoRollout { PromptIds = ReadInts(reader), ResponseIds = ReadInts(reader), EndedWithEos = reader.ReadBoolean(), Score = reader.ReadSingle() });
+                all.Add(new PpoRollout { PromptIds = Read<int>(reader), ResponseIds = Read<int>(reader), EndedWithEos = reader.ReadBoolean(), Score = reader.ReadSingle() });
         }
         return all;
     }
@@ -42,7 +43,7 @@ internal static class PpoRolloutExchange
             {
                 writer.Write(i);
                 foreach (var values in new[] { rollouts[i].OldLogProbs, rollouts[i].ReferenceLogProbs, rollouts[i].Values, rollouts[i].Entropy })
-                    WriteFloats(writer, values);
+                    Write(writer, values);
             }
         foreach (var block in Collectives.GatherAll(communicator, buffer.ToArray()))
         {
@@ -50,7 +51,7 @@ internal static class PpoRolloutExchange
             while (reader.BaseStream.Position < block.Length)
             {
                 var r = rollouts[reader.ReadInt32()];
-                (r.OldLogProbs, r.ReferenceLogProbs, r.Values, r.Entropy) = (ReadFloats(reader), ReadFloats(reader), ReadFloats(reader), ReadFloats(reader));
+                (r.OldLogProbs, r.ReferenceLogProbs, r.Values, r.Entropy) = (Read<float>(reader), Read<float>(reader), Read<float>(reader), Read<float>(reader));
             }
         }
     }
@@ -63,29 +64,16 @@ internal static class PpoRolloutExchange
         return flag[0] > 0;
     }
 
-    private static void WriteInts(BinaryWriter writer, int[] values)
+    private static void Write<T>(BinaryWriter writer, T[] values) where T : unmanaged
     {
         writer.Write(values.Length);
-        foreach (int v in values) writer.Write(v);
+        writer.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    private static int[] ReadInts(BinaryReader reader)
+    private static T[] Read<T>(BinaryReader reader) where T : unmanaged
     {
-        var values = new int[reader.ReadInt32()];
-        for (int i = 0; i < values.Length; i++) values[i] = reader.ReadInt32();
-        return values;
-    }
-
-    private static void WriteFloats(BinaryWriter writer, float[] values)
-    {
-        writer.Write(values.Length);
-        foreach (float v in values) writer.Write(v);
-    }
-
-    private static float[] ReadFloats(BinaryReader reader)
-    {
-        var values = new float[reader.ReadInt32()];
-        for (int i = 0; i < values.Length; i++) values[i] = reader.ReadSingle();
+        var values = new T[reader.ReadInt32()];
+        reader.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }
 }
