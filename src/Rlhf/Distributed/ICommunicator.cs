@@ -3,7 +3,7 @@
 namespace Rlhf.Distributed;
 
 /// <summary>The processes of one data-parallel job: this process's rank among <see cref="Size"/> ranks.</summary>
-public interface ICommunicator
+internal interface ICommunicator
 {
     /// <summary>This process's rank, 0 … <see cref="Size"/> − 1 (rank 0 alone writes files and prints).</summary>
     int Rank { get; }
@@ -34,7 +34,7 @@ public interface ICommunicator
 }
 
 /// <summary>The one process of a run without MPI: every collective is the identity.</summary>
-public sealed class SingleProcess : ICommunicator
+internal sealed class SingleProcess : ICommunicator
 {
     /// <summary>The shared instance.</summary>
     public static SingleProcess Instance { get; } = new();

@@ -3,7 +3,7 @@
 namespace Rlhf.Training;
 
 /// <summary>Which micro-batches of a global group this rank runs: those whose index ≡ <see cref="Rank"/> (mod <see cref="Size"/>).</summary>
-public readonly record struct GroupShard(int Rank, int Size)
+internal readonly record struct GroupShard(int Rank, int Size)
 {
     /// <summary>One process running the whole group.</summary>
     public static GroupShard All => new(0, 1);
@@ -13,7 +13,7 @@ public readonly record struct GroupShard(int Rank, int Size)
 }
 
 /// <summary>A task that can run its share of a group in a data-parallel job (see <see cref="GroupShard"/>).</summary>
-public interface IShardedTrainingTask<TExample> : ITrainingTask<TExample>
+internal interface IShardedTrainingTask<TExample> : ITrainingTask<TExample>
 {
     /// <summary>
     /// As <see cref="ITrainingTask{TExample}.TrainStep"/>, running only the micro-batches <paramref name="shard"/> owns,

@@ -7,7 +7,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Ppo;
 
-public sealed class PpoTask : ISelfSteppingTask<int[]>, IDataParallelSelfSteppingTask, IDisposable
+internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDataParallelSelfSteppingTask, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

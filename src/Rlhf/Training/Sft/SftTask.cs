@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Sft;
 
-public sealed class SftTask : IShardedTrainingTask<SftExample>, IDisposable
+internal sealed class SftTask : IShardedTrainingTask<SftExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
