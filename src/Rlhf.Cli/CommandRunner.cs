@@ -74,6 +74,7 @@ internal static class CommandRunner
 
     private static int Report(Exception error, bool verbose)
     {
+        if (error is Rlhf.Distributed.RankFailedElsewhereException) return 1; // rank 0 has said what is wrong
         var console = CliConsole.ForError();
         WriteError(console, Describe(error));
         if (verbose) PlainLine(console, error.ToString());

@@ -32,5 +32,5 @@ internal static class RlhfApp
     }
 
     /// <summary>Parses and runs a command line; returns the process exit code (non-zero on any error).</summary>
-    public static int Run(string[] args) => CommandRunner.Invoke(Build(), args);
+    public static int Run(string[] args) => DataParallelLaunch.Run(() => CommandRunner.Invoke(Build(), args));
 }

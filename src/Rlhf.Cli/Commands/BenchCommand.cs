@@ -26,6 +26,7 @@ internal static class BenchCommand
         command.Subcommands.Add(CreateGemm());
         command.Subcommands.Add(BenchDpoCommand.Create());
         command.Subcommands.Add(BenchTokenizeCommand.Create());
+        command.Subcommands.Add(BenchAllReduceCommand.Create());
         return command;
     }
 

@@ -30,6 +30,7 @@ internal sealed class TrainingOptions
     public Option<int> SaveSteps { get; }
     public Option<int> SaveTotalLimit { get; }
     public Option<ulong> Seed { get; }
+    public Option<int> Threads { get; }
     public Option<string?> ResumeFromCheckpoint { get; } = new("--resume-from-checkpoint") { Description = "Continue from a checkpoint folder, or \"latest\" in the output folder." };
     public Option<int> MaxNonFiniteSteps { get; }
     public Option<double> DivergenceLossRatio { get; }
@@ -59,6 +60,7 @@ internal sealed class TrainingOptions
         SaveTotalLimit = new("--save-total-limit") { Description = "Checkpoints kept (0 = all).", DefaultValueFactory = _ => defaults.SaveTotalLimit };
         MaxNonFiniteSteps = new("--max-nonfinite-steps") { Description = "Stop as diverged after this many non-finite steps in a row (0 = only skip them).", DefaultValueFactory = _ => defaults.MaxNonFiniteSteps };
         DivergenceLossRatio = new("--divergence-loss-ratio") { Description = "Stop as diverged when the loss exceeds this multiple of its first value (0 = off).", DefaultValueFactory = _ => defaults.DivergenceLossRatio };
+        Threads = new("--threads") { Description = "Kernel threads of this process (default: the cores, divided among the ranks on this machine under mpirun).", DefaultValueFactory = _ => Rlhf.Distributed.DataParallelEnvironment.DefaultThreads(Environment.GetEnvironmentVariable) };
         Seed = new("--seed") { Description = "Seed for initialisation, shuffling and the eval split.", DefaultValueFactory = _ => defaults.Seed };
     }
 
@@ -69,13 +71,16 @@ internal sealed class TrainingOptions
             Config, OutputDir, OverwriteOutputDir, NumTrainEpochs, MaxSteps, PerDeviceTrainBatchSize, PerDeviceEvalBatchSize,
             GradientAccumulationSteps, LearningRate, WeightDecay, AdamBeta1, AdamBeta2, AdamEpsilon, MaxGradNorm, LrSchedulerType,
             WarmupRatio, WarmupSteps, LoggingSteps, EvalSteps, SaveSteps, SaveTotalLimit, Seed, ResumeFromCheckpoint, EvalDataset, EvalSplit,
-            MaxNonFiniteSteps, DivergenceLossRatio, GradientCheckpointing,
+            MaxNonFiniteSteps, DivergenceLossRatio, GradientCheckpointing, Threads,
         })
             command.Options.Add(option);
     }
 
     public TrainingArguments Resolve(CommandSettings settings)
     {
+        int threads = settings.Get(Threads);
+        if (threads <= 0) throw new ArgumentException($"--threads must be > 0 (got {threads}).");
+        Parallelism.ThreadCount = threads;
         int maxSteps = settings.Get(MaxSteps);
         if (maxSteps == 0 || maxSteps < -1)
             throw new ArgumentException($"--max-steps {maxSteps} would not train; give a positive number of steps, or -1 (no step limit) to train for --num-train-epochs.");

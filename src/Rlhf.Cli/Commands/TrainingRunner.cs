@@ -52,7 +52,7 @@ internal static class TrainingRunner
         {
             Console.CancelKeyPress -= onCancel;
         }
-        settings.Save(arguments.OutputDir, command);
+        if (DataParallelLaunch.Job.Rank == 0) settings.Save(arguments.OutputDir, command);
         if (result.Interrupted)
         {
             console.MarkupLine($"[yellow]interrupted at step {result.GlobalStep}[/]; resume with --resume-from-checkpoint latest");
@@ -68,6 +68,7 @@ internal static class TrainingRunner
     {
         var loop = new TrainingLoop<T>(task, arguments, train, eval)
         {
+            Communicator = DataParallelLaunch.Job, OptionsFingerprint = Fingerprint(),
             ExtraState = hooks.ExtraState, RestoreExtraState = hooks.RestoreExtraState, LearningRateMetric = hooks.LearningRateMetric,
             Progress = new Reporter(p =>
             {
@@ -91,6 +92,7 @@ internal static class TrainingRunner
                 var bar = context.AddTask("starting", maxValue: 1);
                 var loop = new TrainingLoop<T>(task, arguments, train, eval)
                 {
+                    Communicator = DataParallelLaunch.Job, OptionsFingerprint = Fingerprint(),
                     ExtraState = hooks.ExtraState, RestoreExtraState = hooks.RestoreExtraState, LearningRateMetric = hooks.LearningRateMetric,
                     Progress = new Reporter(p =>
                     {
@@ -105,6 +107,9 @@ internal static class TrainingRunner
             });
         return result!;
     }
+
+    /// <summary>The command line (without the program's path): the ranks of a job must have been given the same one.</summary>
+    private static string Fingerprint() => string.Join('\0', Environment.GetCommandLineArgs().Skip(1));
 
     private static string Describe(TrainingProgress p, bool eta = true)
     {

@@ -1,6 +1,10 @@
 // The one training loop every trainer runs on: epochs or max steps, shuffling, gradient accumulation, clipping,
 // AdamW with a warmup schedule, logging, evaluation, atomic checkpoints with resume, and clean interruption.
+// Data-parallel (several ranks, see Distributed/): each rank runs its share of every global group, the gradients are
+// summed across ranks before clipping and AdamW, and rank 0 alone reads checkpoints and writes files.
 using System.Diagnostics;
+using System.Text.Json;
+using Rlhf.Distributed;
 using Rlhf.Tensors;
 
 namespace Rlhf.Training;
@@ -48,6 +52,12 @@ internal sealed class TrainingLoop<TExample>
     /// <summary>Metrics logged at their latest value instead of averaged over the logging window (counters, coefficients).</summary>
     public IReadOnlySet<string> LatestValueMetrics { get; init; } = new HashSet<string> { "episode", "kl_coef" };
 
+    /// <summary>The ranks of a data-parallel job (default: this process alone).</summary>
+    public ICommunicator Communicator { get; init; } = SingleProcess.Instance;
+
+    /// <summary>Text that must be the same on every rank besides the arguments (e.g. the command line); hashed at start.</summary>
+    public string? OptionsFingerprint { get; init; }
+
     public TrainingLoop(ITrainingTask<TExample> task, TrainingArguments arguments, IReadOnlyList<TExample> trainSet, IReadOnlyList<TExample>? evalSet = null)
     {
         arguments.Validate();
@@ -59,18 +69,27 @@ internal sealed class TrainingLoop<TExample>
     }
 
     public int MicroBatchesPerEpoch => (trainSet.Count + arguments.PerDeviceTrainBatchSize - 1) / arguments.PerDeviceTrainBatchSize;
-    public int StepsPerEpoch => (MicroBatchesPerEpoch + arguments.GradientAccumulationSteps - 1) / arguments.GradientAccumulationSteps;
+    /// <summary>Micro-batches per optimizer step over all ranks (transformers' global batch ÷ per-device batch).</summary>
+    public int MicroBatchesPerStep => arguments.GradientAccumulationSteps * Communicator.Size;
+    public int StepsPerEpoch => (MicroBatchesPerEpoch + MicroBatchesPerStep - 1) / MicroBatchesPerStep;
     public int TotalSteps => arguments.MaxSteps > 0 ? arguments.MaxSteps : Math.Max(1, (int)Math.Ceiling(arguments.NumTrainEpochs * StepsPerEpoch));
 
     public TrainingResult Run(CancellationToken cancellation = default)
     {
         string output = arguments.OutputDir;
+        bool root = Communicator.Rank == 0;
+        var shard = new GroupShard(Communicator.Rank, Communicator.Size);
+        if (Communicator.Size > 1) CheckRanksAgree();
         var checkpoints = new CheckpointStore(output, arguments.SaveTotalLimit);
-        checkpoints.RemoveLeftovers();
-        string? resumeFrom = checkpoints.Resolve(arguments.ResumeFromCheckpoint);
-        if (resumeFrom is null && !arguments.OverwriteOutputDir && CheckpointStore.HoldsModel(output))
-            throw new IOException($"{output} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
-        Directory.CreateDirectory(output);
+        string? resumeFrom = null;
+        if (root)
+        {
+            checkpoints.RemoveLeftovers();
+            resumeFrom = checkpoints.Resolve(arguments.ResumeFromCheckpoint);
+            if (resumeFrom is null && !arguments.OverwriteOutputDir && CheckpointStore.HoldsModel(output))
+                throw new IOException($"{output} already holds a trained model; pass --overwrite-output-dir to replace it or --resume-from-checkpoint to continue.");
+            Directory.CreateDirectory(output);
+        }
         var divergence = new DivergenceMonitor(arguments.MaxNonFiniteSteps, arguments.DivergenceLossRatio);
 
         int totalSteps = TotalSteps;
@@ -79,16 +98,18 @@ internal sealed class TrainingLoop<TExample>
         using var optimizer = new AdamW(task.Parameters, arguments.AdamW);
         var rng = new Rng(arguments.Seed);
         var state = new TrainerState();
-        if (resumeFrom is not null)
+        if (resumeFrom is not null) state = checkpoints.Load(resumeFrom, task, optimizer);
+        bool resumed = resumeFrom is not null;
+        if (Communicator.Size > 1) (state, resumed) = ShareRootState(state, resumed, optimizer);
+        if (resumed)
         {
-            state = checkpoints.Load(resumeFrom, task, optimizer);
             rng.SetState(state.EpochRngState);
             if (state.Extra is not null) RestoreExtraState?.Invoke(state.Extra);
         }
         divergence.Restore(state);
         task.Parameters.ZeroGradients();
 
-        using var metricsLog = new MetricsLog(Path.Combine(output, MetricsFileName), resumeFrom is null ? null : state.GlobalStep);
+        using var metricsLog = root ? new MetricsLog(Path.Combine(output, MetricsFileName), resumed ? state.GlobalStep : null) : null;
         var history = new List<IReadOnlyDictionary<string, double>>();
         var window = new MetricWindow(LearningRateMetric, LatestValueMetrics);
         var clock = Stopwatch.StartNew();
@@ -108,6 +129,7 @@ internal sealed class TrainingLoop<TExample>
             {
                 float learningRate = schedule.At(state.GlobalStep);
                 IReadOnlyDictionary<string, double> metrics;
+                bool stopRequested = false;
                 double norm;
                 bool finite;
                 if (task is ISelfSteppingTask<TExample> selfStepping)
@@ -117,6 +139,7 @@ internal sealed class TrainingLoop<TExample>
                     int updates = 0, skippedBefore = skipped;
                     metrics = selfStepping.TrainStep(groups[g], () =>
                     {
+                        Collectives.SumGradients(Communicator, task.Parameters); // the update's one all-reduce, before clipping
                         double n = ClipStepAndZero(optimizer, learningRate, ref skipped);
                         normSum += double.IsFinite(n) ? n : 0;
                         updates++;
@@ -125,10 +148,17 @@ internal sealed class TrainingLoop<TExample>
                     norm = updates == 0 ? 0 : normSum / updates;
                     finite = skipped == skippedBefore && metrics.Values.All(double.IsFinite);
                     if (!metrics.Values.All(double.IsFinite)) skipped++;
+                    if (shard.Size > 1) stopRequested = Collectives.SumMetrics(Communicator, new Dictionary<string, double>(), cancellation.IsCancellationRequested).Stop;
                 }
                 else
                 {
-                    metrics = task.TrainStep(groups[g]);
+                    metrics = shard.Size == 1 ? task.TrainStep(groups[g]) : ((IShardedTrainingTask<TExample>)task).TrainStep(groups[g], shard);
+                    if (shard.Size > 1)
+                    {
+                        // One all-reduce per optimizer step, before clipping; the metrics (and a Ctrl-C on any rank) likewise.
+                        Collectives.SumGradients(Communicator, task.Parameters);
+                        (metrics, stopRequested) = Collectives.SumMetrics(Communicator, metrics, cancellation.IsCancellationRequested);
+                    }
                     norm = GradientClipping.GlobalNorm(task.Parameters);
                     finite = double.IsFinite(norm) && metrics.Values.All(double.IsFinite);
                     if (finite) optimizer.Step(learningRate, GradientClipping.ClipCoefficient(norm, arguments.MaxGradNorm), zeroGradients: true);
@@ -150,7 +180,7 @@ internal sealed class TrainingLoop<TExample>
                 if (state.GlobalStep % arguments.LoggingSteps == 0 || state.GlobalStep == totalSteps)
                 {
                     var logged = window.Flush(state.GlobalStep, state.Epoch, tokensPerSecond, skipped);
-                    metricsLog.Append(logged);
+                    metricsLog?.Append(logged);
                     history.Add(logged);
                     Report("log", logged, tokensPerSecond, clock.Elapsed, remaining, state);
                 }
@@ -159,13 +189,13 @@ internal sealed class TrainingLoop<TExample>
                 if (divergence.Observe(state, finite, metrics) is { } diverged)
                     StopDiverged(checkpoints, diverged, state.GlobalStep);
 
-                if (evalSet is { Count: > 0 } && arguments.EvalSteps > 0 && state.GlobalStep % arguments.EvalSteps == 0)
-                    RunEvaluation(state, metricsLog, history, clock.Elapsed);
-                bool interrupted = cancellation.IsCancellationRequested;
+                if (root && evalSet is { Count: > 0 } && arguments.EvalSteps > 0 && state.GlobalStep % arguments.EvalSteps == 0)
+                    RunEvaluation(state, metricsLog!, history, clock.Elapsed);
+                bool interrupted = shard.Size > 1 ? stopRequested : cancellation.IsCancellationRequested;
                 if ((arguments.SaveSteps > 0 && state.GlobalStep % arguments.SaveSteps == 0) || (interrupted && state.GlobalStep < totalSteps))
                 {
                     state.Extra = ExtraState?.Invoke().ToDictionary();
-                    lastCheckpoint = checkpoints.Save(state, task, optimizer, arguments);
+                    if (root) lastCheckpoint = checkpoints.Save(state, task, optimizer, arguments);
                     Report("save", new Dictionary<string, double>(), tokensPerSecond, clock.Elapsed, remaining, state);
                 }
                 if (interrupted && state.GlobalStep < totalSteps)
@@ -181,12 +211,14 @@ internal sealed class TrainingLoop<TExample>
         // The final evaluation, unless the last step has just been evaluated (no duplicate entry or line).
         bool justEvaluated = history.Count > 0 && history[^1].GetValueOrDefault("step", -1) == state.GlobalStep
             && history[^1].Keys.Any(k => k.StartsWith("eval_", StringComparison.Ordinal));
-        if (evalSet is { Count: > 0 } && !justEvaluated) RunEvaluation(state, metricsLog, history, clock.Elapsed);
-        checkpoints.SaveFinal(directory =>
-        {
-            task.SaveModel(directory);
-            TrainerState.SaveArguments(Path.Combine(directory, "training_args.json"), arguments);
-        });
+        if (root && evalSet is { Count: > 0 } && !justEvaluated) RunEvaluation(state, metricsLog!, history, clock.Elapsed);
+        if (root)
+            checkpoints.SaveFinal(directory =>
+            {
+                task.SaveModel(directory);
+                TrainerState.SaveArguments(Path.Combine(directory, "training_args.json"), arguments);
+            });
+        Communicator.Barrier(); // every rank ends once the model is saved (a failed save aborts them all)
         return new TrainingResult(state.GlobalStep, false, lastCheckpoint, skipped, history);
     }
 
@@ -197,6 +229,7 @@ internal sealed class TrainingLoop<TExample>
     private void StopDiverged(CheckpointStore checkpoints, DivergenceMonitor.Verdict verdict, int step)
     {
         // Step s's loss is computed with the weights after step s−1, so checkpoint s−1 already holds the bad weights.
+        if (Communicator.Rank != 0) throw new RankFailedElsewhereException(); // the same verdict on every rank; rank 0 reports it
         string? good = checkpoints.DiscardAfter(verdict.FirstBadStep - 2);
         if (good is not null) checkpoints.PublishModelFrom(good);
         throw new TrainingDivergedException(step, verdict.Reason, arguments.OutputDir, good);
@@ -222,8 +255,8 @@ internal sealed class TrainingLoop<TExample>
         for (int start = 0; start < order.Length; start += batch)
             microBatches.Add(order.Skip(start).Take(batch).Select(i => trainSet[i]).ToArray());
         var groups = new List<IReadOnlyList<IReadOnlyList<TExample>>>();
-        for (int start = 0; start < microBatches.Count; start += accumulation)
-            groups.Add(microBatches.Skip(start).Take(accumulation).ToArray());
+        for (int start = 0; start < microBatches.Count; start += accumulation * Communicator.Size)
+            groups.Add(microBatches.Skip(start).Take(accumulation * Communicator.Size).ToArray());
         return groups;
     }
 
@@ -237,8 +270,40 @@ internal sealed class TrainingLoop<TExample>
         Report("eval", entry, 0, elapsed, null, state);
     }
 
-    private void Report(string kind, IReadOnlyDictionary<string, double> metrics, double tokensPerSecond, TimeSpan elapsed, TimeSpan? remaining, TrainerState state) =>
-        Progress?.Report(new TrainingProgress(state.GlobalStep, TotalSteps, state.Epoch, kind, metrics, tokensPerSecond, elapsed, remaining));
+    private void Report(string kind, IReadOnlyDictionary<string, double> metrics, double tokensPerSecond, TimeSpan elapsed, TimeSpan? remaining, TrainerState state)
+    {
+        if (Communicator.Rank == 0) Progress?.Report(new TrainingProgress(state.GlobalStep, TotalSteps, state.Epoch, kind, metrics, tokensPerSecond, elapsed, remaining));
+    }
+
+    /// <summary>
+    /// Refuses a job whose ranks loaded different weights, data or options (hashes compared by rank 0), before anything
+    /// is written; and a task that cannot run a share of a group.
+    /// </summary>
+    private void CheckRanksAgree()
+    {
+        if (task is ISelfSteppingTask<TExample> && task is IDataParallelSelfSteppingTask selfStepping) selfStepping.Communicator = Communicator;
+        else if (task is ISelfSteppingTask<TExample> || task is not IShardedTrainingTask<TExample>)
+            throw new NotSupportedException($"{task.GetType().Name} does not run data-parallel yet; run it without mpirun.");
+        byte[] model = Collectives.HashValues(task.Parameters), data, options;
+        data = RunAgreement.Hash(JsonSerializer.SerializeToUtf8Bytes(new { train = trainSet, eval = evalSet }));
+        options = RunAgreement.Hash(JsonSerializer.SerializeToUtf8Bytes(new { arguments, fingerprint = OptionsFingerprint }));
+        RunAgreement.Check(Communicator, model, data, options);
+    }
+
+    /// <summary>Rank 0's trainer state, weights and optimizer moments (it alone read the checkpoint) on every rank.</summary>
+    private (TrainerState State, bool Resumed) ShareRootState(TrainerState state, bool resumed, AdamW optimizer)
+    {
+        var flag = Collectives.Broadcast(Communicator, [resumed ? (byte)1 : (byte)0]);
+        if (flag[0] == 0) return (state, false);
+        var json = Collectives.Broadcast(Communicator, Communicator.Rank == 0 ? JsonSerializer.SerializeToUtf8Bytes(state) : []);
+        var shared = JsonSerializer.Deserialize<TrainerState>(json)!;
+        shared.StartStep = shared.GlobalStep;
+        Collectives.Broadcast(Communicator, task.Parameters.Values);
+        Collectives.Broadcast(Communicator, optimizer.FirstMoment);
+        Collectives.Broadcast(Communicator, optimizer.SecondMoment);
+        optimizer.StepCount = shared.OptimizerStep;
+        return (shared, true);
+    }
 
     /// <summary>Averages step metrics over a logging window, adding lr, grad_norm, tokens/s.</summary>
     private sealed class MetricWindow(string learningRateName, IReadOnlySet<string> latestValueMetrics)

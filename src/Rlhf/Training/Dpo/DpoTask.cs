@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Dpo;
 
-internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
+internal sealed class DpoTask : IShardedTrainingTask<DpoExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
@@ -95,13 +95,18 @@ internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         return (sums.Where((_, i) => i % 2 == 0).ToArray(), sums.Where((_, i) => i % 2 == 1).ToArray());
     }
 
-    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<DpoExample>> microBatches)
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<DpoExample>> microBatches) =>
+        TrainStep(microBatches, GroupShard.All);
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<DpoExample>> microBatches, GroupShard shard)
     {
-        int total = microBatches.Sum(b => b.Count);
+        int total = microBatches.Sum(b => b.Count); // pairs in the whole group, every rank's share included
         var sums = new Dictionary<string, double>();
         double tokens = 0;
-        foreach (var examples in microBatches)
+        foreach (var (index, examples) in microBatches.Index())
         {
+            if (!shard.Owns(index)) continue; // another rank's micro-batch (its reference log-probs too)
             var (refChosen, refRejected) = References(examples); // before the policy's forward: the arena is reset there
             arena.Reset();
             var batch = Collate(examples, PadTokenId);

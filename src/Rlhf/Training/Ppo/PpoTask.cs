@@ -7,7 +7,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Ppo;
 
-internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
+internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDataParallelSelfSteppingTask, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
@@ -16,6 +16,10 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     private readonly IKlController kl;
     private readonly ulong seed;
     private long rolloutCount;
+    private Distributed.ICommunicator communicator = Distributed.SingleProcess.Instance;
+
+    /// <summary>The ranks sharing each rollout (set by the training loop in a data-parallel job).</summary>
+    Distributed.ICommunicator IDataParallelSelfSteppingTask.Communicator { set => communicator = value; }
 
     public PolicyWithValueHead Policy { get; }
     public ICausalLm Reference { get; }
@@ -77,19 +81,26 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         double beta = kl.Value;
         var permutations = Enumerable.Range(0, Config.NumPpoEpochs).Select(e => Permutation(prompts.Count, index, e)).ToArray();
 
-        // (1)–(2) sample, cut at EOS, score.
-        var rollouts = Sample(prompts, index);
-        var scores = Reward.Score(rollouts.Select(r => r.PromptIds).ToArray(), rollouts.Select(r => r.ResponseIds).ToArray(),
+        // (1)–(2) sample, cut at EOS, score; in a data-parallel job each rank its share of the prompts, then all of them.
+        int rank = communicator.Rank, size = communicator.Size;
+        var mine = size == 1 ? prompts : prompts.Where((_, i) => i % size == rank).ToList();
+        var rollouts = mine.Count == 0 ? [] : Sample(mine, index, rank);
+        var scores = rollouts.Count == 0 ? [] : Reward.Score(rollouts.Select(r => r.PromptIds).ToArray(), rollouts.Select(r => r.ResponseIds).ToArray(),
             rollouts.Select(r => r.EndedWithEos).ToArray());
         for (int i = 0; i < rollouts.Count; i++)
             rollouts[i].Score = scores[i] - (!rollouts[i].EndedWithEos && Config.MissingEosPenalty is float penalty ? penalty : 0f);
+        if (size > 1) rollouts = PpoRolloutExchange.GatherSampled(communicator, rollouts);
         Episode += prompts.Count;
         if (rollouts.Any(r => !float.IsFinite(r.Score)))
             return new Dictionary<string, double> { ["objective/scores"] = double.NaN, ["episode"] = Episode, ["kl_coef"] = beta };
 
         // Old log-probs, values and reference log-probs, computed in exactly the micro-batches the first epoch
         // trains on, so the first minibatch's ratio is exactly 1 (PITFALLS #6).
-        foreach (var chunk in Chunks(permutations[0])) ScoreTokens(chunk.Select(i => rollouts[i]).ToArray());
+        // Across ranks: chunk k on rank k mod size, then every rank gets every chunk's arrays.
+        var firstChunks = Chunks(permutations[0]).ToArray();
+        for (int k = 0; k < firstChunks.Length; k++)
+            if (k % size == rank) ScoreTokens(firstChunks[k].Select(i => rollouts[i]).ToArray());
+        if (size > 1) PpoRolloutExchange.ShareScored(communicator, rollouts, firstChunks.Where((_, k) => k % size == rank).SelectMany(c => c));
         if (rollouts.Any(r => !AllFinite(r.OldLogProbs) || !AllFinite(r.ReferenceLogProbs) || !AllFinite(r.Values)))
             return new Dictionary<string, double> { ["objective/kl"] = double.NaN, ["episode"] = Episode, ["kl_coef"] = beta };
 
@@ -134,12 +145,12 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     /// Stage 1: sampling from the policy itself (no top-k / top-p: the textbook's top_k 0, top_p 1), so the log-probs the
     /// ratio and the KL use are those of the distribution actually sampled (PITFALLS #5).
     /// </summary>
-    private List<PpoRollout> Sample(IReadOnlyList<int[]> prompts, long rollout)
+    private List<PpoRollout> Sample(IReadOnlyList<int[]> prompts, long rollout, int rank = 0)
     {
         var options = new GenerationOptions
         {
             MaxNewTokens = Config.MaxNewTokens, DoSample = true, Temperature = Config.Temperature,
-            Seed = Mix(seed, (ulong)rollout, 0), EosTokenId = EosTokenId, PadTokenId = PadTokenId,
+            Seed = Mix(seed, (ulong)rollout, 0) + (ulong)rank * 0xD1B54A32D192ED03UL, EosTokenId = EosTokenId, PadTokenId = PadTokenId,
         };
         return Generator.Generate(Policy.Model, prompts, options)
             .Select(r => new PpoRollout { PromptIds = r.PromptIds, ResponseIds = r.Ids, EndedWithEos = r.EndedWithEos })
@@ -214,6 +225,8 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         var sums = new Dictionary<string, double>();
         int passes = 0;
         FirstMinibatchMetrics = null;
+        int rank = communicator.Rank, size = communicator.Size;
+        bool failed = false;
         for (int epoch = 0; epoch < Config.NumPpoEpochs; epoch++)
         {
             var chunks = Chunks(permutations[epoch]).ToArray();
@@ -221,17 +234,38 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
             {
                 int groupStart = c / Config.GradientAccumulationSteps * Config.GradientAccumulationSteps;
                 int groupSize = Math.Min(Config.GradientAccumulationSteps, chunks.Length - groupStart);
-                var metrics = TrainMinibatch(chunks[c].Select(i => rollouts[i]).ToArray(), 1f / groupSize);
-                if (metrics is null)
+                // Data-parallel: an accumulation group's minibatches are shared among the ranks (their gradients summed in update).
+                if ((c - groupStart) % size == rank)
                 {
-                    Parameters.ZeroGradients();
+                    var metrics = TrainMinibatch(chunks[c].Select(i => rollouts[i]).ToArray(), 1f / groupSize);
+                    if (metrics is null && size == 1)
+                    {
+                        Parameters.ZeroGradients();
+                        return null;
+                    }
+                    if (metrics is null) failed = true;
+                    else
+                    {
+                        if (epoch == 0 && c == 0) FirstMinibatchMetrics = metrics;
+                        foreach (var (name, value) in metrics) sums[name] = sums.GetValueOrDefault(name) + value;
+                        passes++;
+                    }
+                }
+                if (c != groupStart + groupSize - 1) continue;
+                if (size > 1 && PpoRolloutExchange.Any(communicator, failed))
+                {
+                    Parameters.ZeroGradients(); // a non-finite forward on any rank: every rank stops at the same update
                     return null;
                 }
-                if (epoch == 0 && c == 0) FirstMinibatchMetrics = metrics;
-                foreach (var (name, value) in metrics) sums[name] = sums.GetValueOrDefault(name) + value;
-                passes++;
-                if (c == groupStart + groupSize - 1) update();
+                update();
             }
+        }
+        if (size > 1)
+        {
+            sums["passes"] = passes;
+            sums = Distributed.Collectives.SumMetrics(communicator, sums, false).Metrics;
+            passes = (int)sums["passes"];
+            sums.Remove("passes");
         }
         foreach (var name in sums.Keys.ToArray()) sums[name] /= passes;
         return sums;

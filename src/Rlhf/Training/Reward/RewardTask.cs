@@ -24,7 +24,7 @@ public sealed record RewardConfig
     }
 }
 
-internal sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
+internal sealed class RewardTask : IShardedTrainingTask<RewardExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
@@ -63,13 +63,18 @@ internal sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
         return new CausalLmBatch(rows.Length, length, ids, mask);
     }
 
-    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<RewardExample>> microBatches)
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<RewardExample>> microBatches) =>
+        TrainStep(microBatches, GroupShard.All);
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<RewardExample>> microBatches, GroupShard shard)
     {
-        int total = microBatches.Sum(b => b.Count);
+        int total = microBatches.Sum(b => b.Count); // pairs in the whole group, every rank's share included
         var sums = new Dictionary<string, double>();
         double tokens = 0;
-        foreach (var examples in microBatches)
+        foreach (var (index, examples) in microBatches.Index())
         {
+            if (!shard.Owns(index)) continue;
             arena.Reset();
             var batch = Collate(examples, PadTokenId);
             var rewards = RewardModel.Rewards(new Ops(arena, tape), batch);

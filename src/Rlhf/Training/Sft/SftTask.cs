@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Sft;
 
-internal sealed class SftTask : ITrainingTask<SftExample>, IDisposable
+internal sealed class SftTask : IShardedTrainingTask<SftExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
@@ -27,14 +27,18 @@ internal sealed class SftTask : ITrainingTask<SftExample>, IDisposable
     /// Loss = Σ over the group's response tokens of −log p / (number of those tokens), so splitting a batch into
     /// micro-batches (gradient accumulation) gives the same gradient as one large batch.
     /// </summary>
-    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<SftExample>> microBatches)
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<SftExample>> microBatches) =>
+        TrainStep(microBatches, GroupShard.All);
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<SftExample>> microBatches, GroupShard shard)
     {
         var batches = microBatches.Select(b => SftCollator.Collate(b, PadTokenId)).ToArray();
-        int totalTargets = batches.Sum(b => b.TargetCount);
+        int totalTargets = batches.Sum(b => b.TargetCount); // over the whole group, every rank's share included
         double loss = 0, tokens = 0;
-        foreach (var batch in batches)
+        foreach (var (index, batch) in batches.Index())
         {
-            if (batch.TargetCount == 0) continue;
+            if (batch.TargetCount == 0 || !shard.Owns(index)) continue;
             arena.Reset();
             float scale = (float)batch.TargetCount / totalTargets;
             var node = CausalLm.Loss(Model, new Ops(arena, tape), batch, scale);
