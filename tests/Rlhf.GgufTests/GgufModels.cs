@@ -123,7 +123,9 @@ public static class GgufModels
         {
             var shape = parameter.Value.Shape;
             if (shape.Length != 2 || parameter.Name.EndsWith("wpe.weight", StringComparison.Ordinal)) continue;
-            bool conv1D = !parameter.Name.EndsWith("wte.weight", StringComparison.Ordinal);
+            // GPT-2's Conv1D weights are [in, out]; the Llama family's nn.Linear weights are ggml's rows already (the
+            // q/k row permutation of the file moves whole rows, which rounds them alike).
+            bool conv1D = model is Gpt2Model && !parameter.Name.EndsWith("wte.weight", StringComparison.Ordinal);
             var values = parameter.Value.Span;
             int rows = shape[0], columns = shape[1];
             var ggml = new float[values.Length]; // ggml's row-major [out, in] for Conv1D weights

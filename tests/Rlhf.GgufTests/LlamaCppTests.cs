@@ -16,7 +16,7 @@ public sealed class LlamaCppTests
 {
     private const int Threads = 2;
 
-    private static void SkipWithoutLlamaCpp() =>
+    internal static void SkipWithoutLlamaCpp() =>
         Skip.If(LlamaSession.Unavailable is not null, $"llama.cpp's native library (LLamaSharp.Backend.Cpu) cannot load here: {LlamaSession.Unavailable}");
 
     [SkippableTheory]
@@ -126,10 +126,10 @@ public sealed class LlamaCppTests
                 $"{Show(text)}: ours [{string.Join(' ', folder.Tokenizer.Encode(text))}] vs llama.cpp [{string.Join(' ', llama.Tokenize(text))}]");
     }
 
-    private static string Show(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
+    internal static string Show(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
 
     /// <summary>Contractions, numbers, punctuation runs, whitespace runs and line ends, accents, CJK, emoji, specials.</summary>
-    private static readonly string[] VariedCorpus =
+    internal static readonly string[] VariedCorpus =
     [
         "Hello world",
         "The quick brown fox jumps over the lazy dog.",
