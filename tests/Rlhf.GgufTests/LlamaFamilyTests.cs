@@ -45,8 +45,7 @@ public sealed class LlamaFamilyTests
         Assert.Equal(ours, theirs);
         Assert.True(ours.Distinct().Count() > 3, "the random model should not repeat one token (a weak comparison)");
 
-        // Logits at every position of prompt + continuation (positions up to 42 of the 64: past Llama 3's original
-        // context of 16, where the scaled frequencies matter): llama.cpp's prefill, then its one-token steps.
+        // Logits at every position of prompt + continuation: llama.cpp's prefill, then its one-token steps.
         var sequence = prompt.Concat(ours[..^1]).ToArray();
         var expected = GgufModels.Logits(folder.Model, sequence);
         llama.Clear();

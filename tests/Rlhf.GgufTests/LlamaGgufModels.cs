@@ -49,13 +49,13 @@ public static class LlamaGgufModels
 
     /// <summary>
     /// Llama with grouped-query attention (4 heads, 2 key/value heads), an untied LM head and Llama 3 rope scaling whose
-    /// original context (16) puts the 8 rotary frequencies in all three bands; SmolLM2's tokenizer.
+    /// original context (64) puts the 8 rotary frequencies in all three bands (wavelengths 6.3 < 16, 20 and 63 between, ≥ 199 > 64); SmolLM2's tokenizer.
     /// </summary>
     public static LlamaConfig Llama(int vocabSize) => new()
     {
         Family = "llama", VocabSize = vocabSize, Hidden = 64, IntermediateSize = 96, LayerCount = 2, HeadCount = 4, KeyValueHeadCount = 2,
         HeadDim = 16, ContextLength = 64, RmsNormEpsilon = 1e-5f, RopeTheta = 10000, TieWordEmbeddings = false,
-        RopeScaling = new Llama3RopeScaling(8.0, 1.0, 4.0, 16), BosTokenId = null, EosTokenId = null,
+        RopeScaling = new Llama3RopeScaling(8.0, 1.0, 4.0, 64), BosTokenId = null, EosTokenId = null,
     };
 
     /// <summary>Qwen2: q/k/v biases, tied head, 4 heads over 2 key/value heads, rope θ 10⁶.</summary>
