@@ -38,21 +38,12 @@ public sealed class LlamaFamilyTests
         var prompt = folder.Tokenizer.Encode(Prompt);
         const int newTokens = 24;
 
-        var ours = Generator.Generate(folder.Model, [prompt], new GenerationOptions { MaxNewTokens = newTokens, EosTokenId = -1 })[0].Ids;
         using var llama = new LlamaSession(gguf, folder.Model.Config.ContextLength, Threads);
         Assert.Equal(family == "qwen2" ? "qwen2" : "llama", llama.Metadata["general.architecture"]);
-        var theirs = llama.GenerateGreedy([prompt], newTokens)[0];
+        var (ours, theirs, difference, largest) = GgufModels.GreedyAndLogits(folder, llama, prompt, newTokens);
         Assert.Equal(ours, theirs);
         Assert.True(ours.Distinct().Count() > 3, "the random model should not repeat one token (a weak comparison)");
-
-        // Logits at every position of prompt + continuation: llama.cpp's prefill, then its one-token steps.
-        var sequence = prompt.Concat(ours[..^1]).ToArray();
-        var expected = GgufModels.Logits(folder.Model, sequence);
-        llama.Clear();
-        var actual = llama.Decode([prompt], [0], allLogits: true).ToList();
-        for (int i = 0; i < ours.Length - 1; i++) actual.AddRange(llama.Decode([[ours[i]]], [prompt.Length + i], allLogits: false));
-        double difference = GgufModels.MaxAbsDifference(expected, [.. actual]);
-        Assert.True(difference < 1e-3, $"max |logit difference| {difference:G3} ≥ 1e-3 (largest |logit| {expected.Max(row => row.Max(Math.Abs)):G3})");
+        Assert.True(difference < 1e-3, $"max |logit difference| {difference:G3} ≥ 1e-3 (largest |logit| {largest:G3})");
     }
 
     [SkippableTheory]
@@ -75,16 +66,9 @@ public sealed class LlamaFamilyTests
         var prompt = folder.Tokenizer.Encode(Prompt);
 
         using var llama = new LlamaSession(gguf, folder.Model.Config.ContextLength, Threads);
-        Assert.Equal($"{GgufExporter.FileType(outType)}", llama.Metadata["general.file_type"]);
-        var actual = llama.Decode([prompt], [0], allLogits: true);
-        var exact = GgufModels.Logits(folder.Model, prompt);
-        GgufModels.Dequantize(folder.Model, outType);
-        var rounded = GgufModels.Logits(folder.Model, prompt);
-
-        double toRounded = GgufModels.MaxAbsDifference(rounded, actual), toExact = GgufModels.MaxAbsDifference(exact, actual);
-        Assert.True(toRounded < tolerance, $"{family} {outType}: max |logit difference| to our rounded-weight model {toRounded:G3} ≥ {tolerance} (to the fp32 model {toExact:G3}; largest |logit| {exact.Max(row => row.Max(Math.Abs)):G3})");
+        var (toRounded, toExact, largest) = GgufModels.NarrowLogits(folder, llama, prompt, outType);
+        Assert.True(toRounded < tolerance, $"{family} {outType}: max |logit difference| to our rounded-weight model {toRounded:G3} ≥ {tolerance} (to the fp32 model {toExact:G3}; largest |logit| {largest:G3})");
         Assert.True(toRounded < closer * toExact, $"{family} {outType}: llama.cpp is not clearly closer to our rounded-weight model ({toRounded:G3}) than to the fp32 one ({toExact:G3})");
-        Assert.Equal(6, llama.GenerateGreedy([prompt], 6)[0].Length);
     }
 
     [SkippableTheory]
