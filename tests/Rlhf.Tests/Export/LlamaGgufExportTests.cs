@@ -19,12 +19,12 @@ public sealed class LlamaGgufExportTests
         Family = family, VocabSize = vocabSize, Hidden = 32, IntermediateSize = 48, LayerCount = 2, HeadCount = 4, KeyValueHeadCount = 2,
         HeadDim = 8, ContextLength = 64, RmsNormEpsilon = 1e-5f, RopeTheta = 10000, TieWordEmbeddings = family == "qwen2",
         RopeScaling = family == "qwen2" ? null : new Llama3RopeScaling(8.0, 1.0, 4.0, 64), BosTokenId = null, EosTokenId = null,
-        Architecture = family == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM",
     };
 
     private static string Folder(TempDirectory temp, string family, BpeTokenizer tokenizer)
     {
-        using var model = LlamaModel.CreateRandom(Config(family, tokenizer.VocabSize), seed: 9);
+        var config = Config(family, tokenizer.VocabSize);
+        using var model = LlamaModel.CreateRandom(config with { Architecture = config.CausalLmArchitectureName }, seed: 9);
         var rng = new Rng(10);
         foreach (var parameter in model.Parameters.Parameters) rng.FillNormal(parameter.Value.Span, 0, 0.5);
         using var folder = new ModelFolder(model, tokenizer);
@@ -143,6 +143,18 @@ public sealed class LlamaGgufExportTests
             temp.Sub("out.gguf"), GgufOutType.F32).Path);
         Assert.Equal(pre, file.Metadata["tokenizer.ggml.pre"]);
         Assert.Equal(fixture == "llama3", file.Metadata["tokenizer.ggml.add_bos_token"]);
+    }
+
+    [Fact]
+    public void MistralBecomesLlamaCppsLlamaArchitecture()
+    {
+        // llama.cpp's converter maps MistralForCausalLM (without sliding window) to the llama architecture.
+        using var temp = new TempDirectory();
+        var file = new GgufReader(GgufExporter.Export(Folder(temp, "mistral", BpeTokenizer.FromFolder(Fixtures.Path("tokenizers", "tinyllama"))),
+            temp.Sub("out.gguf"), GgufOutType.F32).Path);
+        Assert.Equal("llama", file.Metadata["general.architecture"]);
+        Assert.Equal(2u, file.Metadata["llama.attention.head_count_kv"]);
+        Assert.Contains(file.Tensors, t => t.Name == "blk.1.ffn_down.weight");
     }
 
     [Fact]
