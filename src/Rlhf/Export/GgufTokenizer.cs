@@ -10,7 +10,7 @@ using Rlhf.Text.Pipeline;
 namespace Rlhf.Export;
 
 /// <summary>llama.cpp's token types (llama_token_type; the same numbers as SentencePiece's).</summary>
-public enum GgufTokenType
+internal enum GgufTokenType
 {
     /// <summary>An ordinary vocabulary token.</summary>
     Normal = 1,
