@@ -7,7 +7,7 @@ using Rlhf.Training;
 
 namespace Rlhf.GgufTests;
 
-public static class LlamaGgufModels
+internal static class LlamaGgufModels
 {
     /// <summary>A tokenizer fixture (tests/fixtures/tokenizers/NAME: smollm2, qwen2, llama3, tinyllama, llama2_metaspace).</summary>
     public static BpeTokenizer Tokenizer(string name) =>
