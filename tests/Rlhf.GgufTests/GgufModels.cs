@@ -1,7 +1,9 @@
 // Random tiny GPT-2 folders for the GGUF tests, their exports, and our own logits and "dequantized" twins.
 using System.Text.Json.Nodes;
+using Rlhf.Bench.LlamaCpp;
 using Rlhf.Export;
 using Rlhf.Models;
+using Rlhf.Models.Generation;
 using Rlhf.Models.Gpt2;
 using Rlhf.Tensors;
 using Rlhf.Tests.Support;
@@ -88,6 +90,41 @@ internal static class GgufModels
         folder.Save(directory);
     }
 
+    /// <summary>
+    /// Greedy decoding of <paramref name="prompt"/> by us (the Generator behind <c>rlhf generate --greedy</c>) and by
+    /// llama.cpp, then the logits at every position of prompt + continuation: ours in one pass, llama.cpp's as its
+    /// prefill and then its one-token steps. Returns both continuations, the max |logit difference| and the largest |logit|.
+    /// </summary>
+    public static (int[] Ours, int[] Theirs, double Difference, double LargestLogit) GreedyAndLogits(ModelFolder folder, LlamaSession llama,
+        int[] prompt, int newTokens)
+    {
+        var ours = Generator.Generate(folder.Model, [prompt], new GenerationOptions { MaxNewTokens = newTokens, EosTokenId = -1 })[0].Ids;
+        var theirs = llama.GenerateGreedy([prompt], newTokens)[0];
+        var expected = Logits(folder.Model, [.. prompt, .. ours[..^1]]);
+        llama.Clear();
+        var actual = llama.Decode([prompt], [0], allLogits: true).ToList();
+        for (int i = 0; i < ours.Length - 1; i++) actual.AddRange(llama.Decode([[ours[i]]], [prompt.Length + i], allLogits: false));
+        return (ours, theirs, MaxAbsDifference(expected, [.. actual]), expected.Max(row => row.Max(Math.Abs)));
+    }
+
+    /// <summary>
+    /// llama.cpp's prefill logits of <paramref name="prompt"/> from a narrow (<paramref name="outType"/>) file, and
+    /// their max |difference| to our model with the same rounded weights and to our exact fp32 model (the folder's
+    /// model is left rounded). Also checks the file's type tag and that it decodes a few tokens.
+    /// </summary>
+    public static (double ToRounded, double ToExact, double LargestLogit) NarrowLogits(ModelFolder folder, LlamaSession llama, int[] prompt,
+        GgufOutType outType)
+    {
+        if (llama.Metadata["general.file_type"] != $"{GgufExporter.FileType(outType)}")
+            throw new InvalidOperationException($"general.file_type is {llama.Metadata["general.file_type"]}, not {outType}'s");
+        var actual = llama.Decode([prompt], [0], allLogits: true);
+        var exact = Logits(folder.Model, prompt);
+        Dequantize(folder.Model, outType);
+        var rounded = Logits(folder.Model, prompt);
+        if (llama.GenerateGreedy([prompt], 6)[0].Length != 6) throw new InvalidOperationException("llama.cpp did not decode 6 tokens");
+        return (MaxAbsDifference(rounded, actual), MaxAbsDifference(exact, actual), exact.Max(row => row.Max(Math.Abs)));
+    }
+
     /// <summary>Our logits at every position of <paramref name="ids"/> (one sequence, no cache): [T][V].</summary>
     public static float[][] Logits(ICausalLm model, int[] ids)
     {
@@ -123,7 +160,9 @@ internal static class GgufModels
         {
             var shape = parameter.Value.Shape;
             if (shape.Length != 2 || parameter.Name.EndsWith("wpe.weight", StringComparison.Ordinal)) continue;
-            bool conv1D = !parameter.Name.EndsWith("wte.weight", StringComparison.Ordinal);
+            // GPT-2's Conv1D weights are [in, out]; the Llama family's nn.Linear weights are ggml's rows already (the
+            // q/k row permutation of the file moves whole rows, which rounds them alike).
+            bool conv1D = model is Gpt2Model && !parameter.Name.EndsWith("wte.weight", StringComparison.Ordinal);
             var values = parameter.Value.Span;
             int rows = shape[0], columns = shape[1];
             var ggml = new float[values.Length]; // ggml's row-major [out, in] for Conv1D weights

@@ -16,7 +16,7 @@ public sealed class LlamaCppTests
 {
     private const int Threads = 2;
 
-    private static void SkipWithoutLlamaCpp() =>
+    internal static void SkipWithoutLlamaCpp() =>
         Skip.If(LlamaSession.Unavailable is not null, $"llama.cpp's native library (LLamaSharp.Backend.Cpu) cannot load here: {LlamaSession.Unavailable}");
 
     [SkippableTheory]
@@ -36,20 +36,11 @@ public sealed class LlamaCppTests
         var prompt = folder.Tokenizer.Encode("### Question: What is the capital of France?\n### Answer:");
         const int newTokens = 24;
 
-        var ours = Generator.Generate(folder.Model, [prompt], new GenerationOptions { MaxNewTokens = newTokens, EosTokenId = -1 })[0].Ids;
         using var llama = new LlamaSession(gguf, folder.Model.Config.ContextLength, Threads);
-        var theirs = llama.GenerateGreedy([prompt], newTokens)[0];
+        var (ours, theirs, difference, largest) = GgufModels.GreedyAndLogits(folder, llama, prompt, newTokens);
         Assert.Equal(ours, theirs);
         Assert.True(ours.Distinct().Count() > 3, "the random model should not repeat one token (a weak comparison)");
-
-        // Logits at every position of prompt + continuation: llama.cpp's prefill, then its one-token steps.
-        var sequence = prompt.Concat(ours[..^1]).ToArray();
-        var expected = GgufModels.Logits(folder.Model, sequence);
-        llama.Clear();
-        var actual = llama.Decode([prompt], [0], allLogits: true).ToList();
-        for (int i = 0; i < ours.Length - 1; i++) actual.AddRange(llama.Decode([[ours[i]]], [prompt.Length + i], allLogits: false));
-        double difference = GgufModels.MaxAbsDifference(expected, [.. actual]);
-        double bound = linearMlp ? tolerance : tolerance * expected.Max(row => row.Max(Math.Abs));
+        double bound = linearMlp ? tolerance : tolerance * largest;
         Assert.True(difference < bound, $"max |logit difference| {difference:G3} ≥ {bound:G3}");
     }
 
@@ -83,16 +74,9 @@ public sealed class LlamaCppTests
         var prompt = folder.Tokenizer.Encode("### Question: How do I boil an egg?\n### Answer:");
 
         using var llama = new LlamaSession(gguf, folder.Model.Config.ContextLength, Threads);
-        Assert.Equal($"{GgufExporter.FileType(outType)}", llama.Metadata["general.file_type"]);
-        var actual = llama.Decode([prompt], [0], allLogits: true);
-        var exact = GgufModels.Logits(folder.Model, prompt);
-        GgufModels.Dequantize(folder.Model, outType);
-        var rounded = GgufModels.Logits(folder.Model, prompt);
-
-        double toRounded = GgufModels.MaxAbsDifference(rounded, actual), toExact = GgufModels.MaxAbsDifference(exact, actual);
+        var (toRounded, toExact, _) = GgufModels.NarrowLogits(folder, llama, prompt, outType);
         Assert.True(toRounded < tolerance, $"{outType}: max |logit difference| to our rounded-weight model {toRounded:G3} ≥ {tolerance}");
         Assert.True(toRounded < 0.75 * toExact, $"{outType}: llama.cpp is not clearly closer to our rounded-weight model ({toRounded:G3}) than to the fp32 one ({toExact:G3}); were the weights narrowed as we round them?");
-        Assert.Equal(6, llama.GenerateGreedy([prompt], 6)[0].Length);
     }
 
     [SkippableFact]
@@ -127,10 +111,10 @@ public sealed class LlamaCppTests
                 $"{Show(text)}: ours [{string.Join(' ', folder.Tokenizer.Encode(text))}] vs llama.cpp [{string.Join(' ', llama.Tokenize(text))}]");
     }
 
-    private static string Show(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
+    internal static string Show(string text) => text.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
 
     /// <summary>Contractions, numbers, punctuation runs, whitespace runs and line ends, accents, CJK, emoji, specials.</summary>
-    private static readonly string[] VariedCorpus =
+    internal static readonly string[] VariedCorpus =
     [
         "Hello world",
         "The quick brown fox jumps over the lazy dog.",

@@ -84,10 +84,20 @@ internal static class BenchCommand
             if (p <= 0 || n < 2 || r < 1) throw new ArgumentException("--prompt-len and --runs must be positive and --new-tokens at least 2.");
             bool json = parse.GetValue(Json);
             using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
-            var gpt2 = config as Gpt2Config;
-            string? script = parse.GetValue(NoReference) || gpt2 is null ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
-            // The llama.cpp reference exports the model as GGUF: GPT-2 only for now.
-            using var llamaCpp = parse.GetValue(NoReference) || gpt2 is null ? null : new LlamaCppReference(model);
+            // PyTorch runs GPT-2 from its sizes and the Llama family from a config.json; llama.cpp runs the model exported as GGUF.
+            using var shapeFile = config is Rlhf.Models.Llama.LlamaConfig ? new TemporaryConfig(config) : null;
+            string[]? shapeArguments = config switch
+            {
+                Gpt2Config gpt2 =>
+                [
+                    "--n-layer", $"{gpt2.LayerCount}", "--n-head", $"{gpt2.HeadCount}", "--n-embd", $"{gpt2.EmbeddingSize}",
+                    "--vocab-size", $"{gpt2.VocabSize}", "--n-positions", $"{gpt2.ContextLength}",
+                ],
+                _ when shapeFile is not null => ["--hf-config", shapeFile.Path],
+                _ => null,
+            };
+            string? script = parse.GetValue(NoReference) || shapeArguments is null ? null : ReferenceScripts.Find("bench/pytorch_generate.py");
+            using var llamaCpp = parse.GetValue(NoReference) ? null : new LlamaCppReference(model);
             var rows = new List<Dictionary<string, object?>>();
             var precisions = parse.GetValue(dtypes)!.Select(GenerateCommand.ParseWeightsDtype).Distinct().ToArray();
             if (!InferenceWeights.Supported) precisions = [];
@@ -104,13 +114,12 @@ internal static class BenchCommand
                 {
                     if (script is null)
                     {
-                        references[precision] = (null, gpt2 is null ? "no PyTorch reference for " + config.ModelType : "skipped");
+                        references[precision] = (null, shapeArguments is null ? "no PyTorch reference for " + config.ModelType : "skipped");
                         continue;
                     }
                     var reference = ReferenceScripts.Run(script,
                     [
-                        "--n-layer", $"{gpt2!.LayerCount}", "--n-head", $"{gpt2.HeadCount}", "--n-embd", $"{gpt2.EmbeddingSize}",
-                        "--vocab-size", $"{gpt2.VocabSize}", "--n-positions", $"{gpt2.ContextLength}",
+                        .. shapeArguments!,
                         "--batch-size", $"{b}", "--prompt-len", $"{p}", "--new-tokens", $"{n}", "--threads", $"{Parallelism.ThreadCount}", "--runs", $"{r}",
                         "--dtype", GenerateCommand.DtypeName(precision),
                     ], out var failure);
@@ -215,5 +224,19 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The benchmark model's config.json in a temp file (the PyTorch reference builds the Llama family from it).</summary>
+    private sealed class TemporaryConfig : IDisposable
+    {
+        public TemporaryConfig(CausalLmConfig config)
+        {
+            Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"rlhf-bench-{Guid.NewGuid():N}.json");
+            config.Save(Path);
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => File.Delete(Path);
     }
 }

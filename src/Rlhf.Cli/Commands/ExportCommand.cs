@@ -23,7 +23,7 @@ internal static class ExportCommand
             Description = "Weight precision: f32, f16, bf16 or q8_0 (norms, biases and position embeddings stay f32, as in llama.cpp's converter).",
             DefaultValueFactory = _ => "f32",
         };
-        var command = new Command("gguf", "Write one GGUF file (weights, hyper-parameters, tokenizer, chat template) that llama.cpp, LLamaSharp and Ollama load.")
+        var command = new Command("gguf", "Write one GGUF file (weights, hyper-parameters, tokenizer, chat template) that llama.cpp, LLamaSharp and Ollama load; GPT-2, Llama, Mistral and Qwen2 folders.")
         {
             model, output, outType,
         };

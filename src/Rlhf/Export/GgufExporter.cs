@@ -2,6 +2,7 @@
 using System.Text.Json;
 using Rlhf.Models;
 using Rlhf.Models.Gpt2;
+using Rlhf.Models.Llama;
 using Rlhf.Training;
 
 namespace Rlhf.Export;
@@ -20,7 +21,13 @@ internal static class GgufExporter
     private static readonly Dictionary<string, Func<ModelFolder, IGgufFamily>> Families = new(StringComparer.Ordinal)
     {
         ["gpt2"] = folder => new Gpt2Gguf(folder.Model as Gpt2Model ?? throw new ArgumentException("A gpt2 export needs a GPT-2 model.")),
+        ["llama"] = Llama,
+        ["mistral"] = Llama,
+        ["qwen2"] = Llama,
     };
+
+    private static IGgufFamily Llama(ModelFolder folder) =>
+        new LlamaGguf(folder.Model as LlamaModel ?? throw new ArgumentException($"A {folder.Model.Config.ModelType} export needs a Llama-family model."));
 
     public static IReadOnlyCollection<string> SupportedModelTypes => Families.Keys;
 
@@ -151,8 +158,8 @@ internal static class GgufExporter
             && architectures.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("ForSequenceClassification", StringComparison.Ordinal)))
             throw new ModelFormatException(configPath,
                 $"is a reward model ({architectures[0]}); GGUF's '{modelType}' architecture has no score head. Export a causal LM (the policy) instead.");
-        if (!File.Exists(Path.Combine(directory, ICausalLm.WeightsFileName)))
-            throw new ModelFormatException(Path.Combine(directory, ICausalLm.WeightsFileName), "missing: the model folder has no weights.");
+        if (!CheckpointReader.Exists(directory))
+            throw new ModelFormatException(Path.Combine(directory, ICausalLm.WeightsFileName), "missing: the model folder has no weights (model.safetensors or a sharded index).");
         bool hasTokenizer = File.Exists(Path.Combine(directory, "tokenizer.json"))
             || (File.Exists(Path.Combine(directory, "vocab.json")) && File.Exists(Path.Combine(directory, "merges.txt")));
         if (!hasTokenizer)

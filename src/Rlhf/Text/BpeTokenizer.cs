@@ -284,6 +284,9 @@ internal sealed partial class BpeTokenizer
     /// <summary>The vocabulary spelling of <paramref name="id"/> (byte-level characters, e.g. "Ġworld").</summary>
     public string IdToToken(int id) => idToToken[CheckId(id)]!;
 
+    /// <summary>The vocabulary spelling of <paramref name="id"/>, or null for an id no token has (a hole, or past the end).</summary>
+    internal string? TokenOrNull(int id) => (uint)id < (uint)idToToken.Length ? idToToken[id] : null;
+
     /// <summary>The raw bytes <paramref name="id"/> stands for.</summary>
     public ReadOnlySpan<byte> TokenBytes(int id) => idToBytes[CheckId(id)];
 
