@@ -127,7 +127,7 @@ public static class DataCommand
         string configPath = model is null ? "" : Path.Combine(model, Rlhf.Models.ICausalLm.ConfigFileName);
         int? context = File.Exists(configPath) ? Rlhf.Models.CausalLmRegistry.LoadConfig(configPath).ContextLength : null;
         var task = dataTask ?? (target == "sft" ? DataTask.Sft : DataTask.Reward);
-        var options = data.Resolve(settings, tokenizer, context, task) with { EosTokenId = tokenizer?.EosTokenId };
+        var options = data.Resolve(settings, tokenizer, context, task, model) with { EosTokenId = tokenizer?.EosTokenId };
         if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
         var format = options.Format == DataFormat.Auto ? detected : options.Format;
         if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");

@@ -53,7 +53,7 @@ public static class DpoCommand
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
-            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo) with { EosTokenId = folder.EosTokenId };
+            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo, modelDir) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {
                 Beta = settings.Get(beta),
@@ -113,8 +113,8 @@ public static class DpoCommand
         var tokenizer = folder.Tokenizer;
         return result.Examples
             .Select(p => new DpoExample(tokenizer.Encode(p.Prompt),
-                    DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, folder.EosTokenId),
-                    DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, folder.EosTokenId))
+                    DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, p.ChatRendered ? null : folder.EosTokenId),
+                    DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, p.ChatRendered ? null : folder.EosTokenId))
                 .Truncate(config.MaxLength, config.MaxPromptLength))
             .ToArray();
     }

@@ -34,7 +34,7 @@ public static class SftCommand
             string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
-            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft) with { EosTokenId = folder.EosTokenId };
+            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft, modelDir) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));
             using var task = new SftTask(folder.Model, folder.PadTokenId, directory => SaveExtras(folder, directory));
@@ -57,7 +57,9 @@ public static class SftCommand
         TrainingRunner.Line(console, result.Report.ToString().TrimEnd());
         if (result.Examples.Count == 0) throw new ArgumentException($"No examples left in {path} after filtering (see the report above).");
         return result.Examples
-            .Select(e => new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))
+            .Select(e => e.Turns is { } turns
+                ? SftExample.FromPieces(folder.Tokenizer.Encode(e.Instruction), turns.Select(t => (folder.Tokenizer.Encode(t.Text), t.Trained)))
+                : new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))
             .ToArray();
     }
 }
