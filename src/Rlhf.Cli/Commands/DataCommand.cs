@@ -40,7 +40,8 @@ public static class DataCommand
             var dataTask = ParseTask(settings.Get(task) ?? (settings.Get(data.LetMeExplain) ? "dpo" : "reward"));
             var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console, dataTask: dataTask,
                 maxNewTokens: settings.Get(maxNewTokens));
-            var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template ? ChatExample.FirstInFile(dataset, template) : null;
+            var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template
+                ? ChatExample.FirstInFile(dataset, template, BpeTokenizer.FromFolder(folder).EosToken) : null;
             if (settings.Get(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new

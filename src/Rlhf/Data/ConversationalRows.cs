@@ -29,6 +29,16 @@ internal static class ConversationalRows
     /// </summary>
     public static (bool MultiTurn, InstructionExample? Example) Sft(DataRow row, ChatTemplate template, string? eos)
     {
+        var (pieces, users) = SftPieces(row, template, eos);
+        int first = pieces.FindIndex(p => p.Trained && p.Text.Length > 0);
+        if (first < 0) return (users > 1, null);
+        var turns = pieces.Skip(first).Where(p => p.Text.Length > 0).ToList();
+        return (users > 1, new InstructionExample(string.Concat(pieces.Take(first).Select(p => p.Text)), string.Concat(turns.Select(t => t.Text))) { Turns = turns });
+    }
+
+    /// <summary>The rendered pieces of an SFT row in order (what <see cref="Sft"/> trains on) and its number of user messages.</summary>
+    public static (List<ChatTurn> Pieces, int UserTurns) SftPieces(DataRow row, ChatTemplate template, string? eos)
+    {
         List<ChatTurn> pieces;
         int users;
         try
@@ -54,10 +64,7 @@ internal static class ConversationalRows
         {
             throw row.Error("chat template", e.Message);
         }
-        int first = pieces.FindIndex(p => p.Trained && p.Text.Length > 0);
-        if (first < 0) return (users > 1, null);
-        var turns = pieces.Skip(first).Where(p => p.Text.Length > 0).ToList();
-        return (users > 1, new InstructionExample(string.Concat(pieces.Take(first).Select(p => p.Text)), string.Concat(turns.Select(t => t.Text))) { Turns = turns });
+        return (pieces, users);
     }
 
     /// <summary>
