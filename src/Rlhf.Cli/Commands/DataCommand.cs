@@ -129,6 +129,8 @@ public static class DataCommand
         int? context = File.Exists(configPath) ? Rlhf.Models.CausalLmRegistry.LoadConfig(configPath).ContextLength : null;
         var task = dataTask ?? (target == "sft" ? DataTask.Sft : DataTask.Reward);
         var options = data.Resolve(settings, tokenizer, context, task, model) with { EosTokenId = tokenizer?.EosTokenId };
+        // Without a model there is no chat template to render message lists with: they are flattened into the template.
+        if (model is null) options = options with { FlattenMessages = true };
         if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
         var format = options.Format == DataFormat.Auto ? detected : options.Format;
         if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");
