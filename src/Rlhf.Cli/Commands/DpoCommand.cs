@@ -113,8 +113,8 @@ public static class DpoCommand
         var tokenizer = folder.Tokenizer;
         return result.Examples
             .Select(p => new DpoExample(tokenizer.Encode(p.Prompt),
-                    DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, p.ChatRendered ? null : folder.EosTokenId),
-                    DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, p.ChatRendered ? null : folder.EosTokenId))
+                    p.ChatRendered ? TokenSequences.After(options.Encoder!, p.Prompt, p.Chosen) : DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, folder.EosTokenId),
+                    p.ChatRendered ? TokenSequences.After(options.Encoder!, p.Prompt, p.Rejected) : DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, folder.EosTokenId))
                 .Truncate(config.MaxLength, config.MaxPromptLength))
             .ToArray();
     }

@@ -58,7 +58,7 @@ public static class SftCommand
         if (result.Examples.Count == 0) throw new ArgumentException($"No examples left in {path} after filtering (see the report above).");
         return result.Examples
             .Select(e => e.Turns is { } turns
-                ? SftExample.FromPieces(folder.Tokenizer.Encode(e.Instruction), turns.Select(t => (folder.Tokenizer.Encode(t.Text), t.Trained)))
+                ? SftExample.FromPieces(folder.Tokenizer.Encode(e.Instruction), TokenSequences.Turns(options.Encoder!, e.Instruction, turns))
                 : new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))
             .ToArray();
     }

@@ -135,7 +135,8 @@ public static class PreferencePipeline
         int promptLength = encoder.CountTokens(rendered.Prompt);
         if (promptLength > options.MaxPromptLength)
             return DropReasons.PromptTooLong;
-        int Total(string response) => promptLength + TokenSequences.Response(encoder, response, options.Template, eosTokenId).Length;
+        int Total(string response) => promptLength + (rendered.ChatRendered ? TokenSequences.After(encoder, rendered.Prompt, response)
+            : TokenSequences.Response(encoder, response, options.Template, eosTokenId)).Length;
         return Total(rendered.Chosen) > options.MaxLength || (options.CheckRejectedLength && Total(rendered.Rejected) > options.MaxLength)
             ? DropReasons.TotalTooLong : null;
     }

@@ -57,8 +57,8 @@ public static class SftPipeline
                         report.AddDrop(DropReasons.PromptTooLong, row.Location);
                         continue;
                     }
-                    // Chat-rendered turns are tokenized apart, as the trainer does, and carry their end-of-turn text.
-                    int responseLength = rendered.Turns is { } turns ? turns.Sum(t => encoder.CountTokens(t.Text))
+                    // Chat-rendered turns are tokenized as the trainer does (each after the text before it) and carry their end-of-turn text.
+                    int responseLength = rendered.Turns is { } turns ? TokenSequences.Turns(encoder, rendered.Instruction, turns).Sum(t => t.Ids.Length)
                         : TokenSequences.Response(encoder, rendered.Response, options.Template, options.EosTokenId).Length;
                     if (promptLength + responseLength > options.MaxLength)
                     {

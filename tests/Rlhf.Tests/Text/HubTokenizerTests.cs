@@ -76,6 +76,21 @@ public sealed class HubTokenizerTests
         Assert.Equal(Ids(expected.GetProperty("ids")), Load("phi3_mini").Encode(text));
     }
 
+    /// <summary>A completion tokenized after its prompt, as TRL slices it, has no word-boundary "▁" the prompt's
+    /// newline would not give it; tokenized alone, the SentencePiece normalizer prepends one.</summary>
+    [Fact]
+    public void Completions_are_tokenized_after_their_prompt_as_TRL_slices_them()
+    {
+        var phi3 = Load("phi3_mini");
+        var encoder = new Rlhf.Data.DelegateTextEncoder(text => phi3.Encode(text));
+        const string prompt = "Question: what is two plus two?\nAnswer:\n", completion = "Four.";
+        int[] after = Rlhf.Data.TokenSequences.After(encoder, prompt, completion);
+        int[] joined = [.. phi3.Encode(prompt), .. after];
+        Assert.Equal(phi3.Encode(prompt + completion), joined);
+        Assert.NotEqual(phi3.Encode(completion), after);
+        Assert.Equal(completion, phi3.Decode(after));
+    }
+
     [Fact]
     public void Special_tokens_come_from_the_shipped_configs()
     {
