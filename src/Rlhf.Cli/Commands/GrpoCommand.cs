@@ -141,6 +141,7 @@ public static class GrpoCommand
                     directory => SftCommand.SaveExtras(folder, directory))
                 {
                     Warn = message => TrainingRunner.Line(console, "warning: " + message),
+                    StopTokenIds = folder.Generation.EosTokenIds,
                 };
                 disposables.Add(task);
                 TrainingRunner.Line(console, string.Create(CultureInfo.InvariantCulture,

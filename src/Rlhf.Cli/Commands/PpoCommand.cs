@@ -98,7 +98,10 @@ public static class PpoCommand
             var folder = new ModelFolder(policy.Model, tokenizer, generation);
             int eos = folder.EosTokenId ?? throw new ArgumentException($"{modelDir} names no EOS token; PPO needs one to end responses.");
             using var task = new PpoTask(policy, reference, scorer, config, eos, folder.PadTokenId, arguments.Seed,
-                directory => SftCommand.SaveExtras(folder, directory));
+                directory => SftCommand.SaveExtras(folder, directory))
+            {
+                StopTokenIds = folder.Generation.EosTokenIds,
+            };
             TrainingRunner.Line(console, $"PPO: {train.Count:N0} prompts, rollout batch {config.BatchSize}, mini-batch {config.MiniBatchSize}, " +
                 $"{config.GradientAccumulationSteps} mini-batches per update, {config.NumPpoEpochs} PPO epochs, β₀ {config.InitKlCoef} ({config.KlControl}).");
             return TrainingRunner.Run(console, "ppo", settings, task, arguments, train, eval,

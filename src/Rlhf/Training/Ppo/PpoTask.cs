@@ -22,6 +22,10 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
     public IRewardFunction Reward { get; }
     public PpoConfig Config { get; }
     public int EosTokenId { get; }
+
+    /// <summary>Further ids that also end a sample (generation_config.json's eos_token_id list; Llama 3 Instruct lists three).</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Model.Parameters;
 
@@ -136,7 +140,7 @@ public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         var options = new GenerationOptions
         {
             MaxNewTokens = Config.MaxNewTokens, DoSample = true, Temperature = Config.Temperature,
-            Seed = Mix(seed, (ulong)rollout, 0), EosTokenId = EosTokenId, PadTokenId = PadTokenId,
+            Seed = Mix(seed, (ulong)rollout, 0), EosTokenId = EosTokenId, EosTokenIds = StopTokenIds, PadTokenId = PadTokenId,
         };
         return Generator.Generate(Policy.Model, prompts, options)
             .Select(r => new PpoRollout { PromptIds = r.PromptIds, ResponseIds = r.Ids, EndedWithEos = r.EndedWithEos })
