@@ -1,9 +1,7 @@
 // Every trainer reads TRL's conversational rows through the model folder's chat template: sft (`messages`), reward and
 // dpo (chosen/rejected message lists), ppo and grpo (prompts as message lists); without a template they are an error naming the row.
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Rlhf.Tests.Support;
-using Rlhf.Text;
 using Xunit;
 
 namespace Rlhf.Tests.Cli;
@@ -11,18 +9,14 @@ namespace Rlhf.Tests.Cli;
 [Collection("Console")]
 public sealed class ConversationalTrainingTests : IDisposable
 {
-    private const string ChatMl = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
     private readonly TempDirectory dir = new();
     private readonly string model, plainModel, messages, pairs, prompts;
 
     public ConversationalTrainingTests()
     {
         plainModel = TinyModels.Create(dir.Sub("plain"), context: 256);
-        model = TinyModels.Create(dir.Sub("model"), context: 256);
-        string configPath = Path.Combine(model, ChatTemplate.ConfigFileName);
-        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
-        config["chat_template"] = ChatMl;
-        File.WriteAllText(configPath, config.ToJsonString());
+        // SmolLM2-Instruct's own template (it adds its default system prompt when a conversation has none).
+        model = TinyModels.WithChatTemplate(TinyModels.Create(dir.Sub("model"), context: 512), TinyModels.FixtureChatTemplate("smollm2"));
 
         static string Msg(string role, string content) => JsonSerializer.Serialize(new { role, content });
         var questions = Enumerable.Range(0, 8).Select(i => $"What is {i} plus {i}?").ToArray();

@@ -10,8 +10,7 @@ namespace Rlhf.Tests.Data;
 
 public sealed class ConversationalPipelineTests
 {
-    private const string ChatMl = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-    private static readonly ChatTemplate Template = new(ChatMl, "chatml");
+    private static readonly ChatTemplate Template = new(Rlhf.Tests.Support.TinyModels.ChatMl, "chatml");
 
     /// <summary>One id per character, so lengths are exact and an appended EOS id (<see cref="Eos"/>) would show.</summary>
     private sealed class CharEncoder : ITextEncoder
