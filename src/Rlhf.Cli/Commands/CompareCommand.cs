@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class CompareCommand
+internal static class CompareCommand
 {
     public static Command Create()
     {

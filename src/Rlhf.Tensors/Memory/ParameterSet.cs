@@ -2,13 +2,13 @@
 namespace Rlhf.Tensors;
 
 /// <summary>One trainable tensor, its gradient, and whether AdamW decays it.</summary>
-public sealed record Parameter(string Name, Tensor Value, Tensor Gradient, bool Decay);
+internal sealed record Parameter(string Name, Tensor Value, Tensor Gradient, bool Decay);
 
 /// <summary>
 /// Parameters live contiguously in <see cref="Values"/> and their gradients in <see cref="Gradients"/>, so
 /// zeroing, clipping and optimizer steps are single passes over one slab.
 /// </summary>
-public sealed class ParameterSet : IDisposable
+internal sealed class ParameterSet : IDisposable
 {
     private readonly List<Parameter> parameters = [];
     private readonly Dictionary<string, Parameter> byName = new(StringComparer.Ordinal);

@@ -8,7 +8,7 @@ namespace Rlhf.Data;
 /// e.g. <c>### Question: …\n### Answer: </c>, responses ending with the EOS text) via <see cref="Render"/>.
 /// Tokenise Prompt and each response separately and concatenate the ids (PITFALLS #12).
 /// </summary>
-public sealed record PreferencePair(string Prompt, string Chosen, string Rejected, float? Margin = null)
+internal sealed record PreferencePair(string Prompt, string Chosen, string Rejected, float? Margin = null)
 {
     /// <summary>True when the texts come from the model's chat template (TRL's conversational rows): the template
     /// writes the end-of-turn text, so no EOS id is appended to the responses (TRL adds EOS to plain text only).</summary>
@@ -29,7 +29,7 @@ public sealed record PreferencePair(string Prompt, string Chosen, string Rejecte
 /// (<see cref="Instruction"/> = rendered prompt, <see cref="Response"/> = rendered response with EOS); the loss is taken
 /// over the response tokens only.
 /// </summary>
-public sealed record InstructionExample(string Instruction, string Response)
+internal sealed record InstructionExample(string Instruction, string Response)
 {
     /// <summary>Set when rendered with the model's chat template: the pieces after <see cref="Instruction"/> (their
     /// concatenation is <see cref="Response"/>), each tokenized apart; the loss covers the trained ones (the assistant
@@ -44,7 +44,7 @@ public sealed record InstructionExample(string Instruction, string Response)
 /// K responses to one prompt, best first (InstructGPT's K-wise comparisons). <see cref="Scores"/> (higher is better)
 /// are aligned with <see cref="Responses"/> when the source had them.
 /// </summary>
-public sealed record RankedExample(string Prompt, IReadOnlyList<string> Responses, IReadOnlyList<double>? Scores = null)
+internal sealed record RankedExample(string Prompt, IReadOnlyList<string> Responses, IReadOnlyList<double>? Scores = null)
 {
     /// <summary>All C(K,2) pairs (better, worse) in rank order; the margin is the score difference when scores exist.</summary>
     public IEnumerable<PreferencePair> ToPairs()
@@ -57,7 +57,7 @@ public sealed record RankedExample(string Prompt, IReadOnlyList<string> Response
 }
 
 /// <summary>One piece of a chat-rendered SFT example: its text and whether the loss covers it.</summary>
-public sealed record ChatTurn(string Text, bool Trained);
+internal sealed record ChatTurn(string Text, bool Trained);
 
 /// <summary>A conversational preference row as TRL reads it: prompt messages, then each side's completion messages.</summary>
 internal sealed record ChatConversation(IReadOnlyList<Rlhf.Text.ChatMessage> Prompt, IReadOnlyList<Rlhf.Text.ChatMessage> Chosen, IReadOnlyList<Rlhf.Text.ChatMessage> Rejected);

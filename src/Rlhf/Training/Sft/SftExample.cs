@@ -4,7 +4,7 @@ namespace Rlhf.Training.Sft;
 /// <param name="ResponseLabels">Which response tokens the loss covers (null: all). A multi-turn conversation puts
 /// every turn after the first assistant turn in the response and trains on the assistant turns only (TRL's
 /// assistant_only_loss).</param>
-public sealed record SftExample(int[] PromptIds, int[] ResponseIds, bool[]? ResponseLabels = null)
+internal sealed record SftExample(int[] PromptIds, int[] ResponseIds, bool[]? ResponseLabels = null)
 {
     public int Length => PromptIds.Length + ResponseIds.Length;
 
