@@ -107,7 +107,7 @@ public sealed class TokenizerInputErrorsTests : IDisposable
     public void HugeUnknownPipelineTypesAreClippedInMessages(string part)
     {
         string huge = new('x', 5_000);
-        File.WriteAllText(folder.File("tokenizer.json"), $$"""{"{{part}}": {"type": "{{huge}}"}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}""");
+        File.WriteAllText(folder.File("tokenizer.json"), $$$"""{"{{{part}}}": {"type": "{{{huge}}}"}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}""");
         var error = Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromFolder(folder.Path));
         Assert.Contains("is not supported", error.Message);
         Assert.Contains("5,000 characters", error.Message);

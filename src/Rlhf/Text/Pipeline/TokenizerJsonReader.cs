@@ -241,7 +241,7 @@ internal static class TokenizerJsonReader
                 "always" => PrependScheme.Always,
                 "first" => PrependScheme.First,
                 "never" => PrependScheme.Never,
-                var other => throw new ModelFormatException(path, $"{where}: prepend_scheme \"{JsonText.Clip(other)}\" is not supported"),
+                var other => throw new ModelFormatException(path, $"{where}: prepend_scheme \"{JsonText.Clip(other ?? "")}\" is not supported"),
             };
         }
         return Bool(element, "add_prefix_space", true) ? PrependScheme.Always : PrependScheme.Never;
