@@ -36,12 +36,14 @@ internal static class DpoCommand
         var rpoAlpha = new Option<float?>("--rpo-alpha") { Description = "Weight of an NLL term on the chosen responses (RPO); off when not given." };
         var referenceFree = new Option<bool>("--reference-free") { Description = "Use a uniform reference (no reference model)." };
         var precompute = new Option<bool>("--precompute-ref-log-probs") { Description = "Compute the reference log-probs once, then free the reference model." };
+        var frozen = new FrozenReferenceOptions();
         var training = new TrainingOptions(Defaults);
         var data = new DataOptions(maxLength: 512, maxPromptLength: 256, letMeExplain: true);
         var command = new Command("dpo", "Direct Preference Optimization of an SFT model on preference pairs.")
         {
             model, refModel, beta, lossType, labelSmoothing, rpoAlpha, referenceFree, precompute,
         };
+        frozen.AddTo(command);
         data.AddTo(command);
         training.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
@@ -52,7 +54,9 @@ internal static class DpoCommand
             string? referenceDir = settings.Get(refModel);
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
+            var frozenPrecision = frozen.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
+            folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo, modelDir) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {
@@ -68,8 +72,8 @@ internal static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var reference = free ? null : CausalLmRegistry.Load(referenceDir ?? modelDir);
-            using var task = CreateTask(folder, reference, config);
+            var (reference, referenceWeights) = free ? ((ICausalLm?)null, (InferenceWeights?)null) : FrozenReferenceOptions.Load(frozenPrecision, folder.Model, modelDir, referenceDir);
+            using var task = CreateTask(folder, reference, referenceWeights, config);
             if (precomputeRef && !free)
             {
                 TrainingRunner.Line(console, $"Precomputing reference log-probs for {train.Count + (eval?.Count ?? 0):N0} pairs …");
@@ -82,15 +86,19 @@ internal static class DpoCommand
         return command;
     }
 
-    private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, DpoConfig config)
+    private static DpoTask CreateTask(ModelFolder folder, ICausalLm? reference, InferenceWeights? referenceWeights, DpoConfig config)
     {
         try
         {
-            return new DpoTask(folder.Model, reference, config, folder.PadTokenId, directory => SftCommand.SaveExtras(folder, directory));
+            return new DpoTask(folder.Model, reference, config, folder.PadTokenId, directory => SftCommand.SaveExtras(folder, directory))
+            {
+                ReferenceWeights = referenceWeights,
+            };
         }
         catch
         {
             reference?.Dispose();
+            referenceWeights?.Dispose();
             throw;
         }
     }

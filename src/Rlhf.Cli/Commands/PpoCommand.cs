@@ -51,6 +51,7 @@ internal static class PpoCommand
         var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
         var promptOptions = new PromptOptions();
         var training = new TrainingOptions(Defaults);
+        var frozen = new FrozenReferenceOptions();
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
         {
             model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, initKl, klControl, target,
@@ -58,6 +59,7 @@ internal static class PpoCommand
         };
         promptOptions.AddTo(command);
         training.AddTo(command);
+        frozen.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -67,6 +69,7 @@ internal static class PpoCommand
             string data = InputFiles.RequireFile(settings.Require(dataset), "--dataset");
             if (settings.Get(refModel) is { } givenReference) InputFiles.RequireFolder(givenReference, "--ref-model");
             var resolved = training.Resolve(settings);
+            var frozenPrecision = frozen.Resolve(settings);
             var config = new PpoConfig
             {
                 BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
@@ -87,12 +90,15 @@ internal static class PpoCommand
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
+            policy.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
-            using var reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
+            var (reference, referenceWeights) = FrozenReferenceOptions.Load(frozenPrecision, policy.Model, modelDir, settings.Get(refModel));
+            using var referenceModel = reference;
+            using var referencePacked = referenceWeights;
             using var reward = LoadRewardModel(rewardDir);
             using var scorer = new RewardModelScorer(reward, BpeTokenizer.FromFolder(rewardDir), tokenizer);
             var folder = new ModelFolder(policy.Model, tokenizer, generation);
@@ -100,6 +106,7 @@ internal static class PpoCommand
             using var task = new PpoTask(policy, reference, scorer, config, eos, folder.PadTokenId, arguments.Seed,
                 directory => SftCommand.SaveExtras(folder, directory))
             {
+                ReferenceWeights = referenceWeights,
                 StopTokenIds = folder.Generation.EosTokenIds,
             };
             TrainingRunner.Line(console, $"PPO: {train.Count:N0} prompts, rollout batch {config.BatchSize}, mini-batch {config.MiniBatchSize}, " +

@@ -57,6 +57,7 @@ internal static class RewardCommand
             var arguments = training.Resolve(settings);
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             using var rewardModel = RewardModel.LoadOrCreate(modelDir, poolingKind, arguments.Seed);
+            rewardModel.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var modelConfig = rewardModel.Model.Config;
             int pad = rewardModel.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.EosTokenId ?? 0;
             rewardModel.PadTokenId = pad; // saved in config.json: transformers pools at the last id that is not this one

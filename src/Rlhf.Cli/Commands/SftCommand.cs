@@ -34,6 +34,7 @@ internal static class SftCommand
             string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
+            folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft, modelDir) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));

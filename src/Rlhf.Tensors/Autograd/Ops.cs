@@ -91,14 +91,25 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
     }
 
     /// <summary>
-    /// Inference-only linear layer on a packed weight: [N, out] = input [N, in] · W + bias. Records nothing (no
-    /// gradient flows to a packed snapshot), so it is for generation, not training.
+    /// Linear layer on a frozen packed weight (fp32 or bf16, e.g. a frozen base): [N, out] = input [N, in] · W + bias.
+    /// The weight and bias get no gradient; when the input needs one, backward adds dX = dY·Wᵀ read from the same packed
+    /// panels (<see cref="PackedMatrix.MultiplyTransposedAdd"/>, fp32 sums).
     /// </summary>
     public Node PackedLinear(Node input, PackedMatrix weight, Node? bias)
     {
+        if (Recording && bias is { RequiresGradient: true })
+            throw new ArgumentException("A packed linear layer is frozen: its bias cannot be trained.", nameof(bias));
         int rows = (int)(input.Value.Length / weight.K);
-        var output = Output(false, rows, weight.N);
+        var output = Output(input.RequiresGradient, rows, weight.N);
         weight.Multiply(rows, input.Value.Pointer, weight.K, output.Value.Pointer, weight.N, bias is null ? null : bias.Value.Pointer);
+        if (output.RequiresGradient)
+        {
+            Tape.Record(() =>
+            {
+                weight.MultiplyTransposedAdd(rows, output.Gradient.Pointer, weight.N, input.Gradient.Pointer, weight.K);
+                output.ReleaseGradient();
+            });
+        }
         return output;
     }
 

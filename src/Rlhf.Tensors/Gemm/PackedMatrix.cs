@@ -21,7 +21,7 @@ internal enum WeightPrecision
 /// as one forward stream per thread. Built from [k, n] weights (input-major) or from a [n, k] matrix used transposed
 /// (nn.Linear's [out, in]). Immutable: repack after the source weights change.
 /// </summary>
-internal sealed unsafe class PackedMatrix : IDisposable
+internal sealed unsafe partial class PackedMatrix : IDisposable
 {
     public const int PanelWidth = 32;
     private const int RowTile = 8, DepthBlock = 256;

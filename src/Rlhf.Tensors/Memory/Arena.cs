@@ -17,9 +17,36 @@ internal sealed class Arena : IDisposable
     // Slabs are not zeroed up front: Allocate zeroes each tensor it hands out, AllocateUninitialized promises nothing.
     public Arena(long initialFloats = 1 << 20) => slab = new NativeSlab(initialFloats, zeroed: false);
 
-    /// <summary>Floats in use right now, and the most ever used in one step.</summary>
+    /// <summary>Floats in use right now.</summary>
     public long Used => used + overflowFloats;
     public long Capacity => slab.Length;
+
+    /// <summary>
+    /// The most floats in use at once, this arena's and its segment arena's together, since the arena was made or
+    /// <see cref="ResetPeak"/> was called (what a step's activations and gradients needed at their peak).
+    /// </summary>
+    public long PeakUsed { get; private set; }
+
+    public void ResetPeak() => PeakUsed = InUseWithSegment;
+
+    private long InUseWithSegment => Used + (segment?.InUseWithSegment ?? 0);
+
+    private void NotePeak()
+    {
+        PeakUsed = Math.Max(PeakUsed, InUseWithSegment);
+        parent?.NotePeak();
+    }
+
+    private Arena? segment;
+    private readonly Arena? parent;
+
+    private Arena(Arena parent) : this() => this.parent = parent;
+
+    /// <summary>
+    /// A second arena, made on first use and reused, for the intermediates of one recomputed segment
+    /// (<see cref="Ops.Checkpoint"/>): they live there only while that segment runs.
+    /// </summary>
+    internal Arena Segment => segment ??= new Arena(this);
 
     /// <summary>A zeroed tensor (for gradients, which kernels add into).</summary>
     public Tensor Allocate(params int[] shape)
@@ -41,11 +68,13 @@ internal sealed class Arena : IDisposable
         {
             var tensor = new Tensor(slab, used, shape);
             used += padded;
+            NotePeak();
             return tensor;
         }
         var chunk = new NativeSlab(length, zeroed: false);
         overflow.Add(chunk);
         overflowFloats += padded;
+        NotePeak();
         return new Tensor(chunk, 0, shape);
     }
 
@@ -73,11 +102,13 @@ internal sealed class Arena : IDisposable
         }
         used = 0;
         recycled.Clear();
+        segment?.Reset();
     }
 
     public void Dispose()
     {
         foreach (var chunk in overflow) chunk.Dispose();
         slab.Dispose();
+        segment?.Dispose();
     }
 }

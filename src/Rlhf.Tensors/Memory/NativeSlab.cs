@@ -19,12 +19,24 @@ internal sealed unsafe class NativeSlab : SafeHandle
         Length = length;
         nuint bytes = (nuint)Math.Max(1, length) * sizeof(float);
         bool huge = bytes >= HugePageBytes && OperatingSystem.IsLinux();
-        void* memory = NativeMemory.AlignedAlloc(bytes, huge ? HugePageBytes : Alignment);
-        if (memory == null) throw new OutOfMemoryException($"Cannot allocate {bytes} bytes of native memory.");
-        // Large slabs (weights, moments, activations) ask for transparent huge pages: fewer page faults on first
-        // touch and fewer TLB misses when kernels stream through them. Only advice; ignored where unsupported.
-        if (huge) _ = MAdvise(memory, bytes, MadviseHugePage);
-        if (zeroed) NativeMemory.Clear(memory, bytes);
+        void* memory;
+        if (huge)
+        {
+            // Large slabs are fresh anonymous mappings: already zero, and a page costs memory only once written, so
+            // storage nobody writes (a frozen model's gradients, weights kept elsewhere in bf16) never becomes resident.
+            memory = MMap(null, bytes, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+            if (memory == MapFailed) throw new OutOfMemoryException($"Cannot map {bytes} bytes of native memory.");
+            mapped = true;
+            // They ask for transparent huge pages: fewer page faults on first touch and fewer TLB misses when kernels
+            // stream through them. Only advice; ignored where unsupported.
+            _ = MAdvise(memory, bytes, MadviseHugePage);
+        }
+        else
+        {
+            memory = NativeMemory.AlignedAlloc(bytes, Alignment);
+            if (memory == null) throw new OutOfMemoryException($"Cannot allocate {bytes} bytes of native memory.");
+            if (zeroed) NativeMemory.Clear(memory, bytes);
+        }
         SetHandle((IntPtr)memory);
         if (bytes > 0) GC.AddMemoryPressure((long)bytes);
         bytesReported = (long)bytes;
@@ -32,6 +44,7 @@ internal sealed unsafe class NativeSlab : SafeHandle
     }
 
     private readonly long bytesReported;
+    private readonly bool mapped;
 
     [ThreadStatic] private static long allocatedOnThread;
 
@@ -51,6 +64,15 @@ internal sealed unsafe class NativeSlab : SafeHandle
     private const nuint HugePageBytes = 2 << 20;
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE
 
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20;
+    private static readonly void* MapFailed = (void*)-1;
+
+    [DllImport("libc", EntryPoint = "mmap")]
+    private static extern void* MMap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [DllImport("libc", EntryPoint = "munmap")]
+    private static extern int MUnmap(void* address, nuint length);
+
     [DllImport("libc", EntryPoint = "madvise")]
     private static extern int MAdvise(void* address, nuint length, int advice);
 
@@ -58,7 +80,8 @@ internal sealed unsafe class NativeSlab : SafeHandle
 
     protected override bool ReleaseHandle()
     {
-        NativeMemory.AlignedFree((void*)handle);
+        if (mapped) _ = MUnmap((void*)handle, (nuint)bytesReported);
+        else NativeMemory.AlignedFree((void*)handle);
         GC.RemoveMemoryPressure(bytesReported);
         return true;
     }

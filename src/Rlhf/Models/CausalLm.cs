@@ -14,9 +14,10 @@ internal static class CausalLm
 
     /// <summary>log p(target) at every position [B·T] (0 where there is no target), of logits / <paramref name="temperature"/>.</summary>
     /// <param name="entropy">When given ([B·T]), receives each position's entropy (no gradient).</param>
+    /// <param name="packed">Packed linear weights to run a frozen model on (see <see cref="InferenceWeights"/>), or null.</param>
     public static Node TokenLogProbs(ICausalLm model, Ops ops, CausalLmBatch batch, bool trainable = true, float temperature = 1f,
-        Tensor? entropy = null) =>
-        TokenLogProbs(model, ops, Hidden(model, ops, batch, trainable), batch, trainable, temperature, entropy);
+        Tensor? entropy = null, InferenceWeights? packed = null) =>
+        TokenLogProbs(model, ops, Hidden(model, ops, batch, trainable, packed), batch, trainable, temperature, entropy);
 
     /// <summary>As above, from hidden states already computed (e.g. shared with a value head).</summary>
     public static Node TokenLogProbs(ICausalLm model, Ops ops, Node hidden, CausalLmBatch batch, bool trainable = true, float temperature = 1f,
@@ -27,6 +28,6 @@ internal static class CausalLm
     }
 
     /// <summary>The final hidden states [B·T, C] of a padded batch.</summary>
-    public static Node Hidden(ICausalLm model, Ops ops, CausalLmBatch batch, bool trainable = true) =>
-        model.Forward(ops, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable);
+    public static Node Hidden(ICausalLm model, Ops ops, CausalLmBatch batch, bool trainable = true, InferenceWeights? packed = null) =>
+        model.Forward(ops, batch.TokenIds, batch.PositionIds, batch.KeyMask(ops.Arena), batch.BatchSize, batch.SequenceLength, trainable, packed: packed);
 }

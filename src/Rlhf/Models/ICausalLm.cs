@@ -40,6 +40,14 @@ internal interface ICausalLm : IDisposable
     Node Forward(Ops ops, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null);
 
+    /// <summary>
+    /// When true, training forwards keep only each block's input and recompute the block in backward (transformers'
+    /// <c>gradient_checkpointing_enable()</c>): activation memory drops from every block's to about one block's, for
+    /// one more forward per step; gradients are the same bit for bit. Forwards without the tape always keep only the
+    /// blocks' outputs.
+    /// </summary>
+    bool GradientCheckpointing { get; set; }
+
     /// <summary>The LM head's weight [V, C] (nn.Linear layout): the token embedding when tied.</summary>
     Node LmHeadWeight(Ops ops, bool trainable = true);
 

@@ -14,12 +14,17 @@ internal sealed unsafe class InferenceWeights : IDisposable
 
     public ICausalLm Model { get; }
     public WeightPrecision Precision { get; }
-    public PackedMatrix LmHead { get; }
+    private readonly PackedMatrix? lmHead;
+
+    /// <summary>The LM head [V, C] packed for the decoder's logits.</summary>
+    public PackedMatrix LmHead => lmHead
+        ?? throw new InvalidOperationException("These weights were packed without the LM head (a frozen copy scores with its fp32 head).");
 
     public static bool Supported => PackedMatrix.Supported;
 
-    private InferenceWeights(ICausalLm model, WeightPrecision precision)
+    private InferenceWeights(ICausalLm model, WeightPrecision precision, ICausalLm? source = null, bool packHead = true)
     {
+        source ??= model;
         if (!Supported) throw new PlatformNotSupportedException("Packed inference weights need a CPU with AVX-512; generation runs on the model's own fp32 weights instead.");
         Model = model;
         Precision = precision;
@@ -27,14 +32,14 @@ internal sealed unsafe class InferenceWeights : IDisposable
         {
             foreach (var (name, layout) in model.LinearWeights)
             {
-                var weight = model.Parameters[name].Value;
+                var weight = source.Parameters[name].Value;
                 var shape = weight.Shape;
                 matrices[name] = layout == MatrixLayout.InputMajor
                     ? PackedMatrix.FromRowMajor(weight.Pointer, shape[0], shape[1], precision)
                     : PackedMatrix.FromTransposed(weight.Pointer, shape[0], shape[1], precision);
             }
-            var head = model.Parameters[model.LmHeadWeightName].Value;
-            LmHead = PackedMatrix.FromTransposed(head.Pointer, head.Shape[0], head.Shape[1], precision);
+            var head = source.Parameters[model.LmHeadWeightName].Value;
+            if (packHead) lmHead = PackedMatrix.FromTransposed(head.Pointer, head.Shape[0], head.Shape[1], precision);
         }
         catch
         {
@@ -46,18 +51,22 @@ internal sealed unsafe class InferenceWeights : IDisposable
     /// <summary>Packs the model's current weights.</summary>
     public static InferenceWeights Pack(ICausalLm model, WeightPrecision precision = WeightPrecision.Float32) => new(model, precision);
 
+    /// <summary>Packs <paramref name="source"/>'s linear weights (same family and shapes), not its LM head, for use with
+    /// <paramref name="model"/>, whose own copies of them are then never read (see <see cref="FrozenCopy"/>).</summary>
+    internal static InferenceWeights PackFrom(ICausalLm model, ICausalLm source, WeightPrecision precision) => new(model, precision, source, packHead: false);
+
     /// <summary>The packed form of a linear layer's weight, e.g. <c>transformer.h.0.mlp.c_fc.weight</c>.</summary>
     public PackedMatrix this[string weightName] => matrices.TryGetValue(weightName, out var matrix)
         ? matrix
         : throw new KeyNotFoundException($"No packed weight '{weightName}'.");
 
     /// <summary>Bytes one decode step streams (every packed matrix once; embeddings and norms aside).</summary>
-    public long Bytes => matrices.Values.Sum(m => m.Bytes) + (LmHead?.Bytes ?? 0);
+    public long Bytes => matrices.Values.Sum(m => m.Bytes) + (lmHead?.Bytes ?? 0);
 
     public void Dispose()
     {
         foreach (var matrix in matrices.Values) matrix.Dispose();
         matrices.Clear();
-        LmHead?.Dispose();
+        lmHead?.Dispose();
     }
 }

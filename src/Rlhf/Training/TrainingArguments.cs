@@ -57,6 +57,9 @@ public sealed record TrainingArguments
     public int MaxNonFiniteSteps { get; init; } = 10;
     /// <summary>Stop as diverged when a step's loss exceeds this multiple of the first step's (0: off).</summary>
     public double DivergenceLossRatio { get; init; } = 100;
+    /// <summary>Recompute each transformer block's activations in backward instead of keeping them (less memory, one more
+    /// forward per step; same gradients); transformers' gradient_checkpointing.</summary>
+    public bool GradientCheckpointing { get; init; }
 
     /// <summary>Checks every setting against its range.</summary>
     /// <exception cref="ArgumentException">Lists every setting out of range, with its range and value.</exception>

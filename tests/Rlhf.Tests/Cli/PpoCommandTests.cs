@@ -30,6 +30,17 @@ public class PpoCommandTests : IDisposable
 
     private static (int Code, string Output) Run(params string[] args) => CliRun.Combined(args);
 
+    [SkippableFact]
+    public void PpoRunsWithABFloat16ReferenceAndGradientCheckpointing()
+    {
+        Skip.IfNot(Rlhf.Models.InferenceWeights.Supported, "a bf16 frozen reference needs AVX-512");
+        var (code, text) = Run("ppo", "--model", model, "--reward-model", rewardModel, "--dataset", prompts, "--output", dir.Sub("ppo-bf16"),
+            "--max-steps", "1", "--per-device-train-batch-size", "4", "--mini-batch-size", "2", "--num-ppo-epochs", "1", "--max-new-tokens", "4",
+            "--base-dtype", "bfloat16", "--gradient-checkpointing");
+        Assert.True(code == 0, text);
+        Assert.Contains("objective/kl", File.ReadAllText(Path.Combine(dir.Sub("ppo-bf16"), "metrics.jsonl")));
+    }
+
     [Fact]
     public void PpoTrainsAndSavesAPlainPolicyWithItsValueHead()
     {

@@ -19,6 +19,10 @@ internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Parameters;
 
+    /// <summary>The reference's linear layers packed (e.g. bf16, see <c>FrozenCopy</c>); its forward then runs on them.
+    /// Owned by the task from here on.</summary>
+    public InferenceWeights? ReferenceWeights { get; init; }
+
     /// <param name="reference">The frozen reference (usually the SFT model); null only in reference-free mode or when every
     /// example already carries reference log-probs.</param>
     public DpoTask(ICausalLm policy, ICausalLm? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null,
@@ -70,6 +74,7 @@ internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     {
         if (ownsReference) reference?.Dispose();
         reference = null;
+        ReferenceWeights?.Dispose();
     }
 
     private float[] ReferenceSums(IReadOnlyList<DpoExample> examples)
@@ -77,7 +82,7 @@ internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         if (reference is null) throw new InvalidOperationException("No reference model: precompute reference log-probs or use reference-free DPO.");
         arena.Reset();
         var batch = Collate(examples, PadTokenId);
-        var logProbs = CausalLm.TokenLogProbs(reference, new Ops(arena, frozen), batch, trainable: false).Value.ToArray();
+        var logProbs = CausalLm.TokenLogProbs(reference, new Ops(arena, frozen), batch, trainable: false, packed: ReferenceWeights).Value.ToArray();
         return SequenceSums(logProbs, batch);
     }
 
@@ -184,5 +189,6 @@ internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     {
         arena.Dispose();
         if (ownsReference) reference?.Dispose();
+        ReferenceWeights?.Dispose();
     }
 }

@@ -19,6 +19,9 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
 
     public PolicyWithValueHead Policy { get; }
     public ICausalLm Reference { get; }
+
+    /// <summary>The reference's linear layers packed (e.g. bf16, see <c>FrozenCopy</c>), or null; not owned by the task.</summary>
+    public InferenceWeights? ReferenceWeights { get; init; }
     public IRewardFunction Reward { get; }
     public PpoConfig Config { get; }
     public int EosTokenId { get; }
@@ -160,7 +163,7 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
         var ops = new Ops(arena, frozen);
         var entropy = arena.AllocateUninitialized(batch.TokenIds.Length);
         var (logProbs, values) = Policy.Forward(ops, batch, Config.Temperature, entropy, trainable: false);
-        var reference = CausalLm.TokenLogProbs(Reference, ops, batch, trainable: false, Config.Temperature).Value.Span;
+        var reference = CausalLm.TokenLogProbs(Reference, ops, batch, trainable: false, Config.Temperature, packed: ReferenceWeights).Value.Span;
         var lp = logProbs.Value.Span;
         var v = values.Value.Span;
         var h = entropy.Span;

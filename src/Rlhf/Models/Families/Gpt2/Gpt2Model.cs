@@ -136,10 +136,10 @@ internal sealed class Gpt2Model : ICausalLm
             throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
         if (tokens > Config.ContextLength)
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
-        Node P(string name) => ops.Parameter(Parameters[name], trainable);
-        Node Linear(Node input, string weight, string bias) => packed is null
-            ? ops.Linear(input, P(weight), P(bias))
-            : ops.PackedLinear(input, packed[weight], P(bias));
+        Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
+        Node Linear(Ops o, Node input, string weight, string bias) => packed is null
+            ? o.Linear(input, P(o, weight), P(o, bias))
+            : o.PackedLinear(input, packed[weight], P(o, bias));
         float epsilon = Config.LayerNormEpsilon;
         int start = 0;
         if (cache is not null)
@@ -149,23 +149,33 @@ internal sealed class Gpt2Model : ICausalLm
             cache.SetMask(keyMask is null ? default : keyMask.Span, tokens);
         }
 
-        var x = ops.Embedding(TokenEmbedding(ops, trainable), P("transformer.wpe.weight"), tokenIds, positionIds);
-        for (int i = 0; i < Config.LayerCount; i++)
+        // Block i: x + attn(ln_1(x)), then + mlp(ln_2(·)); run through a checkpoint when training with recomputation.
+        Node Block(Ops o, Node x, int i)
         {
             var n = blockNames[i];
-            var h = ops.LayerNorm(x, P(n.Ln1Weight), P(n.Ln1Bias), epsilon);
-            var qkv = Linear(h, n.AttentionWeight, n.AttentionBias);
+            var h = o.LayerNorm(x, P(o, n.Ln1Weight), P(o, n.Ln1Bias), epsilon);
+            var qkv = Linear(o, h, n.AttentionWeight, n.AttentionBias);
             var attention = cache is null
-                ? ops.Attention(qkv, keyMask, batch, tokens, Config.HeadCount)
-                : ops.CachedAttention(qkv, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, Config.HeadCount);
-            x = ops.Add(x, Linear(attention, n.ProjectionWeight, n.ProjectionBias));
-            h = ops.LayerNorm(x, P(n.Ln2Weight), P(n.Ln2Bias), epsilon);
-            var up = ops.Gelu(Linear(h, n.UpWeight, n.UpBias));
-            x = ops.Add(x, Linear(up, n.DownWeight, n.DownBias));
+                ? o.Attention(qkv, keyMask, batch, tokens, Config.HeadCount)
+                : o.CachedAttention(qkv, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, Config.HeadCount);
+            x = o.Add(x, Linear(o, attention, n.ProjectionWeight, n.ProjectionBias));
+            h = o.LayerNorm(x, P(o, n.Ln2Weight), P(o, n.Ln2Bias), epsilon);
+            var up = o.Gelu(Linear(o, h, n.UpWeight, n.UpBias));
+            return o.Add(x, Linear(o, up, n.DownWeight, n.DownBias));
         }
+
+        var x = ops.Embedding(TokenEmbedding(ops, trainable), P(ops, "transformer.wpe.weight"), tokenIds, positionIds);
+        // Training with recomputation, or a forward without the tape (eval, a frozen reference): blocks run as segments
+        // that keep only their outputs. Decoding with a KV cache runs them directly.
+        bool segmented = cache is null && (GradientCheckpointing || !ops.Tape.Enabled);
+        for (int i = 0; i < Config.LayerCount; i++)
+            x = segmented ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
         if (cache is not null) cache.Length += tokens;
-        return ops.LayerNorm(x, P("transformer.ln_f.weight"), P("transformer.ln_f.bias"), epsilon);
+        return ops.LayerNorm(x, P(ops, "transformer.ln_f.weight"), P(ops, "transformer.ln_f.bias"), epsilon);
     }
+
+    /// <inheritdoc/>
+    public bool GradientCheckpointing { get; set; }
 
     public void Dispose() => Parameters.Dispose();
 

@@ -116,11 +116,11 @@ internal sealed class LlamaModel : ICausalLm
             throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
         if (tokens > Config.ContextLength)
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
-        Node P(string name) => ops.Parameter(Parameters[name], trainable);
-        Node? OptionalP(string? name) => name is null ? null : P(name);
-        Node Linear(Node input, string weight, string? bias) => packed is null
-            ? ops.LinearOutIn(input, P(weight), OptionalP(bias))
-            : ops.PackedLinear(input, packed[weight], OptionalP(bias));
+        Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
+        Node? OptionalP(Ops o, string? name) => name is null ? null : P(o, name);
+        Node Linear(Ops o, Node input, string weight, string? bias) => packed is null
+            ? o.LinearOutIn(input, P(o, weight), OptionalP(o, bias))
+            : o.PackedLinear(input, packed[weight], OptionalP(o, bias));
         int start = 0;
         if (cache is not null)
         {
@@ -131,24 +131,31 @@ internal sealed class LlamaModel : ICausalLm
         int heads = Config.HeadCount, kvHeads = Config.KeyValueHeadCount, headDim = Config.HeadDim;
         float epsilon = Config.RmsNormEpsilon;
 
-        var x = ops.TokenEmbedding(P(EmbeddingName), tokenIds);
-        for (int i = 0; i < Config.LayerCount; i++)
+        // Decoder layer i: x + attn(norm(x)), then + mlp(norm(·)); run through a checkpoint when training with recomputation.
+        Node Block(Ops o, Node x, int i)
         {
             var n = blocks[i];
-            var h = ops.RmsNorm(x, P(n.InputNorm), epsilon);
-            var q = ops.Rotary(Linear(h, n.Q, n.QBias), cos, sin, positionIds, heads, headDim);
-            var k = ops.Rotary(Linear(h, n.K, n.KBias), cos, sin, positionIds, kvHeads, headDim);
-            var v = Linear(h, n.V, n.VBias);
+            var h = o.RmsNorm(x, P(o, n.InputNorm), epsilon);
+            var q = o.Rotary(Linear(o, h, n.Q, n.QBias), cos, sin, positionIds, heads, headDim);
+            var k = o.Rotary(Linear(o, h, n.K, n.KBias), cos, sin, positionIds, kvHeads, headDim);
+            var v = Linear(o, h, n.V, n.VBias);
             var attention = cache is null
-                ? ops.GroupedAttention(q, k, v, keyMask, batch, tokens, heads, kvHeads, headDim)
-                : ops.CachedGroupedAttention(q, k, v, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, heads, kvHeads, headDim);
-            x = ops.Add(x, Linear(attention, n.O, n.OBias));
-            h = ops.RmsNorm(x, P(n.PostNorm), epsilon);
-            var gated = ops.SwiGlu(Linear(h, n.Gate, n.GateBias), Linear(h, n.Up, n.UpBias));
-            x = ops.Add(x, Linear(gated, n.Down, n.DownBias));
+                ? o.GroupedAttention(q, k, v, keyMask, batch, tokens, heads, kvHeads, headDim)
+                : o.CachedGroupedAttention(q, k, v, cache.Keys[i], cache.Values[i], cache.KeyMask, batch, tokens, start, heads, kvHeads, headDim);
+            x = o.Add(x, Linear(o, attention, n.O, n.OBias));
+            h = o.RmsNorm(x, P(o, n.PostNorm), epsilon);
+            var gated = o.SwiGlu(Linear(o, h, n.Gate, n.GateBias), Linear(o, h, n.Up, n.UpBias));
+            return o.Add(x, Linear(o, gated, n.Down, n.DownBias));
         }
+
+        var x = ops.TokenEmbedding(P(ops, EmbeddingName), tokenIds);
+        // Training with recomputation, or a forward without the tape (eval, a frozen reference): blocks run as segments
+        // that keep only their outputs. Decoding with a KV cache runs them directly.
+        bool segmented = cache is null && (GradientCheckpointing || !ops.Tape.Enabled);
+        for (int i = 0; i < Config.LayerCount; i++)
+            x = segmented ? BlockCheckpoint.Run(ops, x, i, Block) : Block(ops, x, i);
         if (cache is not null) cache.Length += tokens;
-        return ops.RmsNorm(x, P(NormName), epsilon);
+        return ops.RmsNorm(x, P(ops, NormName), epsilon);
     }
 
     /// <summary>Writes config.json and the weights (model.safetensors or shards; see <see cref="WeightsFormat"/>).</summary>
@@ -178,6 +185,9 @@ internal sealed class LlamaModel : ICausalLm
         name => name.StartsWith(Prefix, StringComparison.Ordinal) ? CheckpointLoader.WithOrWithoutPrefix(name, Prefix) : [name],
         name => name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal),
         $"(looked for each 'model.' name with and without that prefix)");
+
+    /// <inheritdoc/>
+    public bool GradientCheckpointing { get; set; }
 
     public void Dispose()
     {

@@ -1,0 +1,33 @@
+// --base-dtype for the trainers with a frozen reference (dpo, ppo): the reference in fp32, or with its linear layers
+// packed once in bfloat16 (half their bytes, no fp32 copy; products and sums in fp32).
+using System.CommandLine;
+using Rlhf.Models;
+using Rlhf.Tensors;
+
+namespace Rlhf.Cli.Commands;
+
+internal sealed class FrozenReferenceOptions
+{
+    public Option<string> BaseDtype { get; } = new("--base-dtype")
+    {
+        Description = "Storage of the frozen reference's linear layers: float32, or bfloat16 (packed once, half the bytes; fp32 sums).",
+        DefaultValueFactory = _ => "float32",
+    };
+
+    public void AddTo(Command command) => command.Options.Add(BaseDtype);
+
+    /// <summary>Checks the value before any data or model is loaded.</summary>
+    public WeightPrecision Resolve(CommandSettings settings) => FrozenCopy.ParseDtype(settings.Get(BaseDtype)!);
+
+    /// <summary>
+    /// The reference: <paramref name="referenceDir"/> (else <paramref name="modelDir"/>) in fp32, or a bf16 frozen copy of
+    /// it (of the policy's starting weights when no --ref-model was given: no second load).
+    /// </summary>
+    public static (ICausalLm Model, InferenceWeights? Weights) Load(WeightPrecision precision, ICausalLm policy, string modelDir, string? referenceDir)
+    {
+        if (precision == WeightPrecision.Float32) return (CausalLmRegistry.Load(referenceDir ?? modelDir), null);
+        if (referenceDir is null) return FrozenCopy.Create(policy, precision);
+        using var loaded = CausalLmRegistry.Load(referenceDir);
+        return FrozenCopy.Create(loaded, precision);
+    }
+}
