@@ -40,7 +40,8 @@ internal static class DataCommand
             var dataTask = ParseTask(settings.Get(task) ?? (settings.Get(data.LetMeExplain) ? "dpo" : "reward"));
             var (format, report, _) = Run(settings, data, dataset, settings.Get(model), summary.Format, console, dataTask: dataTask,
                 maxNewTokens: settings.Get(maxNewTokens));
-            var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template ? ChatExample.FirstInFile(dataset, template) : null;
+            var chat = settings.Get(model) is { } folder && ChatTemplate.TryLoad(folder) is { } template
+                ? ChatExample.FirstInFile(dataset, template, BpeTokenizer.FromFolder(folder).EosToken) : null;
             if (settings.Get(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -127,7 +128,9 @@ internal static class DataCommand
         string configPath = model is null ? "" : Path.Combine(model, Rlhf.Models.ICausalLm.ConfigFileName);
         int? context = File.Exists(configPath) ? Rlhf.Models.CausalLmRegistry.LoadConfig(configPath).ContextLength : null;
         var task = dataTask ?? (target == "sft" ? DataTask.Sft : DataTask.Reward);
-        var options = data.Resolve(settings, tokenizer, context, task) with { EosTokenId = tokenizer?.EosTokenId };
+        var options = data.Resolve(settings, tokenizer, context, task, model) with { EosTokenId = tokenizer?.EosTokenId };
+        // Without a model there is no chat template to render message lists with: they are flattened into the template.
+        if (model is null) options = options with { FlattenMessages = true };
         if (tokenizer is null) TrainingRunner.Line(console, "note: no --model given, so the token-length filter is skipped.");
         var format = options.Format == DataFormat.Auto ? detected : options.Format;
         if (format == DataFormat.Auto) throw new ArgumentException($"Cannot tell the format of {dataset}; pass --format.");

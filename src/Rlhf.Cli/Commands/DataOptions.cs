@@ -74,11 +74,15 @@ internal sealed class DataOptions
     }
 
     /// <summary>
-    /// Pipeline options; <paramref name="tokenizer"/> measures lengths (null skips the length filter).
+    /// Pipeline options; <paramref name="tokenizer"/> measures lengths (null skips the length filter), and
+    /// <paramref name="modelFolder"/>'s chat template renders conversational rows.
     /// <paramref name="contextLength"/> caps --max-length at what the model can hold.
     /// </summary>
-    public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength, DataTask task)
+    public DataPipelineOptions Resolve(CommandSettings settings, BpeTokenizer? tokenizer, int? contextLength, DataTask task, string? modelFolder = null)
     {
+        // Conversational rows render with the folder's chat template; --template / --raw flatten them into that template instead.
+        bool templateChosen = settings.Get(Template) is not null || settings.Get(Raw);
+        var chat = !templateChosen && modelFolder is not null && Directory.Exists(modelFolder) ? ChatTemplate.TryLoad(modelFolder) : null;
         int maxLength = settings.Get(MaxLength);
         // A prompt longer than the whole limit cannot fit anyway, so the prompt limit never exceeds it.
         int maxPromptLength = Math.Min(maxLength, settings.Get(MaxPromptLength) ?? DefaultMaxPromptLength(task));
@@ -93,6 +97,8 @@ internal sealed class DataOptions
         {
             Format = ParseFormat(settings.Get(Format)),
             Template = ResolveTemplate(settings),
+            ChatTemplate = chat,
+            FlattenMessages = templateChosen,
             SingleTurnOnly = !settings.Get(NoSingleTurn),
             LetMeExplain = letMeExplain && settings.Get(LetMeExplain),
             SkipBadRows = settings.Get(SkipBadRows),

@@ -57,7 +57,7 @@ internal static class DpoCommand
             var frozenPrecision = frozen.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
-            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo) with { EosTokenId = folder.EosTokenId };
+            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo, modelDir) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {
                 Beta = settings.Get(beta),
@@ -121,8 +121,8 @@ internal static class DpoCommand
         var tokenizer = folder.Tokenizer;
         return result.Examples
             .Select(p => new DpoExample(tokenizer.Encode(p.Prompt),
-                    DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, folder.EosTokenId),
-                    DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, folder.EosTokenId))
+                    p.ChatRendered ? TokenSequences.After(options.Encoder!, p.Prompt, p.Chosen) : DataOptions.EncodeResponse(tokenizer, p.Chosen, options.Template, folder.EosTokenId),
+                    p.ChatRendered ? TokenSequences.After(options.Encoder!, p.Prompt, p.Rejected) : DataOptions.EncodeResponse(tokenizer, p.Rejected, options.Template, folder.EosTokenId))
                 .Truncate(config.MaxLength, config.MaxPromptLength))
             .ToArray();
     }

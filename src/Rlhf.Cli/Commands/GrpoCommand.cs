@@ -145,6 +145,7 @@ internal static class GrpoCommand
                     directory => SftCommand.SaveExtras(folder, directory))
                 {
                     Warn = message => TrainingRunner.Line(console, "warning: " + message),
+                    StopTokenIds = folder.Generation.EosTokenIds,
                 };
                 disposables.Add(task);
                 TrainingRunner.Line(console, string.Create(CultureInfo.InvariantCulture,
@@ -174,22 +175,27 @@ internal static class GrpoCommand
     /// </summary>
     public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens)
     {
-        var rows = new List<(string Text, DataRow? Row)>();
+        var rows = new List<(string Text, DataRow? Row, string? Rendered)>();
         bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
             && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
-        if (plain) rows.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (DataRow?)null)));
+        if (plain) rows.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (DataRow?)null, (string?)null)));
         else
             foreach (var row in DataRowReader.Read(path))
             {
+                if (ConversationalRows.Prompt(row, style.ChatTemplate) is { } chat)
+                {
+                    rows.Add((chat.Text, row, chat.Rendered));
+                    continue;
+                }
                 string? key = new[] { "prompt", "instruction", "question" }.FirstOrDefault(row.HasValue);
                 if (key is null) throw row.Error("no prompt", "expected a 'prompt', 'instruction' or 'question' field");
-                rows.Add((row.GetString(key), row));
+                rows.Add((row.GetString(key), row, null));
             }
         var prompts = new List<GrpoExample>();
         int tooLong = 0;
-        foreach (var (text, row) in rows)
+        foreach (var (text, row, rendered) in rows)
         {
-            var ids = tokenizer.Encode(style.Render(text));
+            var ids = tokenizer.Encode(rendered ?? style.Render(text));
             if (ids.Length > maxPromptTokens) { tooLong++; continue; }
             prompts.Add(new GrpoExample(ids, text, row));
         }

@@ -104,7 +104,11 @@ internal static class PpoCommand
             var folder = new ModelFolder(policy.Model, tokenizer, generation);
             int eos = folder.EosTokenId ?? throw new ArgumentException($"{modelDir} names no EOS token; PPO needs one to end responses.");
             using var task = new PpoTask(policy, reference, scorer, config, eos, folder.PadTokenId, arguments.Seed,
-                directory => SftCommand.SaveExtras(folder, directory)) { ReferenceWeights = referenceWeights };
+                directory => SftCommand.SaveExtras(folder, directory))
+            {
+                ReferenceWeights = referenceWeights,
+                StopTokenIds = folder.Generation.EosTokenIds,
+            };
             TrainingRunner.Line(console, $"PPO: {train.Count:N0} prompts, rollout batch {config.BatchSize}, mini-batch {config.MiniBatchSize}, " +
                 $"{config.GradientAccumulationSteps} mini-batches per update, {config.NumPpoEpochs} PPO epochs, β₀ {config.InitKlCoef} ({config.KlControl}).");
             return TrainingRunner.Run(console, "ppo", settings, task, arguments, train, eval,
@@ -146,12 +150,12 @@ internal static class PpoCommand
     public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens,
         DataPipelineOptions queryOptions)
     {
-        var texts = new List<string>();
+        var texts = new List<(string Text, string? Rendered)>();
         bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
             && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
         if (plain)
         {
-            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(PromptStyle.Unescape));
+            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (string?)null)));
         }
         else if (DataInspector.Inspect(path, maxRows: 1).Format == DataFormat.HhRlhf)
         {
@@ -164,20 +168,25 @@ internal static class PpoCommand
         {
             foreach (var row in DataRowReader.Read(path))
             {
+                if (ConversationalRows.Prompt(row, style.ChatTemplate) is { } chat)
+                {
+                    texts.Add((chat.Text, chat.Rendered));
+                    continue;
+                }
                 string? text = null;
                 foreach (var key in new[] { "prompt", "instruction", "question" })
                     if (row.HasValue(key)) { text = row.GetString(key); break; }
                 if (text is null && row.HasValue("chosen")) text = HhDialogue.ExtractConversation(row.GetString("chosen")).Human;
                 if (text is null) throw row.Error("no prompt", "expected a 'prompt', 'instruction', 'question' or hh-rlhf 'chosen' field");
-                texts.Add(text);
+                texts.Add((text, null));
             }
         }
         var prompts = new List<int[]>();
         int tooLong = 0, empty = 0;
-        foreach (var text in texts)
+        foreach (var (text, rendered) in texts)
         {
             if (string.IsNullOrWhiteSpace(text)) { empty++; continue; }
-            var ids = tokenizer.Encode(style.Render(text));
+            var ids = tokenizer.Encode(rendered ?? style.Render(text));
             if (ids.Length > maxPromptTokens) { tooLong++; continue; }
             prompts.Add(ids);
         }

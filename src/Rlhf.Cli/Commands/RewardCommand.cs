@@ -62,7 +62,7 @@ internal static class RewardCommand
             int pad = rewardModel.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.EosTokenId ?? 0;
             rewardModel.PadTokenId = pad; // saved in config.json: transformers pools at the last id that is not this one
             int? eos = tokenizer.EosTokenId ?? modelConfig.EosTokenId;
-            var options = data.Resolve(settings, tokenizer, modelConfig.ContextLength, DataTask.Reward) with { EosTokenId = eos };
+            var options = data.Resolve(settings, tokenizer, modelConfig.ContextLength, DataTask.Reward, modelDir) with { EosTokenId = eos };
             var examples = Prepare(console, dataset, options, tokenizer, eos, useMargins);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, tokenizer, eos, useMargins));
             using var task = new RewardTask(rewardModel, config, pad, tokenizer.Save);
@@ -88,7 +88,7 @@ internal static class RewardCommand
     {
         var format = options.Format == DataFormat.Auto ? DataInspector.Inspect(path, maxRows: 1).Format : options.Format;
         var encoder = options.Encoder ?? new DelegateTextEncoder(text => tokenizer.Encode(text));
-        int[] Encode(string prompt, string response) => TokenSequences.Whole(encoder, prompt, response, options.Template, eos);
+        int[] Encode(string prompt, string response, bool chatRendered = false) => TokenSequences.Whole(encoder, prompt, response, options.Template, chatRendered ? null : eos);
         List<RewardExample> examples;
         DataReport report;
         if (format == DataFormat.Ranked)
@@ -118,7 +118,7 @@ internal static class RewardCommand
             var result = PreferencePipeline.Run(path, options with { Format = format });
             report = result.Report;
             examples = result.Examples
-                .Select(p => new RewardExample([Encode(p.Prompt, p.Chosen), Encode(p.Prompt, p.Rejected)], useMargins ? p.Margin : null))
+                .Select(p => new RewardExample([Encode(p.Prompt, p.Chosen, p.ChatRendered), Encode(p.Prompt, p.Rejected, p.ChatRendered)], useMargins ? p.Margin : null))
                 .ToList();
         }
         TrainingRunner.Line(console, report.ToString().TrimEnd());

@@ -35,7 +35,7 @@ internal static class SftCommand
             var arguments = training.Resolve(settings);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
-            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft) with { EosTokenId = folder.EosTokenId };
+            var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft, modelDir) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));
             using var task = new SftTask(folder.Model, folder.PadTokenId, directory => SaveExtras(folder, directory));
@@ -53,7 +53,9 @@ internal static class SftCommand
         TrainingRunner.Line(console, result.Report.ToString().TrimEnd());
         if (result.Examples.Count == 0) throw new ArgumentException($"No examples left in {path} after filtering (see the report above).");
         return result.Examples
-            .Select(e => new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))
+            .Select(e => e.Turns is { } turns
+                ? SftExample.FromPieces(folder.Tokenizer.Encode(e.Instruction), TokenSequences.Turns(options.Encoder!, e.Instruction, turns))
+                : new SftExample(folder.Tokenizer.Encode(e.Instruction), DataOptions.EncodeResponse(folder.Tokenizer, e.Response, options.Template, folder.EosTokenId)))
             .ToArray();
     }
 }

@@ -17,7 +17,7 @@ public static class Datasets
     public static IReadOnlyList<PreferenceExample> ReadPreferences(string path)
     {
         RequireFile(path);
-        var options = new DataPipelineOptions { Task = DataTask.Dpo };
+        var options = new DataPipelineOptions { Task = DataTask.Dpo, FlattenMessages = true }; // no model, so no chat template: messages take the default template
         return PreferencePipeline.Run(path, options).Examples
             .Select(p => new PreferenceExample(p.Prompt, WithoutEos(p.Chosen, options), WithoutEos(p.Rejected, options))).ToArray();
     }
@@ -29,7 +29,7 @@ public static class Datasets
     public static IReadOnlyList<Demonstration> ReadDemonstrations(string path)
     {
         RequireFile(path);
-        var options = new DataPipelineOptions { Task = DataTask.Sft };
+        var options = new DataPipelineOptions { Task = DataTask.Sft, FlattenMessages = true };
         return SftPipeline.Run(path, options).Examples
             .Select(e => new Demonstration(e.Instruction, WithoutEos(e.Response, options))).ToArray();
     }

@@ -10,14 +10,16 @@ internal sealed record ChatExample(string Location, string Kind, IReadOnlyList<(
 {
     /// <summary>The first conversational row of <paramref name="path"/> rendered with <paramref name="template"/>, or null when
     /// the file has none. A row with an unknown role or a non-string content is a DataFormatException naming it.</summary>
-    public static ChatExample? FirstInFile(string path, ChatTemplate template)
+    public static ChatExample? FirstInFile(string path, ChatTemplate template, string? eos = null)
     {
         foreach (var row in DataRowReader.Read(path, skipBadRows: true))
-            if (Render(row, template) is { } example) return example;
+            if (Render(row, template, eos) is { } example) return example;
         return null;
     }
 
-    public static ChatExample? Render(DataRow row, ChatTemplate template)
+    /// <summary>The row as the trainers render it (<see cref="ConversationalRows"/>); <paramref name="eos"/> ends the
+    /// trained part of an assistant turn.</summary>
+    public static ChatExample? Render(DataRow row, ChatTemplate template, string? eos = null)
     {
         bool IsList(string field) => row.Value.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Array;
         try
@@ -30,13 +32,13 @@ internal sealed record ChatExample(string Location, string Kind, IReadOnlyList<(
             }
             if (IsList("messages"))
             {
-                var pieces = ChatRendering.Segments(template, DataFormats.ParseMessages(row, "messages"));
-                return new ChatExample(row.Location, "messages", [.. pieces.Select(s => (s.Trained ? "trained" : "context", s.Text, s.Trained))]);
+                var (pieces, _) = ConversationalRows.SftPieces(row, template, eos);
+                return new ChatExample(row.Location, "messages", [.. pieces.Where(p => p.Text.Length > 0).Select(s => (s.Trained ? "trained" : "context", s.Text, s.Trained))]);
             }
             if (IsList("prompt") && IsList("completion"))
             {
-                var (p, c) = ChatRendering.PromptCompletion(template, DataFormats.ParseMessages(row, "prompt"), DataFormats.ParseMessages(row, "completion"));
-                return new ChatExample(row.Location, "prompt-completion", [("prompt", p, false), ("completion", c, true)]);
+                var (pieces, _) = ConversationalRows.SftPieces(row, template, eos);
+                return new ChatExample(row.Location, "prompt-completion", [("prompt", pieces[0].Text, false), ("completion", pieces[1].Text, true)]);
             }
             if (IsList("prompt"))
                 return new ChatExample(row.Location, "prompt", [("prompt", ChatRendering.Prompt(template, DataFormats.ParseMessages(row, "prompt")), false)]);

@@ -59,6 +59,17 @@ internal sealed record DataPipelineOptions
     /// <summary>The template that renders prompts and responses; <see cref="PromptTemplate.Raw"/> for pre-rendered data.</summary>
     public PromptTemplate Template { get; init; } = PromptTemplate.Default;
 
+    /// <summary>
+    /// The model's chat template: conversational rows (TRL's message lists: <c>messages</c>, <c>prompt</c>/<c>completion</c>,
+    /// <c>prompt</c>/<c>chosen</c>/<c>rejected</c>) are rendered with it as TRL's apply_chat_template does
+    /// (<see cref="ConversationalRows"/>). Null: such rows are an error naming the row, unless <see cref="FlattenMessages"/>.
+    /// </summary>
+    public Rlhf.Text.ChatTemplate? ChatTemplate { get; init; }
+
+    /// <summary>Without a chat template, flatten message lists into <see cref="Template"/> (a single user turn is its
+    /// content; a longer dialogue "Human: …\n\nAssistant: …") instead of rejecting them; for a template chosen on purpose.</summary>
+    public bool FlattenMessages { get; init; }
+
     /// <summary>The EOS text the template appends (GPT-2's <c>&lt;|endoftext|&gt;</c>).</summary>
     public string Eos { get; init; } = "<|endoftext|>";
 

@@ -81,7 +81,17 @@ internal static class PreferencePipeline
                     }
                     distinct++;
                 }
-                var rendered = pair.Render(options.Template, options.Eos);
+                PreferencePair rendered;
+                try
+                {
+                    rendered = pair.Conversation is null ? pair.Render(options.Template, options.Eos)
+                        : ConversationalRows.RenderPreference(row, pair, options.ChatTemplate!);
+                }
+                catch (DataFormatException e) when (options.SkipBadRows)
+                {
+                    report.AddBadRow(e);
+                    continue;
+                }
                 if (LengthDrop(rendered, options) is { } tooLong)
                 {
                     report.AddDrop(tooLong, row.Location);
@@ -111,11 +121,13 @@ internal static class PreferencePipeline
     {
         if (options.Encoder is not { } encoder)
             return null;
+        // A chat template writes the end of each turn: TRL appends EOS to plain-text rows only.
+        int? eosTokenId = rendered.ChatRendered ? null : options.EosTokenId;
         if (options.MeasuresWholeText)
         {
             // The textbook's reward data: len(input_ids_chosen) <= max_length and len(input_ids_rejected) <= max_length.
-            int chosen = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Chosen, options.Template, options.EosTokenId).Length;
-            int rejected = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Rejected, options.Template, options.EosTokenId).Length;
+            int chosen = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Chosen, options.Template, eosTokenId).Length;
+            int rejected = TokenSequences.Whole(encoder, rendered.Prompt, rendered.Rejected, options.Template, eosTokenId).Length;
             return chosen == 0 || rejected == 0 ? DropReasons.EmptyText
                 : chosen > options.MaxLength || rejected > options.MaxLength ? DropReasons.TextTooLong : null;
         }
@@ -123,7 +135,8 @@ internal static class PreferencePipeline
         int promptLength = encoder.CountTokens(rendered.Prompt);
         if (promptLength > options.MaxPromptLength)
             return DropReasons.PromptTooLong;
-        int Total(string response) => promptLength + TokenSequences.Response(encoder, response, options.Template, options.EosTokenId).Length;
+        int Total(string response) => promptLength + (rendered.ChatRendered ? TokenSequences.After(encoder, rendered.Prompt, response)
+            : TokenSequences.Response(encoder, response, options.Template, eosTokenId)).Length;
         return Total(rendered.Chosen) > options.MaxLength || (options.CheckRejectedLength && Total(rendered.Rejected) > options.MaxLength)
             ? DropReasons.TotalTooLong : null;
     }
@@ -154,6 +167,12 @@ internal static class PreferencePipeline
                 var pair = DataFormats.ParsePreference(row, format);
                 bool multi = HhDialogue.CountHuman(pair.Prompt + pair.Chosen) >= 2 || HhDialogue.CountHuman(pair.Prompt + pair.Rejected) >= 2;
                 return (multi, [pair], EmptyDrop(options, pair.Prompt, pair.Chosen, options.LetMeExplain ? pair.Chosen : pair.Rejected));
+            }
+            case DataFormat.PreferenceConversational when ConversationalRows.TemplateFor(row, options) is not null:
+            {
+                var pair = ConversationalRows.RawPreference(row);
+                return (DataFormats.CountUserTurns(pair.Conversation!.Prompt) > 1, [pair],
+                    EmptyDrop(options, pair.Prompt, pair.Chosen, options.LetMeExplain ? pair.Chosen : pair.Rejected));
             }
             case DataFormat.PreferenceConversational:
             {

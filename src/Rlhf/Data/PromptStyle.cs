@@ -13,12 +13,16 @@ internal sealed class PromptStyle
 
     private readonly Func<string, string>? chat;
 
-    private PromptStyle(Source source, PromptTemplate template, Func<string, string>? chat)
+    private PromptStyle(Source source, PromptTemplate template, Func<string, string>? chat, ChatTemplate? chatTemplate = null)
     {
         Kind = source;
         Template = template;
         this.chat = chat;
+        ChatTemplate = chatTemplate;
     }
+
+    /// <summary>The model folder's chat template when the style renders with it (it renders prompts given as message lists too).</summary>
+    public ChatTemplate? ChatTemplate { get; }
 
     public Source Kind { get; }
 
@@ -47,7 +51,8 @@ internal sealed class PromptStyle
             string text = Unescape(templateText);
             return new(Source.Template, PromptTemplate.Parse(text.Contains("{response}", StringComparison.Ordinal) ? text : text + "{response}"), null);
         }
-        return modelFolder is not null && ChatTemplateOf(modelFolder) is { } chat ? new(Source.ChatTemplate, PromptTemplate.Default, chat) : Default;
+        if (modelFolder is null || !Directory.Exists(modelFolder) || ChatTemplate.TryLoad(modelFolder) is not { } loaded) return Default;
+        return new(Source.ChatTemplate, PromptTemplate.Default, user => loaded.Render([ChatMessage.User(user)], addGenerationPrompt: true), loaded);
     }
 
     /// <summary>

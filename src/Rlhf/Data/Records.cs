@@ -10,6 +10,15 @@ namespace Rlhf.Data;
 /// </summary>
 internal sealed record PreferencePair(string Prompt, string Chosen, string Rejected, float? Margin = null)
 {
+    /// <summary>True when the texts come from the model's chat template (TRL's conversational rows): the template
+    /// writes the end-of-turn text, so no EOS id is appended to the responses (TRL adds EOS to plain text only).</summary>
+    public bool ChatRendered { get; init; }
+
+    /// <summary>A conversational row's messages after TRL's prompt extraction (raw pairs only). The last message of
+    /// each completion takes <see cref="Chosen"/> / <see cref="Rejected"/> when rendered, so the recipes that rewrite
+    /// the answers (Let me explain.) apply to conversations too.</summary>
+    internal ChatConversation? Conversation { get; init; }
+
     /// <summary>The pair with the template applied: prompt part and response parts (EOS appended by the template).</summary>
     public PreferencePair Render(PromptTemplate template, string eos) =>
         new(template.RenderPrompt(Prompt), template.RenderResponse(Chosen, eos), template.RenderResponse(Rejected, eos), Margin);
@@ -22,6 +31,11 @@ internal sealed record PreferencePair(string Prompt, string Chosen, string Rejec
 /// </summary>
 internal sealed record InstructionExample(string Instruction, string Response)
 {
+    /// <summary>Set when rendered with the model's chat template: the pieces after <see cref="Instruction"/> (their
+    /// concatenation is <see cref="Response"/>), each tokenized apart; the loss covers the trained ones (the assistant
+    /// turns, TRL's assistant_only_loss). No EOS id is appended: the template writes the end of each turn.</summary>
+    public IReadOnlyList<ChatTurn>? Turns { get; init; }
+
     public InstructionExample Render(PromptTemplate template, string eos) =>
         new(template.RenderPrompt(Instruction), template.RenderResponse(Response, eos));
 }
@@ -41,3 +55,9 @@ internal sealed record RankedExample(string Prompt, IReadOnlyList<string> Respon
                     Scores is null ? null : (float)(Scores[i] - Scores[j]));
     }
 }
+
+/// <summary>One piece of a chat-rendered SFT example: its text and whether the loss covers it.</summary>
+internal sealed record ChatTurn(string Text, bool Trained);
+
+/// <summary>A conversational preference row as TRL reads it: prompt messages, then each side's completion messages.</summary>
+internal sealed record ChatConversation(IReadOnlyList<Rlhf.Text.ChatMessage> Prompt, IReadOnlyList<Rlhf.Text.ChatMessage> Chosen, IReadOnlyList<Rlhf.Text.ChatMessage> Rejected);

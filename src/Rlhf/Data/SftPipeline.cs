@@ -6,7 +6,8 @@ namespace Rlhf.Data;
 /// (Instruction = prompt part, Response = response part with EOS) and a report. Steps: <c>read</c>,
 /// <c>single-turn</c> (hh text with "Human: " twice or more in chosen or rejected — the same rows as the reward
 /// data — or messages with more than one user turn), <c>extract</c> (a dialogue without "Assistant: " is dropped;
-/// empty texts only with <see cref="DataPipelineOptions.DropEmptyAnswers"/>), <c>length</c> (prompt ≤
+/// empty texts only with <see cref="DataPipelineOptions.DropEmptyAnswers"/>; conversational rows are rendered with
+/// <see cref="DataPipelineOptions.ChatTemplate"/>, see <see cref="ConversationalRows.Sft"/>), <c>length</c> (prompt ≤
 /// MaxPromptLength and prompt + response ≤ MaxLength, the parts tokenized apart as the policy sees them; skipped
 /// without an encoder).
 /// </summary>
@@ -47,7 +48,7 @@ internal static class SftPipeline
                     continue;
                 }
                 extracted++;
-                var rendered = example.Render(options.Template, options.Eos);
+                var rendered = example.Turns is null ? example.Render(options.Template, options.Eos) : example;
                 if (options.Encoder is { } encoder)
                 {
                     int promptLength = encoder.CountTokens(rendered.Instruction);
@@ -56,7 +57,9 @@ internal static class SftPipeline
                         report.AddDrop(DropReasons.PromptTooLong, row.Location);
                         continue;
                     }
-                    int responseLength = TokenSequences.Response(encoder, rendered.Response, options.Template, options.EosTokenId).Length;
+                    // Chat-rendered turns are tokenized as the trainer does (each after the text before it) and carry their end-of-turn text.
+                    int responseLength = rendered.Turns is { } turns ? TokenSequences.Turns(encoder, rendered.Instruction, turns).Sum(t => t.Ids.Length)
+                        : TokenSequences.Response(encoder, rendered.Response, options.Template, options.EosTokenId).Length;
                     if (promptLength + responseLength > options.MaxLength)
                     {
                         report.AddDrop(DropReasons.TotalTooLong, row.Location);
@@ -81,6 +84,12 @@ internal static class SftPipeline
 
     private static (bool MultiTurn, bool NoAssistant, InstructionExample Example) Extract(DataRow row, DataPipelineOptions options)
     {
+        if (ConversationalRows.IsConversational(row) && (row.Has("messages") || row.Has("completion"))
+            && ConversationalRows.TemplateFor(row, options) is { } chat)
+        {
+            var (multiTurn, chatExample) = ConversationalRows.Sft(row, chat, options.Eos);
+            return (multiTurn, chatExample is null, chatExample ?? new InstructionExample("", ""));
+        }
         bool plainFields = row.Has("instruction") || row.Has("question") || row.Has("prompt");
         string? hhField = plainFields ? null : row.Has("text") ? "text" : row.Has("chosen") && !row.Has("messages") ? "chosen" : null;
         if (hhField is not null)

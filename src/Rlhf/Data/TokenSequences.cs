@@ -15,6 +15,32 @@ internal static class TokenSequences
     public static int[] Response(ITextEncoder encoder, string response, PromptTemplate template, int? eosTokenId) =>
         WithEos(encoder.Encode(response), template, eosTokenId);
 
+    /// <summary>
+    /// TRL's completion ids for chat-rendered text: <c>encode(prefix + text)[len(encode(prefix)):]</c> (DPOTrainer and
+    /// SFTTrainer's tokenize_fn), so a completion is tokenized as it follows its prompt; alone, a SentencePiece
+    /// normalizer (Prepend "▁") would start it with a word boundary the model never saw there.
+    /// </summary>
+    public static int[] After(ITextEncoder encoder, string prefix, string text)
+    {
+        if (prefix.Length == 0) return encoder.Encode(text);
+        int[] whole = encoder.Encode(prefix + text);
+        int start = encoder.CountTokens(prefix);
+        return whole.Length > start ? whole[start..] : [];
+    }
+
+    /// <summary>A chat-rendered SFT example's turns, each tokenized after everything before it (<see cref="After"/>).</summary>
+    public static List<(int[] Ids, bool Trained)> Turns(ITextEncoder encoder, string instruction, IReadOnlyList<ChatTurn> turns)
+    {
+        var result = new List<(int[], bool)>(turns.Count);
+        string prefix = instruction;
+        foreach (var turn in turns)
+        {
+            result.Add((After(encoder, prefix, turn.Text), turn.Trained));
+            prefix += turn.Text;
+        }
+        return result;
+    }
+
     private static int[] WithEos(int[] ids, PromptTemplate template, int? eosTokenId) =>
         eosTokenId is int eos && !template.HasEos && (ids.Length == 0 || ids[^1] != eos) ? [.. ids, eos] : ids;
 }

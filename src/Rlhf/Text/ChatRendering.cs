@@ -22,17 +22,22 @@ internal static class ChatRendering
     public static (string Prompt, string Chosen, string Rejected) Preference(ChatTemplate template, IReadOnlyList<ChatMessage>? prompt, IReadOnlyList<ChatMessage> chosen, IReadOnlyList<ChatMessage> rejected, DateTime? now = null)
     {
         now ??= DateTime.Now;
-        if (prompt is null || prompt.Count == 0)
-        {
-            int shared = 0;
-            while (shared < chosen.Count && shared < rejected.Count && chosen[shared] == rejected[shared]) shared++;
-            if (shared == 0) throw new FormatException("chosen and rejected share no leading messages, so there is no prompt; give a \"prompt\" field.");
-            prompt = chosen.Take(shared).ToList();
-            chosen = chosen.Skip(shared).ToList();
-            rejected = rejected.Skip(shared).ToList();
-        }
+        (prompt, chosen, rejected) = SplitPrompt(prompt, chosen, rejected);
         string promptText = Prompt(template, prompt, now);
         return (promptText, Continuation(template, promptText, [.. prompt, .. chosen], now), Continuation(template, promptText, [.. prompt, .. rejected], now));
+    }
+
+    /// <summary>TRL's maybe_extract_prompt on message lists: an explicit prompt is kept as it is; without one the prompt
+    /// is the longest run of leading messages chosen and rejected share, and each side keeps the rest.</summary>
+    public static (IReadOnlyList<ChatMessage> Prompt, IReadOnlyList<ChatMessage> Chosen, IReadOnlyList<ChatMessage> Rejected) SplitPrompt(
+        IReadOnlyList<ChatMessage>? prompt, IReadOnlyList<ChatMessage> chosen, IReadOnlyList<ChatMessage> rejected)
+    {
+        if (prompt is { Count: > 0 }) return (prompt, chosen, rejected);
+        int shared = 0;
+        while (shared < chosen.Count && shared < rejected.Count && chosen[shared] == rejected[shared]) shared++;
+        if (shared == 0) throw new FormatException("chosen and rejected share no leading messages, so there is no prompt; give a \"prompt\" field.");
+        if (shared == chosen.Count || shared == rejected.Count) throw new FormatException("one side has no messages after the prompt chosen and rejected share, so there is nothing to compare.");
+        return (chosen.Take(shared).ToList(), chosen.Skip(shared).ToList(), rejected.Skip(shared).ToList());
     }
 
     /// <summary>A `messages` row cut into pieces at turn boundaries; Trained marks the assistant turns, which the SFT

@@ -1,8 +1,6 @@
 // `rlhf data inspect --model DIR` shows the first conversational row rendered with the folder's chat template.
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Rlhf.Tests.Support;
-using Rlhf.Text;
 using Xunit;
 
 namespace Rlhf.Tests.Cli;
@@ -10,17 +8,12 @@ namespace Rlhf.Tests.Cli;
 [Collection("Console")]
 public sealed class DataInspectChatTests : IDisposable
 {
-    private const string ChatMl = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
     private readonly TempDirectory dir = new();
     private readonly string model;
 
     public DataInspectChatTests()
     {
-        model = TinyModels.Create(dir.Sub("model"));
-        string configPath = Path.Combine(model, ChatTemplate.ConfigFileName);
-        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
-        config["chat_template"] = ChatMl;
-        File.WriteAllText(configPath, config.ToJsonString());
+        model = TinyModels.WithChatTemplate(TinyModels.Create(dir.Sub("model")), TinyModels.ChatMl);
     }
 
     public void Dispose() => dir.Dispose();

@@ -1,6 +1,5 @@
 // `rlhf tokenize --messages`: a conversation rendered with the folder's chat template, as text or {"text", "ids"}.
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Rlhf.Tests.Support;
 using Rlhf.Text;
 using Xunit;
@@ -16,12 +15,7 @@ public sealed class TokenizeMessagesTests : IDisposable
 
     public TokenizeMessagesTests()
     {
-        model = TinyModels.Create(dir.Sub("model"));
-        using var templates = JsonDocument.Parse(File.ReadAllText(Fixtures.Path("chat_templates", "templates.json")));
-        string configPath = Path.Combine(model, ChatTemplate.ConfigFileName);
-        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
-        config["chat_template"] = templates.RootElement.GetProperty("smollm2").GetProperty("template").GetString();
-        File.WriteAllText(configPath, config.ToJsonString());
+        model = TinyModels.WithChatTemplate(TinyModels.Create(dir.Sub("model")), TinyModels.FixtureChatTemplate("smollm2"));
         messages = dir.Sub("messages.json");
         File.WriteAllText(messages, """[{"role": "user", "content": "What do bees make?"}, {"role": "assistant", "content": "Honey."}, {"role": "user", "content": "And?"}]""");
     }

@@ -158,7 +158,7 @@ public sealed class PipelineTests
              {"chosen":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"user","content":"Q2"},{"role":"assistant","content":"A2"}],
               "rejected":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"},{"role":"user","content":"Q2"},{"role":"assistant","content":"B2"}]}]
             """);
-        var (cp, cr) = PreferencePipeline.Run(conv, new DataPipelineOptions());
+        var (cp, cr) = PreferencePipeline.Run(conv, new DataPipelineOptions { FlattenMessages = true });
         Assert.Equal([new PreferencePair("### Question: Q\n### Answer: ", "A<|endoftext|>", "B<|endoftext|>")], cp);
         Assert.Equal(1, cr.Dropped(DropReasons.MultiTurn));
         Assert.Equal($"{conv}:element 2", cr.Drops.Single().FirstLocation);
@@ -210,7 +210,7 @@ public sealed class PipelineTests
             "{\"messages\":[{\"role\":\"user\",\"content\":\"U\"},{\"role\":\"assistant\",\"content\":\"V\"}]}",
             "{\"prompt\":\"one two three four five six seven eight\",\"completion\":\"x\"}",
             "{\"instruction\":\"nothing\"}") + "\n");
-        var options = new DataPipelineOptions { Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true, Task = DataTask.Sft };
+        var options = new DataPipelineOptions { Encoder = new WordEncoder(), MaxLength = 20, MaxPromptLength = 10, SkipBadRows = true, Task = DataTask.Sft, FlattenMessages = true };
         var (examples, report) = SftPipeline.Run(path, options);
         Assert.Equal([("read", 6), ("single-turn", 5), ("extract", 5), ("length", 4)], report.Steps.Select(s => (s.Name, s.Count)));
         Assert.Equal(1, report.Dropped("missing field 'response'"));

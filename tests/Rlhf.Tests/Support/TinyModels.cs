@@ -31,6 +31,26 @@ public static class TinyModels
         return directory;
     }
 
+    /// <summary>Plain ChatML: each message as &lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n, then the assistant header.</summary>
+    public const string ChatMl = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /// <summary>Sets tokenizer_config.json's chat_template in <paramref name="folder"/> (the file's other keys kept).</summary>
+    public static string WithChatTemplate(string folder, string template)
+    {
+        string configPath = Path.Combine(folder, ChatTemplate.ConfigFileName);
+        var config = File.Exists(configPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
+        config["chat_template"] = template;
+        File.WriteAllText(configPath, config.ToJsonString());
+        return folder;
+    }
+
+    /// <summary>A chat template of tests/fixtures/chat_templates/templates.json (the models' own, as they ship).</summary>
+    public static string FixtureChatTemplate(string name)
+    {
+        using var templates = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Fixtures.Path("chat_templates", "templates.json")));
+        return templates.RootElement.GetProperty(name).GetProperty("template").GetString()!;
+    }
+
     /// <summary>A reward-model folder (random score head, last-token pooling) on <paramref name="causalLm"/> with its tokenizer.</summary>
     public static string CreateRewardModel(string directory, string causalLm, ulong seed = 1)
     {

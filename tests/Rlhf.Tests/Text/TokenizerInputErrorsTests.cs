@@ -97,4 +97,20 @@ public sealed class TokenizerInputErrorsTests : IDisposable
         var error = Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromFolder(folder.Path));
         Assert.Contains("model.type must be a string", error.Message);
     }
+
+    /// <summary>An unknown pipeline type is named, clipped: a 5,000-character type does not become a 5,000-character message.</summary>
+    [Theory]
+    [InlineData("normalizer")]
+    [InlineData("pre_tokenizer")]
+    [InlineData("decoder")]
+    [InlineData("post_processor")]
+    public void HugeUnknownPipelineTypesAreClippedInMessages(string part)
+    {
+        string huge = new('x', 5_000);
+        File.WriteAllText(folder.File("tokenizer.json"), $$$"""{"{{{part}}}": {"type": "{{{huge}}}"}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}""");
+        var error = Assert.Throws<ModelFormatException>(() => BpeTokenizer.FromFolder(folder.Path));
+        Assert.Contains("is not supported", error.Message);
+        Assert.Contains("5,000 characters", error.Message);
+        Assert.True(error.Message.Length < 400, $"message of {error.Message.Length} characters");
+    }
 }

@@ -85,6 +85,25 @@ public class GrpoTrainingTests
         Assert.Equal(before, task.Parameters.Parameters.SelectMany(p => p.Value.ToArray()).ToArray());
     }
 
+    /// <summary>generation_config.json's eos_token_id list ends completions too: with every byte a stop id, each
+    /// completion is one token long (without them the random policy writes up to the length limit).</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CompletionsStopOnAnyIdOfTheStopList(bool stopOnEveryByte)
+    {
+        using var dir = new TempDirectory();
+        var config = new GrpoConfig { NumGenerations = 2, PerDeviceTrainBatchSize = 4, MaxCompletionLength = 6 };
+        var lengths = new List<int>();
+        var policy = Gpt2Model.CreateRandom(Tiny, 1);
+        using var task = new GrpoTask(policy, null, Bytes, new RewardSet([new DelegateCompletionReward("length", (_, c, _) => { lock (lengths) lengths.Add(c.Length); return c.Length; })]),
+            config, 256, 256, seed: 5) { StopTokenIds = stopOnEveryByte ? [.. Enumerable.Range(0, 256)] : [] };
+        new TrainingLoop<GrpoExample>(task, Arguments(dir.Path, config, 1), Prompts(2)).Run();
+        Assert.NotEmpty(lengths);
+        if (stopOnEveryByte) Assert.All(lengths, l => Assert.InRange(l, 0, 1)); // one byte: one character (or U+FFFD), none for EOS
+        else Assert.Contains(lengths, l => l > 1);
+    }
+
     [Fact]
     public void AnUnscorableCompletionSkipsTheStepAndNamesThePrompt()
     {

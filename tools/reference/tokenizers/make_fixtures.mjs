@@ -8,6 +8,7 @@
 import fs from "fs";
 import path from "path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { texts } from "./texts.mjs";
 
 const [baseDir, outDir] = process.argv.slice(2);
 if (!baseDir || !outDir) {
@@ -162,36 +163,6 @@ kinds.llama2_metaspace = {
     model_max_length: 4096, clean_up_tokenization_spaces: false },
 };
 
-// Prose, code, whitespace runs, digits, emoji, CJK, combining marks, upper-case contractions, added tokens in text.
-const texts = [
-  "Hello world! This is a test of the tokenizer.",
-  "The quick brown fox jumps over the lazy dog. It's 2024; we've paid $1,234.56 for 3 items.",
-  "I'M SURE THEY'LL SAY IT'S FINE, DON'T YOU THINK? She'd've known.",
-  "numbers: 0 7 42 123 1234 12345 3.14159 1e-9 0x1F 2,000,000",
-  "def tokenize(text: str) -> list[int]:\n    return [vocab[w] for w in text.split()]  # comment\n",
-  "for (int i = 0; i < n; i++)\n{\n\tsum += values[i] * 2;\n}\r\n",
-  "   leading spaces, trailing spaces   ",
-  "many     internal      spaces\n\n\nand\tnewlines\r\n\r\n  indented",
-  " ",
-  "\n",
-  "a",
-  "Café naïve résumé façade Ångström — déjà vu.",
-  "Cafe\u0301 decomposed e\u0301 vs composed é",
-  "你好，世界！这是一个测试。",
-  "日本語のテキストとカタカナ、ひらがな。",
-  "한국어 텍스트입니다.",
-  "Emoji 😀😃 🚀🔥 👍🏽 ❤️ 🇯🇵 👨‍👩‍👧 end",
-  "😀a 🚀b x😀y",
-  "rare ☃ snowman and ꙮ multiocular o",
-  "The tokenization merges use the vocabulary.",
-  "<|im_start|>user\nHi there!<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>",
-  "text<|endoftext|>more text <|endoftext|> spaced",
-  "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
-  "<s>[INST] Hi [/INST] Hello</s><s> again",
-  "<|user|>   \nHow are you?</s>   <|assistant|>\nFine.",
-  "call <tool_call>{\"name\": \"f\"}</tool_call> done",
-  "<unk> literal and <0x41> byte-looking text",
-];
 
 fs.mkdirSync(outDir, { recursive: true });
 const pkg = JSON.parse(fs.readFileSync(new URL("./node_modules/@huggingface/tokenizers/package.json", import.meta.url), "utf8"));

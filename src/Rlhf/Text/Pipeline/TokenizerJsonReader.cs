@@ -24,7 +24,7 @@ internal static class TokenizerJsonReader
         {
             if (model.TryGetProperty(affix, out var value) && value.ValueKind == JsonValueKind.String && value.GetString()!.Length > 0)
             {
-                throw new ModelFormatException(path, $"model.{affix} \"{value.GetString()}\" is not supported (no Llama or GPT family uses it)");
+                throw new ModelFormatException(path, $"model.{affix} \"{JsonText.Clip(value.GetString()!)}\" is not supported (no Llama or GPT family uses it)");
             }
         }
         if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() != 0)
@@ -106,7 +106,7 @@ internal static class TokenizerJsonReader
             "Prepend" => new PrependNormalizer(String(path, element, "prepend", where)),
             "Replace" => new ReplaceNormalizer(ReadPattern(path, element, where), String(path, element, "content", where)),
             "Sequence" => new SequenceNormalizer([.. Items(path, element, "normalizers", where).Select(x => ReadNormalizer(path, x.Item, x.Where))]),
-            _ => throw new ModelFormatException(path, $"{where}: normalizer type \"{type}\" is not supported"),
+            _ => throw new ModelFormatException(path, $"{where}: normalizer type \"{JsonText.Clip(type)}\" is not supported"),
         };
     }
 
@@ -130,14 +130,14 @@ internal static class TokenizerJsonReader
                     "Removed" => SplitBehavior.Removed,
                     "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
                     "MergedWithNext" => SplitBehavior.MergedWithNext,
-                    _ => throw new ModelFormatException(path, $"{where}: Split behavior \"{behavior}\" is not supported"),
+                    _ => throw new ModelFormatException(path, $"{where}: Split behavior \"{JsonText.Clip(behavior)}\" is not supported"),
                 };
                 return new SplitPreTokenizer(ReadPattern(path, element, where), parsed, Bool(element, "invert", false));
             }
             case "Sequence":
                 return new SequencePreTokenizer([.. Items(path, element, "pretokenizers", where).Select(x => ReadPreTokenizer(path, x.Item, x.Where))]);
             default:
-                throw new ModelFormatException(path, $"{where}: pre-tokenizer type \"{type}\" is not supported");
+                throw new ModelFormatException(path, $"{where}: pre-tokenizer type \"{JsonText.Clip(type)}\" is not supported");
         }
     }
 
@@ -153,7 +153,7 @@ internal static class TokenizerJsonReader
             "Strip" => new StripDecoder(SingleChar(path, String(path, element, "content", where), where), Int(element, "start"), Int(element, "stop")),
             "Metaspace" => new MetaspaceDecoder(Replacement(path, element, where), ReadPrependScheme(path, element, where)),
             "Sequence" => new SequenceDecoder([.. Items(path, element, "decoders", where).Select(x => ReadDecoder(path, x.Item, x.Where))]),
-            _ => throw new ModelFormatException(path, $"{where}: decoder type \"{type}\" is not supported"),
+            _ => throw new ModelFormatException(path, $"{where}: decoder type \"{JsonText.Clip(type)}\" is not supported"),
         };
     }
 
@@ -194,7 +194,7 @@ internal static class TokenizerJsonReader
                 return;
             }
             default:
-                throw new ModelFormatException(path, $"{where}: post-processor type \"{type}\" is not supported");
+                throw new ModelFormatException(path, $"{where}: post-processor type \"{JsonText.Clip(type)}\" is not supported");
         }
     }
 
@@ -241,7 +241,7 @@ internal static class TokenizerJsonReader
                 "always" => PrependScheme.Always,
                 "first" => PrependScheme.First,
                 "never" => PrependScheme.Never,
-                var other => throw new ModelFormatException(path, $"{where}: prepend_scheme \"{other}\" is not supported"),
+                var other => throw new ModelFormatException(path, $"{where}: prepend_scheme \"{JsonText.Clip(other ?? "")}\" is not supported"),
             };
         }
         return Bool(element, "add_prefix_space", true) ? PrependScheme.Always : PrependScheme.Never;
@@ -266,7 +266,7 @@ internal static class TokenizerJsonReader
             }
             catch (ArgumentException e)
             {
-                throw new ModelFormatException(path, $"{where}: the regex \"{regex.GetString()}\" is not supported ({e.Message})", e);
+                throw new ModelFormatException(path, $"{where}: the regex \"{JsonText.Clip(regex.GetString()!)}\" is not supported ({e.Message})", e);
             }
         }
         throw new ModelFormatException(path, $"{where}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}");

@@ -25,6 +25,10 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
     public RewardSet Rewards { get; }
     public GrpoConfig Config { get; }
     public int EosTokenId { get; }
+
+    /// <summary>Further ids that also end a sample (generation_config.json's eos_token_id list; Llama 3 Instruct lists three).</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Parameters;
 
@@ -160,7 +164,7 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         var options = new GenerationOptions
         {
             MaxNewTokens = Config.MaxCompletionLength, DoSample = perPrompt > 1, Temperature = Config.Temperature,
-            Seed = sampleSeed, EosTokenId = EosTokenId, PadTokenId = PadTokenId,
+            Seed = sampleSeed, EosTokenId = EosTokenId, EosTokenIds = StopTokenIds, PadTokenId = PadTokenId,
         };
         var results = Generator.Generate(Policy, repeated.Select(p => p.PromptIds).ToArray(), options);
         return results.Select((r, i) =>

@@ -29,6 +29,10 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDataParallelSelfStepp
     public IRewardFunction Reward { get; }
     public PpoConfig Config { get; }
     public int EosTokenId { get; }
+
+    /// <summary>Further ids that also end a sample (generation_config.json's eos_token_id list; Llama 3 Instruct lists three).</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Model.Parameters;
 
@@ -150,7 +154,7 @@ internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDataParallelSelfStepp
         var options = new GenerationOptions
         {
             MaxNewTokens = Config.MaxNewTokens, DoSample = true, Temperature = Config.Temperature,
-            Seed = Mix(seed, (ulong)rollout, 0) + (ulong)rank * 0xD1B54A32D192ED03UL, EosTokenId = EosTokenId, PadTokenId = PadTokenId,
+            Seed = Mix(seed, (ulong)rollout, 0) + (ulong)rank * 0xD1B54A32D192ED03UL, EosTokenId = EosTokenId, EosTokenIds = StopTokenIds, PadTokenId = PadTokenId,
         };
         return Generator.Generate(Policy.Model, prompts, options)
             .Select(r => new PpoRollout { PromptIds = r.PromptIds, ResponseIds = r.Ids, EndedWithEos = r.EndedWithEos })

@@ -1,4 +1,4 @@
-// Pads SFT examples into a causal-LM batch whose labels are exactly the response tokens.
+// Pads SFT examples into a causal-LM batch whose labels are exactly the response tokens (the trained ones of a conversation).
 using Rlhf.Models;
 
 namespace Rlhf.Training.Sft;
@@ -26,7 +26,8 @@ internal static class SftCollator
             for (int t = 0; t < example.Length; t++)
             {
                 mask[row + t] = 1f;
-                labels[row + t] = t >= example.PromptIds.Length;
+                int response = t - example.PromptIds.Length;
+                labels[row + t] = response >= 0 && (example.ResponseLabels is not { } trained || trained[response]);
             }
         }
         return new CausalLmBatch(batch, length, ids, mask, labels);
