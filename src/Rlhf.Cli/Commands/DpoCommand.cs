@@ -28,7 +28,7 @@ public static class DpoCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "The SFT model folder to train (the policy)." };
-        var refModel = new Option<string?>("--ref-model") { Description = "Reference model folder (default: a second copy of --model)." };
+        var refModel = new Option<string?>("--ref-model") { Description = "Reference model folder (default: a second copy of --model; with LoRA, the model with its adapters off)." };
         var beta = new Option<float>("--beta") { Description = "β: how strongly the policy is held to the reference.", DefaultValueFactory = _ => 0.3f };
         var lossType = new Option<string>("--loss-type") { Description = "sigmoid (DPO), ipo, hinge, robust.", DefaultValueFactory = _ => "sigmoid" };
         lossType.AcceptOnlyFromAmong(LossNames);
@@ -44,6 +44,8 @@ public static class DpoCommand
         };
         data.AddTo(command);
         training.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -52,7 +54,10 @@ public static class DpoCommand
             string? referenceDir = settings.Get(refModel);
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
+            lora.Resolve(settings, modelDir, arguments.Seed);
+            lora.AdapterFolder(settings);
             using var folder = ModelFolder.Load(modelDir);
+            var adapters = lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {
@@ -68,7 +73,8 @@ public static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var reference = free ? null : CausalLmRegistry.Load(referenceDir ?? modelDir);
+            // TRL with a PEFT model: the reference is the policy with its adapters disabled (no second copy).
+            var reference = free ? null : adapters is not null && referenceDir is null ? adapters.BaseModel : CausalLmRegistry.Load(referenceDir ?? modelDir);
             using var task = CreateTask(folder, reference, config);
             if (precomputeRef && !free)
             {

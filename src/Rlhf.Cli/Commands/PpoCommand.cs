@@ -28,7 +28,7 @@ public static class PpoCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "The SFT model folder (the policy starts here; also the reference unless --ref-model)." };
-        var refModel = new Option<string?>("--ref-model") { Description = "Frozen reference model folder (default: --model)." };
+        var refModel = new Option<string?>("--ref-model") { Description = "Frozen reference model folder (default: --model; with LoRA, the policy with its adapters off)." };
         var rewardModel = new Option<string?>("--reward-model") { Description = "Reward model folder (rlhf reward output); its tokenizer may differ from the policy's." };
         var dataset = new Option<string?>("--dataset") { Description = "Prompts: JSONL with prompt/instruction/question (or hh-rlhf rows), or plain text lines." };
         var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per forward/backward pass.", DefaultValueFactory = _ => 8 };
@@ -58,6 +58,8 @@ public static class PpoCommand
         };
         promptOptions.AddTo(command);
         training.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -67,6 +69,8 @@ public static class PpoCommand
             string data = InputFiles.RequireFile(settings.Require(dataset), "--dataset");
             if (settings.Get(refModel) is { } givenReference) InputFiles.RequireFolder(givenReference, "--ref-model");
             var resolved = training.Resolve(settings);
+            lora.Resolve(settings, modelDir, resolved.Seed);
+            lora.AdapterFolder(settings);
             var config = new PpoConfig
             {
                 BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
@@ -87,12 +91,13 @@ public static class PpoCommand
             var generation = File.Exists(generationPath) ? GenerationConfig.Load(generationPath) : null;
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
+            var adapters = lora.Apply(console, settings, policy.Model, modelDir, arguments.Seed); // the value head stays fully trained
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
-            using var reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
+            using var reference = adapters is not null && settings.Get(refModel) is null ? adapters.BaseModel : CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
             using var reward = LoadRewardModel(rewardDir);
             using var scorer = new RewardModelScorer(reward, BpeTokenizer.FromFolder(rewardDir), tokenizer);
             var folder = new ModelFolder(policy.Model, tokenizer, generation);

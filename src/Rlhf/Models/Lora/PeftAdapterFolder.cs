@@ -115,7 +115,9 @@ public static class PeftAdapterFolder
     /// Attaches the adapter folder's LoRA to <paramref name="model"/> (loaded from <paramref name="modelDirectory"/>) and
     /// reads its weights; errors name both folders when the adapter was made for another base.
     /// </summary>
-    public static LoraAdapters Attach(ICausalLm model, string modelDirectory, string adapterDirectory, ulong seed = 42)
+    /// <param name="headsRequired">Heads on the model (a reward model's score) must be in the folder; otherwise they keep
+    /// their values when absent (e.g. PPO's value head beside an SFT adapter).</param>
+    public static LoraAdapters Attach(ICausalLm model, string modelDirectory, string adapterDirectory, ulong seed = 42, bool headsRequired = false)
     {
         var options = ReadOptions(adapterDirectory);
         RequireSameBase(options.BaseModelNameOrPath, modelDirectory, adapterDirectory);
@@ -129,8 +131,8 @@ public static class PeftAdapterFolder
             throw new ModelFormatException(Path.Combine(adapterDirectory, ConfigFileName),
                 $"the adapter does not fit the model in {modelDirectory}: {error.Message}");
         }
-        // Heads the adapter folder does not hold (e.g. PPO's value head beside an SFT adapter) keep their values.
-        var heads = model.Parameters.Parameters.Where(p => !p.Frozen && !LoraAdapters.IsAdapterParameter(p.Name)).Select(p => p.Name).ToHashSet();
+        var heads = headsRequired ? null
+            : model.Parameters.Parameters.Where(p => !p.Frozen && !LoraAdapters.IsAdapterParameter(p.Name)).Select(p => p.Name).ToHashSet();
         try
         {
             Load(adapters, adapterDirectory, heads, modelDirectory);
