@@ -17,7 +17,10 @@ internal sealed class LoraCliOptions
     {
         Description = "Comma-separated module names to adapt (e.g. q_proj,v_proj; GPT-2: c_attn,c_proj,c_fc) or all-linear; default q_proj,v_proj (GPT-2: c_attn).",
     };
-    public Option<string?> Adapter { get; } = new("--adapter") { Description = "A PEFT LoRA adapter folder to load onto --model (its base)." };
+    public Option<string?> Adapter { get; } = new("--adapter")
+    {
+        Description = "A PEFT LoRA adapter folder to load onto --model (its base); trainers train it further (their reference is then the base without it).",
+    };
 
     /// <summary>Training commands get every option; inference commands only --adapter.</summary>
     public void AddTo(Command command, bool training)

@@ -91,6 +91,26 @@ public class LoraCommandTests : IDisposable
     }
 
     [Fact]
+    public void PpoAndGrpoWithLoraUseTheBaseAsTheirReference()
+    {
+        string rewardModel = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
+        string prompts = dir.Sub("prompts.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\": \"What is {i} + 1?\", \"answer\": \"{i + 1}\"}}"));
+        string ppo = dir.Sub("ppo-lora");
+        var (code, text, error) = Run("ppo", "--model", model, "--reward-model", rewardModel, "--dataset", prompts, "--output", ppo,
+            "--max-steps", "2", "--per-device-train-batch-size", "4", "--mini-batch-size", "2", "--max-new-tokens", "4", "--use-peft", "--lora-r", "4");
+        Assert.True(code == 0, error + text);
+        Assert.True(File.Exists(Path.Combine(ppo, PeftAdapterFolder.WeightsFileName)));
+        Assert.True(File.Exists(Path.Combine(ppo, PolicyWithValueHead.ValueHeadFileName)));
+
+        string grpo = dir.Sub("grpo-lora");
+        var trained = Run("grpo", "--model", model, "--dataset", prompts, "--output", grpo, "--max-steps", "1", "--num-generations", "2",
+            "--per-device-train-batch-size", "4", "--max-completion-length", "4", "--reward-numeric", "answer", "--beta", "0.1", "--use-peft");
+        Assert.True(trained.Code == 0, trained.Error + trained.Output);
+        Assert.True(File.Exists(Path.Combine(grpo, PeftAdapterFolder.ConfigFileName)));
+    }
+
+    [Fact]
     public void TargetsMatchingNothingListTheModelsLinearModules()
     {
         var (code, _, error) = Run(Train("sft", dir.Sub("bad"), "--lora-target-modules", "c_attn"));
