@@ -4,26 +4,17 @@
 using System.Text.Json;
 using Rlhf.Models;
 using Rlhf.Models.Lora;
-using Rlhf.Tensors;
 using Rlhf.Tests.Support;
 using Xunit;
 
 namespace Rlhf.Tests.Models;
 
-public sealed unsafe class LoraFixtureTests
+public sealed class LoraFixtureTests
 {
     public static readonly TheoryData<string> Bases = new() { "gpt2_tiny", "llama3_tied" };
 
-    private static CausalLmBatch Batch(string baseFolder)
-    {
-        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(baseFolder, "fixture.json"))).RootElement;
-        int[][] Rows(string name) => root.GetProperty(name).EnumerateArray().Select(r => r.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray();
-        var ids = Rows("input_ids");
-        var mask = Rows("attention_mask");
-        var labels = Rows("labels");
-        return new CausalLmBatch(ids.Length, ids[0].Length, ids.SelectMany(r => r).ToArray(),
-            mask.SelectMany(r => r).Select(x => (float)x).ToArray(), labels.SelectMany(r => r).Select(x => x != -100).ToArray());
-    }
+    private static CausalLmBatch Batch(string baseFolder) =>
+        FixtureLogits.Batch(JsonDocument.Parse(File.ReadAllText(Path.Combine(baseFolder, "fixture.json"))).RootElement);
 
     private static float[] Expected(string folder, string name)
     {
@@ -33,18 +24,7 @@ public sealed unsafe class LoraFixtureTests
         return values;
     }
 
-    private static float[] Logits(ICausalLm model, CausalLmBatch batch)
-    {
-        using var arena = new Arena();
-        var ops = new Ops(arena, new Tape { Enabled = false });
-        var hidden = CausalLm.Hidden(model, ops, batch, trainable: false);
-        var head = model.LmHeadWeight(ops, trainable: false);
-        int rows = batch.TokenIds.Length, channels = model.Config.HiddenSize, vocab = model.Config.VocabSize;
-        var logits = new float[rows * vocab];
-        fixed (float* l = logits)
-            Gemm.Sgemm(false, true, rows, vocab, channels, 1f, hidden.Value.Pointer, channels, head.Value.Pointer, channels, 0f, l, vocab);
-        return logits;
-    }
+    private static float[] Logits(ICausalLm model, CausalLmBatch batch) => FixtureLogits.Compute(model, batch);
 
     private static double WorstAtRealTokens(float[] expected, float[] actual, CausalLmBatch batch, int vocab)
     {
