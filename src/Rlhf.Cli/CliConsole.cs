@@ -4,7 +4,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli;
 
-public static class CliConsole
+internal static class CliConsole
 {
     /// <summary>The width given to Spectre off a terminal: wide enough that no line, table or number is broken.</summary>
     public const int UnwrappedWidth = 4096;

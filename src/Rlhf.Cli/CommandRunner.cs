@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli;
 
-public static class CommonOptions
+internal static class CommonOptions
 {
     public static readonly Option<bool> Verbose = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
 
@@ -17,7 +17,7 @@ public static class CommonOptions
     };
 }
 
-public static class CommandRunner
+internal static class CommandRunner
 {
     public static int Invoke(RootCommand root, string[] args)
     {

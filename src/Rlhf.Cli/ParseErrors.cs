@@ -5,7 +5,7 @@ using System.CommandLine.Parsing;
 
 namespace Rlhf.Cli;
 
-public static class ParseErrors
+internal static class ParseErrors
 {
     /// <summary>One line per problem; the tokens that follow an unknown option (its value) are not reported again.</summary>
     public static IReadOnlyList<string> Describe(ParseResult parse)

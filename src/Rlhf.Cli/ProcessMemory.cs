@@ -1,7 +1,7 @@
 // Peak resident memory of this process, from /proc/self/status (VmHWM).
 namespace Rlhf.Cli;
 
-public static class ProcessMemory
+internal static class ProcessMemory
 {
     /// <summary>Peak resident set size in MiB, or null where /proc is not available.</summary>
     public static double? PeakResidentMiB()

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Rlhf.Cli;
 
-public static class ReferenceScripts
+internal static class ReferenceScripts
 {
     public const string Python = "/usr/bin/python3";
 

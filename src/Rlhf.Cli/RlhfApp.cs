@@ -4,7 +4,7 @@ using Rlhf.Cli.Commands;
 
 namespace Rlhf.Cli;
 
-public static class RlhfApp
+internal static class RlhfApp
 {
     public static RootCommand Build()
     {

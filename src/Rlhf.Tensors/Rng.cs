@@ -5,7 +5,7 @@ namespace Rlhf.Tensors;
 /// Deterministic generator for initialisation, shuffling, dropout and sampling. Its state can be saved and
 /// restored (checkpoints), so a resumed run draws the same numbers as an uninterrupted one.
 /// </summary>
-public sealed class Rng
+internal sealed class Rng
 {
     private ulong s0, s1, s2, s3;
 

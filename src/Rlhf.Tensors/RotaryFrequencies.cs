@@ -4,9 +4,9 @@
 namespace Rlhf.Tensors;
 
 /// <summary>Llama 3.x <c>rope_scaling</c> (rope_type "llama3"): the frequency-dependent stretch of the rotary angles.</summary>
-public sealed record Llama3RopeScaling(double Factor, double LowFrequencyFactor, double HighFrequencyFactor, int OriginalMaxPositionEmbeddings);
+internal sealed record Llama3RopeScaling(double Factor, double LowFrequencyFactor, double HighFrequencyFactor, int OriginalMaxPositionEmbeddings);
 
-public static class RotaryFrequencies
+internal static class RotaryFrequencies
 {
     /// <summary>
     /// inv_freq[i] = 1 / theta^(2i / dim) for i &lt; dim/2 (fp32 like transformers), then, with llama3 scaling

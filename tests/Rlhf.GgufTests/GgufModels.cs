@@ -10,7 +10,7 @@ using Rlhf.Training;
 
 namespace Rlhf.GgufTests;
 
-public static class GgufModels
+internal static class GgufModels
 {
     public const string ChatTemplate = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}";
 

@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class BenchCommand
+internal static class BenchCommand
 {
     private static readonly Option<string> GemmProvider = new("--gemm") { Description = "GEMM provider: auto, openblas, managed or scalar.", DefaultValueFactory = _ => "auto" };
     private static readonly Option<int> Threads = new("--threads") { Description = "Worker threads (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };

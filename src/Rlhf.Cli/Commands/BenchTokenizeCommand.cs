@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class BenchTokenizeCommand
+internal static class BenchTokenizeCommand
 {
     public static Command Create()
     {

@@ -4,7 +4,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class CheckpointOptions
+internal sealed class CheckpointOptions
 {
     public Option<string> SaveDtype { get; } = new("--save-dtype")
     {

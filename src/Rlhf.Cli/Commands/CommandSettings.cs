@@ -7,7 +7,7 @@ using YamlDotNet.Serialization;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class CommandSettings
+internal sealed class CommandSettings
 {
     public const string ResolvedFileName = "rlhf_config.yaml";
 

@@ -12,7 +12,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class CompareCommand
+internal static class CompareCommand
 {
     public static Command Create()
     {

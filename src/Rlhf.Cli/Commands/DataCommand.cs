@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class DataCommand
+internal static class DataCommand
 {
     public static Command Create()
     {

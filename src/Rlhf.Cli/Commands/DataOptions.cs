@@ -6,7 +6,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class DataOptions
+internal sealed class DataOptions
 {
     public static readonly string[] FormatNames = ["auto", "hh-rlhf", "explicit", "conversational", "instruction", "ranked"];
 

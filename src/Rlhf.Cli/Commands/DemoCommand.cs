@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class DemoCommand
+internal static class DemoCommand
 {
     public static Command Create()
     {

@@ -10,7 +10,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class DpoCommand
+internal static class DpoCommand
 {
     /// <summary>
     /// Seeds 001/003: <c>DPOConfig(per_device_train_batch_size=4, num_train_epochs=1, learning_rate=1e-5,

@@ -5,7 +5,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class ExportCommand
+internal static class ExportCommand
 {
     public static Command Create()
     {

@@ -12,7 +12,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class GenerateCommand
+internal static class GenerateCommand
 {
     public static Command Create()
     {

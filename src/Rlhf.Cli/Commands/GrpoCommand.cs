@@ -13,7 +13,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class GrpoCommand
+internal static class GrpoCommand
 {
     /// <summary>TRL's GRPOConfig / RLOOConfig training defaults (lr 1e-6, 8 completions per device batch).</summary>
     private static TrainingArguments Defaults(GrpoConfig config) => new()

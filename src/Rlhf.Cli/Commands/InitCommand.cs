@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class InitCommand
+internal static class InitCommand
 {
     public static Command Create()
     {

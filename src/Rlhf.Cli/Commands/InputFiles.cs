@@ -2,7 +2,7 @@
 // folder where a folder is wanted, and an output folder that is not an existing file.
 namespace Rlhf.Cli.Commands;
 
-public static class InputFiles
+internal static class InputFiles
 {
     /// <summary>A data or prompt file given as <paramref name="option"/> must exist and be a file.</summary>
     public static string RequireFile(string path, string option)

@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class LabelCommand
+internal static class LabelCommand
 {
     public static Command Create()
     {

@@ -6,7 +6,7 @@ using Rlhf.Models.Llama;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class ModelShapeOptions
+internal sealed class ModelShapeOptions
 {
     public Option<string?> Preset { get; } = new("--preset")
     {

@@ -12,7 +12,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class PpoCommand
+internal static class PpoCommand
 {
     /// <summary>
     /// Seed 000: <c>PPOConfig(learning_rate=1e-5, mini_batch_size=8, gradient_accumulation_steps=2, batch_size=16)</c>, run

@@ -5,7 +5,7 @@ using Rlhf.Data;
 
 namespace Rlhf.Cli.Commands;
 
-public static class PromptInput
+internal static class PromptInput
 {
     public static IReadOnlyList<string> Read(string? prompt, string? file)
     {

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class PromptOptions
+internal sealed class PromptOptions
 {
     /// <summary>How a prompt becomes model input, for --help (the same words in every command).</summary>
     public const string Story =

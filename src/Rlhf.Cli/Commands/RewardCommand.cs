@@ -10,7 +10,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class RewardCommand
+internal static class RewardCommand
 {
     /// <summary>
     /// Seed 000: <c>RewardConfig(per_device_train_batch_size = 32, num_train_epochs = 3, gradient_accumulation_steps=2,

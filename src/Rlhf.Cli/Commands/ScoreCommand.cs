@@ -12,7 +12,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class ScoreCommand
+internal static class ScoreCommand
 {
     public static Command Create()
     {

@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class SftCommand
+internal static class SftCommand
 {
     /// <summary>The seeds' SFT settings (chapter 5.2, as the brief of seeds 000/001 gives them): lr 5e-5, batch 8, 3 epochs.</summary>
     public static readonly TrainingArguments Defaults = new()
@@ -49,12 +49,7 @@ public static class SftCommand
     }
 
     /// <summary>Tokenizer files, generation_config.json and the pad id in config.json: what makes the folder self-contained.</summary>
-    public static void SaveExtras(ModelFolder folder, string directory)
-    {
-        folder.Tokenizer.Save(directory);
-        folder.Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
-        folder.SaveConfig(directory);
-    }
+    public static void SaveExtras(ModelFolder folder, string directory) => folder.SaveTokenizerAndConfigs(directory);
 
     private static IReadOnlyList<SftExample> Prepare(IAnsiConsole console, string path, DataPipelineOptions options, ModelFolder folder)
     {

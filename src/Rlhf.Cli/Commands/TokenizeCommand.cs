@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-public static class TokenizeCommand
+internal static class TokenizeCommand
 {
     public static Command Create()
     {

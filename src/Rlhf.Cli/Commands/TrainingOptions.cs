@@ -6,7 +6,7 @@ using Rlhf.Training;
 
 namespace Rlhf.Cli.Commands;
 
-public sealed class TrainingOptions
+internal sealed class TrainingOptions
 {
     public Option<string?> Config { get; } = CommandSettings.CreateConfigOption();
     public Option<string?> OutputDir { get; } = new("--output-dir", "--output") { Description = "Folder for the trained model, checkpoints, metrics.jsonl and rlhf_config.yaml." };

@@ -14,7 +14,7 @@ using Rlhf.Feedback;
 
 namespace Rlhf.Cli.Labeling;
 
-public sealed record LabelServerOptions
+internal sealed record LabelServerOptions
 {
     /// <summary>The address to bind; anything but loopback must be asked for explicitly (--host).</summary>
     public string Host { get; init; } = "127.0.0.1";
@@ -35,7 +35,7 @@ public sealed record LabelServerOptions
 /// <c>POST /api/rank</c> <c>{prompt_id, order, ties, flags, annotator}</c> → the record is appended;
 /// <c>POST /api/skip</c> <c>{prompt_id}</c>. Bad requests get 400 with <c>{"error": "..."}</c> and write nothing.
 /// </summary>
-public sealed class LabelServer : IAsyncDisposable
+internal sealed class LabelServer : IAsyncDisposable
 {
     private readonly WebApplication app;
 

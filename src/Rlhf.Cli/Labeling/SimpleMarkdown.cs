@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 
 namespace Rlhf.Cli.Labeling;
 
-public static partial class SimpleMarkdown
+internal static partial class SimpleMarkdown
 {
     /// <summary>How one output format writes the blocks and inline marks (text is already escaped for it).</summary>
     private sealed record Format(

@@ -12,7 +12,7 @@ namespace Rlhf.Cli.Labeling;
 /// ("3h 4u": response 3 harmful, 4 untruthful; empty for none). Stops at q, at the end of the input, or when no
 /// prompt is left. Returns the number of judgements stored.
 /// </summary>
-public sealed partial class TerminalLabeler(LabelingSession session, IAnsiConsole console, TextReader input)
+internal sealed partial class TerminalLabeler(LabelingSession session, IAnsiConsole console, TextReader input)
 {
     public string GuidelinesMarkdown { get; init; } = Guidelines.Default;
 

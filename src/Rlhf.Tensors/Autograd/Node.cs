@@ -5,7 +5,7 @@ namespace Rlhf.Tensors;
 /// A tensor flowing through a <see cref="Tape"/>-recorded computation. The gradient is allocated
 /// (zeroed, from the step's arena) the first time a backward step adds into it.
 /// </summary>
-public sealed class Node
+internal sealed class Node
 {
     private readonly Arena? arena;
     private Tensor? gradient;

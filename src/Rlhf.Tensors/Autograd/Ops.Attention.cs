@@ -4,7 +4,7 @@ using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
 
-public sealed unsafe partial class Ops
+internal sealed unsafe partial class Ops
 {
     /// <summary>
     /// Rotary embedding of q or k, [N, heads·headDim] → same shape, half-split (rotate_half) convention; positionIds

@@ -3,7 +3,7 @@ using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
 
-public sealed unsafe partial class Ops
+internal sealed unsafe partial class Ops
 {
     /// <summary>Inverted dropout with probability <paramref name="probability"/> and a mask drawn from <paramref name="seed"/>.</summary>
     public Node Dropout(Node input, float probability, ulong seed)

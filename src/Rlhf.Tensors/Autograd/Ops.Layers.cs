@@ -4,7 +4,7 @@ using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
 
-public sealed unsafe partial class Ops
+internal sealed unsafe partial class Ops
 {
     /// <summary>[N, C] = tokenTable[tokenIds] (no learned positions: rotary models add positions inside attention).</summary>
     public Node TokenEmbedding(Node tokenTable, int[] tokenIds)

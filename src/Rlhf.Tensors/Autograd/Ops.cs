@@ -8,7 +8,7 @@ namespace Rlhf.Tensors;
 /// enabled each op records a backward step that adds into its inputs' gradients and then releases its
 /// output's gradient for reuse. Shapes: N rows (= B·T tokens), C channels, V vocabulary.
 /// </summary>
-public sealed unsafe partial class Ops(Arena arena, Tape tape)
+internal sealed unsafe partial class Ops(Arena arena, Tape tape)
 {
     public Arena Arena { get; } = arena;
     public Tape Tape { get; } = tape;

@@ -1,7 +1,7 @@
 // Reverse-mode tape: ops record a backward step as they run; Backward replays them in reverse.
 namespace Rlhf.Tensors;
 
-public sealed class Tape
+internal sealed class Tape
 {
     private readonly List<Action> backwardSteps = [];
 

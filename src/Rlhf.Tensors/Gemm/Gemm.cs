@@ -1,7 +1,7 @@
 // Chooses the GEMM provider once: the managed kernel on AVX-512 CPUs, else OpenBLAS when libopenblas.so.0 loads.
 namespace Rlhf.Tensors;
 
-public static unsafe class Gemm
+internal static unsafe class Gemm
 {
     /// <summary>Environment variable selecting the provider: <c>auto</c> (default), <c>openblas</c>, <c>managed</c> or <c>scalar</c>.</summary>
     public const string ProviderVariable = "RLHF_GEMM";

@@ -5,13 +5,13 @@ using System.Runtime.InteropServices;
 namespace Rlhf.Tensors;
 
 /// <summary>One product to time: <c>C[M,N] = op(A)[M,K]·op(B)[K,N]</c>.</summary>
-public readonly record struct GemmShape(string Label, bool TransA, bool TransB, int M, int N, int K, bool Parallel = true);
+internal readonly record struct GemmShape(string Label, bool TransA, bool TransB, int M, int N, int K, bool Parallel = true);
 
 /// <summary>Timing of one provider on one shape; <see cref="Milliseconds"/> is the best of the timed runs.</summary>
-public readonly record struct GemmBenchmarkResult(string Provider, string Label, bool TransA, bool TransB,
+internal readonly record struct GemmBenchmarkResult(string Provider, string Label, bool TransA, bool TransB,
     int M, int N, int K, bool Parallel, double Milliseconds, double Gflops);
 
-public static unsafe class GemmBenchmark
+internal static unsafe class GemmBenchmark
 {
     /// <summary>1024³ plus the GPT-2 (124M, 1024 tokens) products: forward, LM head, and backward.</summary>
     public static IReadOnlyList<GemmShape> DefaultShapes { get; } =

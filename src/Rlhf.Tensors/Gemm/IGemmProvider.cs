@@ -6,7 +6,7 @@ namespace Rlhf.Tensors;
 /// <c>op(X)</c> is X or its transpose. Leading dimensions are row strides in floats (as in CBLAS row-major).
 /// When <paramref name="beta"/> is 0, C is overwritten and its previous contents (even NaN) are ignored.
 /// </summary>
-public unsafe interface IGemmProvider
+internal unsafe interface IGemmProvider
 {
     string Name { get; }
 

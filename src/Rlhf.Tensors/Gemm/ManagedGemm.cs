@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace Rlhf.Tensors;
 
 /// <summary>Which micro-kernel a <see cref="ManagedGemm"/> runs.</summary>
-public enum GemmKernelKind
+internal enum GemmKernelKind
 {
     /// <summary>Best available on this machine.</summary>
     Auto,
@@ -25,7 +25,7 @@ public enum GemmKernelKind
 /// Sizes (AVX-512, Zen: 48 KiB L1d, 1 MiB L2): MR×NR = 12×32, KC = 256 (B micro-panel 32 KiB),
 /// MC = 384 (A block 384 KiB), NC = 4096 (B block 4 MiB per thread); blocks are balanced, e.g. k = 768 → 3×256.
 /// </summary>
-public sealed unsafe class ManagedGemm : IGemmProvider
+internal sealed unsafe class ManagedGemm : IGemmProvider
 {
     public static readonly ManagedGemm Instance = new(GemmKernelKind.Auto);
 

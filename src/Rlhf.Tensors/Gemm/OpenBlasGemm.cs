@@ -8,7 +8,7 @@ namespace Rlhf.Tensors;
 /// OpenBLAS decides by itself (it runs small products, such as per-head attention, on the calling thread,
 /// and serialises concurrent threaded calls internally). Results are correct either way.
 /// </summary>
-public sealed unsafe class OpenBlasGemm : IGemmProvider
+internal sealed unsafe class OpenBlasGemm : IGemmProvider
 {
     private const int RowMajor = 101, NoTrans = 111, Trans = 112;
     private static readonly string[] LibraryNames = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.dll", "openblas"];

@@ -7,7 +7,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Rlhf.Tensors;
 
 /// <summary>How a <see cref="PackedMatrix"/> stores its values.</summary>
-public enum WeightPrecision
+internal enum WeightPrecision
 {
     /// <summary>Exact copies of the fp32 weights.</summary>
     Float32,
@@ -21,7 +21,7 @@ public enum WeightPrecision
 /// as one forward stream per thread. Built from [k, n] weights (input-major) or from a [n, k] matrix used transposed
 /// (nn.Linear's [out, in]). Immutable: repack after the source weights change.
 /// </summary>
-public sealed unsafe class PackedMatrix : IDisposable
+internal sealed unsafe class PackedMatrix : IDisposable
 {
     public const int PanelWidth = 32;
     private const int RowTile = 8, DepthBlock = 256;

@@ -1,7 +1,7 @@
 // Reference GEMM: the plain triple loop, accumulated in double. Slow; the others are tested against it.
 namespace Rlhf.Tensors;
 
-public sealed unsafe class ScalarGemm : IGemmProvider
+internal sealed unsafe class ScalarGemm : IGemmProvider
 {
     public static readonly ScalarGemm Instance = new();
 

@@ -10,7 +10,7 @@ namespace Rlhf.Tensors;
 /// row group. op(B) = Bᵀ with B [n, k] (e.g. an output layer stored [V, C]): 4 × 4 blocks of dot products over k.
 /// Columns are split across the worker threads.
 /// </summary>
-public static unsafe class SkinnyGemm
+internal static unsafe class SkinnyGemm
 {
     public const int MaxRows = 16;
     private const int RowTile = 4;
@@ -45,7 +45,7 @@ public static unsafe class SkinnyGemm
 
     /// <summary>
     /// op(B) = B [k, n]: B is streamed row by row (contiguous, four rows at a time) and each 64-column chunk
-    /// of those rows updates the m rows of C, which stay in cache: C[r, j] += Σ_{i<4} A[r, p+i]·B[p+i, j].
+    /// of those rows updates the m rows of C, which stay in cache: C[r, j] += Σ_{i&lt;4} A[r, p+i]·B[p+i, j].
     /// </summary>
     private static void PanelBlocks(float* a, int paddedRows, int m, int k, float* b, int ldb, float* c, int ldc, int n,
         float alpha, float beta, int firstBlock, int lastBlock)

@@ -10,7 +10,7 @@ namespace Rlhf.Tensors.Kernels;
 /// g is first multiplied by <c>gradientScale</c> (global-norm clipping folded in: the same product
 /// clip_grad_norm_ would have stored) and, with <c>zeroGradients</c>, set to 0 once read (the next step's zero_grad).
 /// </summary>
-public static unsafe class AdamWKernels
+internal static unsafe class AdamWKernels
 {
     public static void Step(float* parameters, float* gradients, float* firstMoment, float* secondMoment, long count,
         float learningRate, float beta1, float beta2, float epsilon, float weightDecay, int step,

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class AttentionKernels
+internal static unsafe class AttentionKernels
 {
     [ThreadStatic] private static float[]? gradScratch;
 

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class CachedAttentionKernels
+internal static unsafe class CachedAttentionKernels
 {
     [ThreadStatic] private static float[]? scoreScratch;
 

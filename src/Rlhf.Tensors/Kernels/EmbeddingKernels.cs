@@ -2,7 +2,7 @@
 // the forward pass and a deterministic scatter-add into the table(s) on the backward pass.
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class EmbeddingKernels
+internal static unsafe class EmbeddingKernels
 {
     /// <summary>
     /// output[N, C][n, :] = tokenTable[V, C][tokenIds[n], :] + positionTable[P, C][positionIds[n], :],

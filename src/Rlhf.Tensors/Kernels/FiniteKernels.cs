@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class FiniteKernels
+internal static unsafe class FiniteKernels
 {
     /// <summary>
     /// The index of the first element of values[0..count) that is NaN or infinite, or -1 when all are finite.

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class GeluKernels
+internal static unsafe class GeluKernels
 {
     private const float Scale = 0.7978845608028654f; // √(2/π)
     private const float Cubic = 0.044715f;

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class LayerNormKernels
+internal static unsafe class LayerNormKernels
 {
     [ThreadStatic] private static float[]? partialCache;
 

@@ -2,7 +2,7 @@
 // (y = x·Wᵀ + b, W stored [out, in]), both through the one GEMM entry point.
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class LinearKernels
+internal static unsafe class LinearKernels
 {
     /// <summary>output [N, out] = input [N, in] · weight [in, out] + bias [out] (bias may be null).</summary>
     public static void Forward(float* output, float* input, float* weight, float* bias, int rows, int inputChannels, int outputChannels) =>

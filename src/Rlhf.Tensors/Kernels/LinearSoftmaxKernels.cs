@@ -9,7 +9,7 @@ namespace Rlhf.Tensors.Kernels;
 /// <c>logp[n] = logits[n, target[n]] − logsumexp(logits[n, :])</c>. Rows whose target is negative
 /// are skipped (logp 0, no gradient); the rest are gathered into dense chunks of <see cref="ChunkRows"/>.
 /// </summary>
-public static unsafe class LinearSoftmaxKernels
+internal static unsafe class LinearSoftmaxKernels
 {
     /// <summary>
     /// Rows per chunk: about 32M floats of logits (128 MiB) at a time — for a 50,257-token vocabulary, 667 of 1,024 rows.

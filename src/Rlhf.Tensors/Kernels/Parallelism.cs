@@ -1,7 +1,7 @@
 // Splits row-parallel kernel work across the worker threads (one per core).
 namespace Rlhf.Tensors;
 
-public static class Parallelism
+internal static class Parallelism
 {
     private static int threadCount = Environment.ProcessorCount;
 

@@ -1,7 +1,7 @@
 // Weighted pooling of token states into one vector per sequence (reward heads: last token, first token, mean).
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class PoolingKernels
+internal static unsafe class PoolingKernels
 {
     /// <summary>output[b, :] = Σ_t weights[b, t] · input[b, t, :]  (input [B, T, C], weights [B, T], output [B, C]).</summary>
     public static void Forward(float* output, float* input, float* weights, int batch, int tokens, int channels)

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class ReducedPrecisionKernels
+internal static unsafe class ReducedPrecisionKernels
 {
     private const float TwoTo112 = 5.192296858534828e33f; // 2¹¹², exactly representable
 

@@ -1,7 +1,7 @@
 // Residual connection: output = a + b, and its backward (each operand's gradient += the output gradient).
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class ResidualKernels
+internal static unsafe class ResidualKernels
 {
     /// <summary>output[N] = a[N] + b[N] (any shape, flattened; N = count). Parallel over chunks.</summary>
     public static void Forward(float* output, float* a, float* b, long count) =>

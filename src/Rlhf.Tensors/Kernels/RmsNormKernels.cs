@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class RmsNormKernels
+internal static unsafe class RmsNormKernels
 {
     [ThreadStatic] private static float[]? partialCache;
 

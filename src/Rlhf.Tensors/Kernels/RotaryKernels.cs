@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class RotaryKernels
+internal static unsafe class RotaryKernels
 {
     /// <summary>
     /// input/output [N, H·D] (q or k of N tokens, H heads of D = headDim values; output may equal input). With

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class ScaleKernels
+internal static unsafe class ScaleKernels
 {
     /// <summary>output[i] = factor · input[i]. Backward: dInput += factor · dOutput (the same kernel with accumulate).</summary>
     public static void Forward(float* output, float* input, float factor, long count, bool accumulate = false)

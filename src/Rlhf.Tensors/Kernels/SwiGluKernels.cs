@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static unsafe class SwiGluKernels
+internal static unsafe class SwiGluKernels
 {
     /// <summary>output[N] = gate[N]·σ(gate[N])·up[N] (any shape, flattened; N = count). Parallel over chunks.</summary>
     public static void Forward(float* output, float* gate, float* up, long count) =>

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Rlhf.Tensors.Kernels;
 
-public static class VectorMath
+internal static class VectorMath
 {
     // exp(x) = 2ⁿ · e^r with n = round(x / ln 2) and r = x − n·ln 2 (ln 2 split in two parts, Cody–Waite, so r is
     // exact), e^r ≈ 1 + r + r²·P(r) with Cephes expf's degree-5 P on |r| ≤ ln2/2 (relative error ≤ 1.2e-7).

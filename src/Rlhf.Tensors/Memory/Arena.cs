@@ -6,7 +6,7 @@ namespace Rlhf.Tensors;
 /// needed more than the slab held, overflow chunks are used and the slab grows to fit at the next reset,
 /// so a training loop with fixed shapes allocates nothing after its first step.
 /// </summary>
-public sealed class Arena : IDisposable
+internal sealed class Arena : IDisposable
 {
     private NativeSlab slab;
     private long used;

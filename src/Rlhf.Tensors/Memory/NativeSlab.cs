@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Rlhf.Tensors;
 
 /// <summary>Aligned native memory for <see cref="float"/> data, zero-initialised unless asked otherwise.</summary>
-public sealed unsafe class NativeSlab : SafeHandle
+internal sealed unsafe class NativeSlab : SafeHandle
 {
     public const int Alignment = 64;
 

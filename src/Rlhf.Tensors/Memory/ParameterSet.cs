@@ -2,7 +2,7 @@
 namespace Rlhf.Tensors;
 
 /// <summary>One named tensor, its gradient (when trained), and whether AdamW decays it.</summary>
-public sealed class Parameter
+internal sealed class Parameter
 {
     private readonly ParameterSet owner;
     internal Tensor? GradientTensor;
@@ -34,7 +34,7 @@ public sealed class Parameter
 /// the trained ones in <see cref="Gradients"/>, so zeroing, clipping and optimizer steps are single passes over one
 /// slab. The gradient slab is allocated on first use, for the parameters not frozen at that time.
 /// </summary>
-public sealed class ParameterSet : IDisposable
+internal sealed class ParameterSet : IDisposable
 {
     private readonly List<Parameter> parameters = [];
     private readonly Dictionary<string, Parameter> byName = new(StringComparer.Ordinal);

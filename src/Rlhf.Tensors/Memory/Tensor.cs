@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace Rlhf.Tensors;
 
 /// <summary>A row-major view of <c>float</c> data living in a <see cref="NativeSlab"/>.</summary>
-public sealed unsafe class Tensor
+internal sealed unsafe class Tensor
 {
     private readonly NativeSlab slab;
     private readonly long offset;

@@ -1,9 +1,9 @@
 // AdamW over a ParameterSet: decoupled weight decay on weights and embeddings, none on biases and norms.
 namespace Rlhf.Tensors;
 
-public sealed record AdamWOptions(float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0.0f);
+internal sealed record AdamWOptions(float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0.0f);
 
-public sealed unsafe class AdamW : IDisposable
+internal sealed unsafe class AdamW : IDisposable
 {
     private readonly ParameterSet parameters;
 

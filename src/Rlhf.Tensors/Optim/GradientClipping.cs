@@ -1,7 +1,7 @@
 // Global-norm gradient clipping, as torch.nn.utils.clip_grad_norm_.
 namespace Rlhf.Tensors;
 
-public static unsafe class GradientClipping
+internal static unsafe class GradientClipping
 {
     /// <summary>The L2 norm of all gradients together.</summary>
     public static double GlobalNorm(ParameterSet parameters)

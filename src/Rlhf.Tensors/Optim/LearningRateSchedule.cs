@@ -1,9 +1,9 @@
 // Learning-rate schedules with linear warmup, as transformers' get_{constant,linear,cosine}_schedule_with_warmup.
 namespace Rlhf.Tensors;
 
-public enum ScheduleKind { Constant, Linear, Cosine }
+internal enum ScheduleKind { Constant, Linear, Cosine }
 
-public sealed record LearningRateSchedule(float PeakLearningRate, int WarmupSteps, int TotalSteps, ScheduleKind Kind = ScheduleKind.Linear)
+internal sealed record LearningRateSchedule(float PeakLearningRate, int WarmupSteps, int TotalSteps, ScheduleKind Kind = ScheduleKind.Linear)
 {
     /// <summary>The learning rate for optimizer step <paramref name="step"/> (0-based).</summary>
     public float At(int step)

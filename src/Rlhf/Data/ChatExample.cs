@@ -6,7 +6,7 @@ using Rlhf.Text;
 namespace Rlhf.Data;
 
 /// <summary>The rendered pieces of one row; Trained marks text the loss covers (SFT) or a completion (preferences).</summary>
-public sealed record ChatExample(string Location, string Kind, IReadOnlyList<(string Label, string Text, bool Trained)> Pieces)
+internal sealed record ChatExample(string Location, string Kind, IReadOnlyList<(string Label, string Text, bool Trained)> Pieces)
 {
     /// <summary>The first conversational row of <paramref name="path"/> rendered with <paramref name="template"/>, or null when
     /// the file has none. A row with an unknown role or a non-string content is a DataFormatException naming it.</summary>

@@ -16,7 +16,7 @@ public sealed class DataFormatException : Exception
     /// <summary>The problem without the location.</summary>
     public string Detail { get; }
 
-    public DataFormatException(string location, string reason, string detail, Exception? innerException = null)
+    internal DataFormatException(string location, string reason, string detail, Exception? innerException = null)
         : base($"{location}: {detail}", innerException)
     {
         Location = location;

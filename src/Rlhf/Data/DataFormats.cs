@@ -6,7 +6,7 @@ using Rlhf.Text;
 namespace Rlhf.Data;
 
 /// <summary>The layout of one row. <see cref="Auto"/> detects it from the first row's keys.</summary>
-public enum DataFormat
+internal enum DataFormat
 {
     Auto,
 
@@ -27,7 +27,7 @@ public enum DataFormat
 }
 
 /// <summary>Format detection and per-row parsing. Every error is a <see cref="DataFormatException"/> at the row.</summary>
-public static class DataFormats
+internal static class DataFormats
 {
     private static readonly (string Instruction, string Response)[] InstructionFieldPairs =
     [

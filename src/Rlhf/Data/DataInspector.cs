@@ -4,7 +4,7 @@ using System.Text;
 namespace Rlhf.Data;
 
 /// <summary>What <see cref="DataInspector.Inspect"/> found. <see cref="Format"/> is <see cref="DataFormat.Auto"/> when undetectable.</summary>
-public sealed record DataFileSummary(
+internal sealed record DataFileSummary(
     string Path, bool IsGzip, DataFileLayout Layout, DataFormat Format, int Rows,
     IReadOnlyList<KeyValuePair<string, int>> FieldCounts, DataReport Report)
 {
@@ -22,7 +22,7 @@ public sealed record DataFileSummary(
     }
 }
 
-public static class DataInspector
+internal static class DataInspector
 {
     /// <summary>Reads up to <paramref name="maxRows"/> good rows (all when null), skipping and counting bad ones.</summary>
     public static DataFileSummary Inspect(string path, int? maxRows = null)

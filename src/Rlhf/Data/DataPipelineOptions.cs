@@ -2,7 +2,7 @@
 namespace Rlhf.Data;
 
 /// <summary>How hh-rlhf dialogues become (instruction, answer).</summary>
-public enum HhExtraction
+internal enum HhExtraction
 {
     /// <summary>The textbook's <see cref="HhDialogue.ExtractConversation"/> (first question, text after the first "Assistant: ").</summary>
     Seed,
@@ -12,7 +12,7 @@ public enum HhExtraction
 }
 
 /// <summary>Which trainer the rows are for: it decides how lengths are measured (see <see cref="DataPipelineOptions.Task"/>).</summary>
-public enum DataTask
+internal enum DataTask
 {
     Sft,
     Reward,
@@ -25,7 +25,7 @@ public enum DataTask
 /// the textbook's reward-data steps; steps the textbook lacks (<see cref="DropEmptyAnswers"/>,
 /// <see cref="DropIdenticalPairs"/>, <see cref="CheckRejectedLength"/>) are off.
 /// </summary>
-public sealed record DataPipelineOptions
+internal sealed record DataPipelineOptions
 {
     /// <summary>
     /// The trainer the rows are for. <see cref="DataTask.Reward"/> and <see cref="DataTask.Ppo"/>: the whole rendered
@@ -117,4 +117,4 @@ public sealed record DataPipelineOptions
 }
 
 /// <summary>A pipeline's output: the examples and the counts report.</summary>
-public sealed record PipelineResult<T>(IReadOnlyList<T> Examples, DataReport Report);
+internal sealed record PipelineResult<T>(IReadOnlyList<T> Examples, DataReport Report);

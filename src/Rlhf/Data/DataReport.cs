@@ -5,13 +5,13 @@ using System.Text;
 namespace Rlhf.Data;
 
 /// <summary>The number of examples left after a pipeline step.</summary>
-public sealed record DataStep(string Name, int Count);
+internal sealed record DataStep(string Name, int Count);
 
 /// <summary>How many rows were dropped for <paramref name="Reason"/>, and where the first one was.</summary>
-public sealed record DropCount(string Reason, int Count, string? FirstLocation, bool IsBadRow);
+internal sealed record DropCount(string Reason, int Count, string? FirstLocation, bool IsBadRow);
 
 /// <summary>Standard drop reasons used by the pipelines (bad-row reasons come from <see cref="DataFormatException.Reason"/>).</summary>
-public static class DropReasons
+internal static class DropReasons
 {
     public const string MultiTurn = "multi-turn";
     public const string NoAssistantTurn = "no assistant turn";
@@ -30,7 +30,7 @@ public static class DropReasons
 /// Accumulates step counts and drop counts. Filled by <see cref="DataRowReader"/> (bad rows, when skipping them) and by
 /// the pipelines; <see cref="ToString"/> prints a table like the seed notebook's "160,800 → 48,591".
 /// </summary>
-public sealed class DataReport
+internal sealed class DataReport
 {
     private readonly List<DataStep> _steps = [];
     private readonly List<string> _dropOrder = [];

@@ -7,7 +7,7 @@ namespace Rlhf.Data;
 /// A JSON object read from <paramref name="Source"/>. <paramref name="Number"/> is the 1-based line for JSON Lines
 /// files and the 1-based element index for JSON arrays (<paramref name="IsArrayElement"/>).
 /// </summary>
-public sealed record DataRow(string Source, int Number, bool IsArrayElement, JsonElement Value)
+internal sealed record DataRow(string Source, int Number, bool IsArrayElement, JsonElement Value)
 {
     /// <summary><c>data.jsonl:17</c> or <c>data.json:element 3</c>.</summary>
     public string Location => FormatLocation(Source, Number, IsArrayElement);

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Rlhf.Data;
 
 /// <summary>How a data file is laid out.</summary>
-public enum DataFileLayout
+internal enum DataFileLayout
 {
     /// <summary>One JSON object per line (.jsonl, .ndjson); empty lines are ignored.</summary>
     JsonLines,
@@ -20,7 +20,7 @@ public enum DataFileLayout
 /// extension (<c>.jsonl</c>/<c>.ndjson</c> are JSON Lines) or, for <c>.json</c> and anything else, by the first
 /// non-blank character (<c>[</c> → array, otherwise JSON Lines). A <c>.gz</c> suffix is ignored for the extension.
 /// </summary>
-public static class DataRowReader
+internal static class DataRowReader
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 

@@ -1,14 +1,14 @@
 // Anthropic hh-rlhf dialogue text ("\n\nHuman: …\n\nAssistant: …"): turns, the textbook's single-turn filter and extraction.
 namespace Rlhf.Data;
 
-public enum HhRole
+internal enum HhRole
 {
     Human,
     Assistant,
 }
 
 /// <summary>One turn of an hh-rlhf dialogue.</summary>
-public sealed record HhTurn(HhRole Role, string Text);
+internal sealed record HhTurn(HhRole Role, string Text);
 
 /// <summary>
 /// Helpers for hh-rlhf text. <see cref="CountHuman"/>, <see cref="IsSingleTurn"/> and <see cref="ExtractConversation"/>
@@ -16,7 +16,7 @@ public sealed record HhTurn(HhRole Role, string Text);
 /// multi-turn dialogue yields its first question with everything after the first <c>"Assistant: "</c> as the answer.
 /// <see cref="SplitAtLastAssistant"/> is the multi-turn alternative (DESIGN §4, TRL's prompt extraction).
 /// </summary>
-public static class HhDialogue
+internal static class HhDialogue
 {
     public const string HumanMarker = "Human: ";
     public const string AssistantMarker = "Assistant: ";

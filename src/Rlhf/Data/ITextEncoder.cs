@@ -2,7 +2,7 @@
 namespace Rlhf.Data;
 
 /// <summary>Encodes text to token ids. Implemented by the BPE tokenizer; tests use fakes.</summary>
-public interface ITextEncoder
+internal interface ITextEncoder
 {
     int[] Encode(string text);
 
@@ -11,7 +11,7 @@ public interface ITextEncoder
 }
 
 /// <summary>Adapts a delegate to <see cref="ITextEncoder"/> (e.g. <c>new DelegateTextEncoder(tokenizer.Encode)</c>).</summary>
-public sealed class DelegateTextEncoder(Func<string, int[]> encode) : ITextEncoder
+internal sealed class DelegateTextEncoder(Func<string, int[]> encode) : ITextEncoder
 {
     public int[] Encode(string text) => encode(text);
 }

@@ -12,7 +12,7 @@ namespace Rlhf.Data;
 /// JSON Lines output for converted data. All-or-nothing: if enumeration or writing fails, an existing file at the path
 /// is left untouched and no temp file remains.
 /// </summary>
-public static class JsonlWriter
+internal static class JsonlWriter
 {
     private static readonly JsonSerializerOptions Options = new()
     {

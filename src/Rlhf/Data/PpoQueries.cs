@@ -2,7 +2,7 @@
 // cut after the answer marker (`text.split("### Answer: ")[0] + "### Answer: "`).
 namespace Rlhf.Data;
 
-public static class PpoQueries
+internal static class PpoQueries
 {
     /// <summary>
     /// The reward-data steps of <see cref="PreferencePipeline"/> (whole texts ≤ MaxLength), then <c>query</c>: one query

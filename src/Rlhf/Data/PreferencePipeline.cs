@@ -13,7 +13,7 @@ namespace Rlhf.Data;
 /// whole texts for reward models, prompt and response apart for DPO; skipped without an encoder).
 /// Rendering cannot drop anything and has no step.
 /// </summary>
-public static class PreferencePipeline
+internal static class PreferencePipeline
 {
     public const string LetMeExplainPrefix = "Let me explain. ";
 

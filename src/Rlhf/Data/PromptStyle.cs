@@ -6,7 +6,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Data;
 
-public sealed class PromptStyle
+internal sealed class PromptStyle
 {
     /// <summary>Where the rendering comes from.</summary>
     public enum Source { ChatTemplate, Template, Raw }

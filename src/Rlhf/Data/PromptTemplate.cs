@@ -4,7 +4,7 @@ using System.Text;
 namespace Rlhf.Data;
 
 /// <summary>A template string is malformed (unknown placeholder, unbalanced brace, missing or repeated placeholder).</summary>
-public sealed class TemplateFormatException(string message) : FormatException(message);
+internal sealed class TemplateFormatException(string message) : FormatException(message);
 
 /// <summary>
 /// A prompt template such as the seeds' <c>### Question: {instruction}\n### Answer: {response}{eos}</c>.
@@ -12,7 +12,7 @@ public sealed class TemplateFormatException(string message) : FormatException(me
 /// (alias <c>{eos_token}</c> as in the textbook's code; at most once, after the response). <c>{{</c> and <c>}}</c> are literal braces.
 /// The prompt part (<see cref="RenderPrompt"/>) is everything before <c>{response}</c>; the response part is the rest.
 /// </summary>
-public sealed class PromptTemplate
+internal sealed class PromptTemplate
 {
     private enum Kind { Literal, Instruction, Response, Eos }
 

@@ -8,7 +8,7 @@ namespace Rlhf.Data;
 /// e.g. <c>### Question: …\n### Answer: </c>, responses ending with the EOS text) via <see cref="Render"/>.
 /// Tokenise Prompt and each response separately and concatenate the ids (PITFALLS #12).
 /// </summary>
-public sealed record PreferencePair(string Prompt, string Chosen, string Rejected, float? Margin = null)
+internal sealed record PreferencePair(string Prompt, string Chosen, string Rejected, float? Margin = null)
 {
     /// <summary>The pair with the template applied: prompt part and response parts (EOS appended by the template).</summary>
     public PreferencePair Render(PromptTemplate template, string eos) =>
@@ -20,7 +20,7 @@ public sealed record PreferencePair(string Prompt, string Chosen, string Rejecte
 /// (<see cref="Instruction"/> = rendered prompt, <see cref="Response"/> = rendered response with EOS); the loss is taken
 /// over the response tokens only.
 /// </summary>
-public sealed record InstructionExample(string Instruction, string Response)
+internal sealed record InstructionExample(string Instruction, string Response)
 {
     public InstructionExample Render(PromptTemplate template, string eos) =>
         new(template.RenderPrompt(Instruction), template.RenderResponse(Response, eos));
@@ -30,7 +30,7 @@ public sealed record InstructionExample(string Instruction, string Response)
 /// K responses to one prompt, best first (InstructGPT's K-wise comparisons). <see cref="Scores"/> (higher is better)
 /// are aligned with <see cref="Responses"/> when the source had them.
 /// </summary>
-public sealed record RankedExample(string Prompt, IReadOnlyList<string> Responses, IReadOnlyList<double>? Scores = null)
+internal sealed record RankedExample(string Prompt, IReadOnlyList<string> Responses, IReadOnlyList<double>? Scores = null)
 {
     /// <summary>All C(K,2) pairs (better, worse) in rank order; the margin is the score difference when scores exist.</summary>
     public IEnumerable<PreferencePair> ToPairs()

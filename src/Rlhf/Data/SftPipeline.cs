@@ -10,7 +10,7 @@ namespace Rlhf.Data;
 /// MaxPromptLength and prompt + response ≤ MaxLength, the parts tokenized apart as the policy sees them; skipped
 /// without an encoder).
 /// </summary>
-public static class SftPipeline
+internal static class SftPipeline
 {
     public static PipelineResult<InstructionExample> Run(string path, DataPipelineOptions options)
     {

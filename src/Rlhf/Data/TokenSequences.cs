@@ -2,7 +2,7 @@
 // text tokenized at once (the textbook's `tokenizer(text)`), a policy reads prompt and completion ids apart (TRL).
 namespace Rlhf.Data;
 
-public static class TokenSequences
+internal static class TokenSequences
 {
     /// <summary>
     /// What a reward model reads: <c>encode(prompt + response)</c>, and the EOS id after it when the template writes no

@@ -5,17 +5,17 @@ using System.Text.Json;
 
 namespace Rlhf.Demo;
 
-public sealed record DemoInstruction(string Instruction, string Response);
+internal sealed record DemoInstruction(string Instruction, string Response);
 
-public sealed record DemoPreference(string Prompt, string Chosen, string Rejected, string Kind);
+internal sealed record DemoPreference(string Prompt, string Chosen, string Rejected, string Kind);
 
 /// <summary>A held-out prompt tagged "harmful" or "benign".</summary>
-public sealed record DemoPrompt(string Prompt, string Kind)
+internal sealed record DemoPrompt(string Prompt, string Kind)
 {
     public bool IsHarmful => Kind == "harmful";
 }
 
-public sealed class DemoData
+internal sealed class DemoData
 {
     public const string ResourcePrefix = "Rlhf.Demo.Data.";
     public const string LetMeExplain = "Let me explain.";

@@ -1,7 +1,7 @@
 // What `rlhf demo` runs: where it writes, how big (full or --quick), and the sizes of each stage.
 namespace Rlhf.Demo;
 
-public sealed record DemoOptions
+internal sealed record DemoOptions
 {
     public string OutputDir { get; init; } = "demo-output";
     /// <summary>A smaller model and far fewer steps (about 16 s on a quiet 2-core machine); numbers are only sane, not good.</summary>
@@ -18,7 +18,7 @@ public sealed record DemoOptions
 }
 
 /// <summary>Model size and the steps, batch sizes and learning rates of every stage.</summary>
-public sealed record DemoSettings
+internal sealed record DemoSettings
 {
     public int VocabSize { get; init; } = 1024;
     public int LayerCount { get; init; } = 4;

@@ -16,18 +16,18 @@ using Rlhf.Training.Sft;
 namespace Rlhf.Demo;
 
 /// <summary>What the pipeline reports: a stage starting ("start"), a training step/log ("step"), a stage done ("done").</summary>
-public sealed record DemoProgress(string Stage, string Title, string Event, int Step, int TotalSteps, IReadOnlyDictionary<string, double>? Metrics);
+internal sealed record DemoProgress(string Stage, string Title, string Event, int Step, int TotalSteps, IReadOnlyDictionary<string, double>? Metrics);
 
 /// <summary>One model's row of the comparison table (greedy answers to the held-out prompts).</summary>
-public sealed record DemoComparisonRow(string Model, double RefusalRate, double AnswerRate, double MeanScore, double KlToSft, double LetMeExplainRate);
+internal sealed record DemoComparisonRow(string Model, double RefusalRate, double AnswerRate, double MeanScore, double KlToSft, double LetMeExplainRate);
 
 /// <summary>One held-out prompt with each model's greedy answer.</summary>
-public sealed record DemoExample(string Prompt, string Kind, IReadOnlyDictionary<string, string> Answers);
+internal sealed record DemoExample(string Prompt, string Kind, IReadOnlyDictionary<string, string> Answers);
 
 /// <summary>A stage's logged metrics (the training loop's log history), for the report's curves.</summary>
-public sealed record DemoStage(string Name, string Title, double Seconds, IReadOnlyList<IReadOnlyDictionary<string, double>> History);
+internal sealed record DemoStage(string Name, string Title, double Seconds, IReadOnlyList<IReadOnlyDictionary<string, double>> History);
 
-public sealed record DemoResult(
+internal sealed record DemoResult(
     IReadOnlyDictionary<string, object> Summary,
     IReadOnlyList<DemoStage> Stages,
     IReadOnlyList<DemoComparisonRow> Comparison,
@@ -35,7 +35,7 @@ public sealed record DemoResult(
     DemoSettings Settings,
     bool Quick);
 
-public static class DemoPipeline
+internal static class DemoPipeline
 {
     public static readonly string[] StageFolders = ["tokenizer", "sft", "reward", "ppo", "dpo"];
     public const string SummaryFileName = "summary.json";

@@ -8,7 +8,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Demo;
 
-public static class DemoReport
+internal static class DemoReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 

@@ -8,7 +8,7 @@ using Rlhf.Training;
 
 namespace Rlhf.Demo;
 
-public static class StageConfig
+internal static class StageConfig
 {
     public const string FileName = "rlhf_config.yaml";
 

@@ -7,9 +7,9 @@ using System.Text;
 namespace Rlhf.Demo;
 
 /// <summary>One curve: a metric key (shown as the tooltip), its label and its (step, value) points.</summary>
-public sealed record ChartSeries(string Key, string Label, (double X, double Y)[] Points);
+internal sealed record ChartSeries(string Key, string Label, (double X, double Y)[] Points);
 
-public static class SvgChart
+internal static class SvgChart
 {
     private static readonly string[] Colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;

@@ -7,14 +7,14 @@ using Rlhf.Training;
 namespace Rlhf.Export;
 
 /// <summary>Weight precision of the exported file (llama.cpp's --outtype names).</summary>
-public enum GgufOutType { F32, F16, BF16, Q8_0 }
+internal enum GgufOutType { F32, F16, BF16, Q8_0 }
 
 /// <summary>What was written: the file, its architecture, and how many tensors went out in each type.</summary>
 /// <param name="MatrixBytes">Bytes of the matrices that take the out type: what one decode step streams.</param>
-public sealed record GgufExportResult(string Path, string Architecture, long Bytes, int VocabSize, IReadOnlyDictionary<GgufTensorType, int> TensorTypes,
+internal sealed record GgufExportResult(string Path, string Architecture, long Bytes, int VocabSize, IReadOnlyDictionary<GgufTensorType, int> TensorTypes,
     long MatrixBytes);
 
-public static class GgufExporter
+internal static class GgufExporter
 {
     /// <summary>The families with a GGUF form, by config.json's model_type.</summary>
     private static readonly Dictionary<string, Func<ModelFolder, IGgufFamily>> Families = new(StringComparer.Ordinal)

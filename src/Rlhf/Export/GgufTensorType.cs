@@ -1,7 +1,7 @@
 // The ggml tensor types this exporter writes (ggml.h's ggml_type numbers) and their storage sizes.
 namespace Rlhf.Export;
 
-public enum GgufTensorType : uint
+internal enum GgufTensorType : uint
 {
     F32 = 0,
     F16 = 1,
@@ -10,7 +10,7 @@ public enum GgufTensorType : uint
     BF16 = 30,
 }
 
-public static class GgufTensorTypes
+internal static class GgufTensorTypes
 {
     /// <summary>Values per block (1 for the float types).</summary>
     public static int BlockSize(this GgufTensorType type) => type == GgufTensorType.Q8_0 ? Q8Zero.BlockSize : 1;

@@ -4,12 +4,12 @@ using Rlhf.Text;
 namespace Rlhf.Export;
 
 /// <summary>llama.cpp's token types (llama_token_type; the same numbers as SentencePiece's).</summary>
-public enum GgufTokenType
+internal enum GgufTokenType
 {
     Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
 }
 
-public static class GgufTokenizer
+internal static class GgufTokenizer
 {
     /// <summary>tokenizer.ggml.pre for GPT-2's pre-tokenizer regex (the only one <see cref="BpeTokenizer"/> applies).</summary>
     public const string Gpt2PreTokenizer = "gpt-2";

@@ -2,7 +2,7 @@
 namespace Rlhf.Export;
 
 /// <summary>The value types of the GGUF specification, with their numbers on disk.</summary>
-public enum GgufValueType : uint
+internal enum GgufValueType : uint
 {
     UInt8 = 0, Int8 = 1, UInt16 = 2, Int16 = 3, UInt32 = 4, Int32 = 5, Float32 = 6, Bool = 7, String = 8, Array = 9,
     UInt64 = 10, Int64 = 11, Float64 = 12,
@@ -12,7 +12,7 @@ public enum GgufValueType : uint
 /// One metadata value. Arrays hold one element type (<see cref="ElementType"/>) and are stored as .NET arrays of
 /// the matching type (<c>string[]</c>, <c>int[]</c>, <c>float[]</c>).
 /// </summary>
-public sealed record GgufValue(GgufValueType Type, object Value, GgufValueType ElementType = GgufValueType.UInt8)
+internal sealed record GgufValue(GgufValueType Type, object Value, GgufValueType ElementType = GgufValueType.UInt8)
 {
     public static GgufValue UInt32(uint value) => new(GgufValueType.UInt32, value);
     public static GgufValue Int32(int value) => new(GgufValueType.Int32, value);

@@ -11,12 +11,12 @@ namespace Rlhf.Export;
 /// row-major [rows, columns] matrix is <c>[columns, rows]</c>), its storage type, and a callback that fills its values
 /// (row-major fp32) for the writer to encode.
 /// </summary>
-public sealed record GgufTensor(string Name, long[] Dimensions, GgufTensorType Type, Action<Span<float>> Fill)
+internal sealed record GgufTensor(string Name, long[] Dimensions, GgufTensorType Type, Action<Span<float>> Fill)
 {
     public long ElementCount => Dimensions.Aggregate(1L, (a, b) => a * b);
 }
 
-public static class GgufWriter
+internal static class GgufWriter
 {
     /// <summary>"GGUF" read as a little-endian uint32.</summary>
     public const uint Magic = 0x46554747;

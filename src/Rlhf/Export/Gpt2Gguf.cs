@@ -6,7 +6,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Export;
 
-public sealed class Gpt2Gguf : IGgufFamily
+internal sealed class Gpt2Gguf : IGgufFamily
 {
     private readonly Gpt2Model model;
 

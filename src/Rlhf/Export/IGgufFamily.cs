@@ -6,10 +6,10 @@ namespace Rlhf.Export;
 /// reverses it into ggml's). <paramref name="KeepFloat32"/> marks tensors llama.cpp's converter never narrows
 /// (besides 1-D ones, which always stay fp32), e.g. GPT-2's position embedding.
 /// </summary>
-public sealed record GgufSource(string Name, int[] Shape, Action<Span<float>> Fill, bool KeepFloat32 = false);
+internal sealed record GgufSource(string Name, int[] Shape, Action<Span<float>> Fill, bool KeepFloat32 = false);
 
 /// <summary>A model family's GGUF form. One implementation per family; <see cref="GgufExporter"/> picks it by model_type.</summary>
-public interface IGgufFamily
+internal interface IGgufFamily
 {
     /// <summary>general.architecture, also the prefix of the hyper-parameter keys (e.g. "gpt2").</summary>
     string Architecture { get; }

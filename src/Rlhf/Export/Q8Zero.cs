@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 
 namespace Rlhf.Export;
 
-public static class Q8Zero
+internal static class Q8Zero
 {
     public const int BlockSize = 32;
 

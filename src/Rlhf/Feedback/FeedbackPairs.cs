@@ -4,7 +4,7 @@ using Rlhf.Data;
 namespace Rlhf.Feedback;
 
 /// <summary>Which pairs a ranking of K responses yields.</summary>
-public enum PairSelection
+internal enum PairSelection
 {
     /// <summary>Every ordered pair (i better than j): up to K(K-1)/2 per prompt, as InstructGPT's K-wise loss uses.</summary>
     AllPairs,
@@ -13,7 +13,7 @@ public enum PairSelection
     BestVsWorst,
 }
 
-public static class FeedbackPairs
+internal static class FeedbackPairs
 {
     /// <summary>
     /// The pairs of one judgement. Tied responses and identical texts give no pair. The prompt is the plain prompt

@@ -10,7 +10,7 @@ namespace Rlhf.Feedback;
 /// <see cref="Flags"/> runs parallel to <see cref="Responses"/> ("harmful", "untruthful"). Skipped prompts are
 /// not written, so every line is a usable judgement.
 /// </summary>
-public sealed record FeedbackRecord
+internal sealed record FeedbackRecord
 {
     [JsonPropertyName("prompt_id")] public required string PromptId { get; init; }
 
@@ -84,7 +84,7 @@ public sealed record FeedbackRecord
 }
 
 /// <summary>The sampling settings the responses were drawn with.</summary>
-public sealed record SamplingSettings
+internal sealed record SamplingSettings
 {
     [JsonPropertyName("temperature")] public float Temperature { get; init; } = 1f;
     [JsonPropertyName("top_p")] public float TopP { get; init; } = 1f;

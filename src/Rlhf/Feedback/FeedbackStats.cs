@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Rlhf.Feedback;
 
 /// <summary>What `rlhf label stats` reports.</summary>
-public sealed record FeedbackStats
+internal sealed record FeedbackStats
 {
     [JsonPropertyName("judgements")] public int Judgements { get; init; }
     [JsonPropertyName("prompts")] public int Prompts { get; init; }

@@ -8,7 +8,7 @@ namespace Rlhf.Feedback;
 /// processes using this class respect too), writes the whole line with one write, flushes it to disk and releases
 /// the lock, so two annotators on one file never lose or interleave a line. The file is never truncated or rewritten.
 /// </summary>
-public sealed class FeedbackStore
+internal sealed class FeedbackStore
 {
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
@@ -111,4 +111,4 @@ public sealed class FeedbackStore
 }
 
 /// <summary>The records of a feedback file and the (1-based) numbers of lines that could not be read.</summary>
-public sealed record FeedbackFile(IReadOnlyList<FeedbackRecord> Records, IReadOnlyList<int> MalformedLines);
+internal sealed record FeedbackFile(IReadOnlyList<FeedbackRecord> Records, IReadOnlyList<int> MalformedLines);

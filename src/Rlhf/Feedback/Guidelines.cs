@@ -1,7 +1,7 @@
 // The default instructions shown to annotators beside each task, in the project's own words.
 namespace Rlhf.Feedback;
 
-public static class Guidelines
+internal static class Guidelines
 {
     /// <summary>
     /// Helpful, truthful, harmless — the priorities InstructGPT's labelers ranked by (Ouyang et al. 2022), with

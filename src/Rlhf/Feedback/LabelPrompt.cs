@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Rlhf.Feedback;
 
 /// <summary>A prompt to judge: a stable id (from its text), the text as given, and the text the model sees.</summary>
-public sealed record LabelPrompt(string Id, string Text, string Rendered)
+internal sealed record LabelPrompt(string Id, string Text, string Rendered)
 {
     /// <summary>The seeds' instruction template (DESIGN §4), without the answer and EOS.</summary>
     public const string DefaultTemplate = "### Question: {instruction}\n### Answer: ";

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Rlhf.Feedback;
 
 /// <summary>One prompt with its K responses, as shown to an annotator (responses in sampled order, indices 0..K-1).</summary>
-public sealed record LabelTask(string PromptId, string Prompt, string RenderedPrompt, IReadOnlyList<string> Responses, int Judged, int Total);
+internal sealed record LabelTask(string PromptId, string Prompt, string RenderedPrompt, IReadOnlyList<string> Responses, int Judged, int Total);
 
 /// <summary>
 /// Serves prompts in file order, skipping those <see cref="Annotator"/> has already judged in the output file (so
@@ -13,7 +13,7 @@ public sealed record LabelTask(string PromptId, string Prompt, string RenderedPr
 /// seed derived from the prompt's id, so they do not depend on order and two annotators with the same seed see the
 /// same responses (which makes their judgements comparable). Thread-safe.
 /// </summary>
-public sealed class LabelingSession
+internal sealed class LabelingSession
 {
     private readonly Lock gate = new();
     private readonly IResponseSampler sampler;

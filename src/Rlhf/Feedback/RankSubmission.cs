@@ -4,14 +4,14 @@ using System.Text.Json;
 namespace Rlhf.Feedback;
 
 /// <summary>A request that is malformed or does not fit the task it names; nothing is written for it.</summary>
-public sealed class FeedbackValidationException(string message) : Exception(message);
+internal sealed class FeedbackValidationException(string message) : Exception(message);
 
 /// <summary>
 /// A ranking of the responses of task <see cref="PromptId"/>, by their index as shown (0-based):
 /// <see cref="Order"/> best-first (a permutation of 0..K-1), <see cref="Ties"/> groups of indices judged equal
 /// (each group adjacent in the order), <see cref="Flags"/> per index ("harmful", "untruthful").
 /// </summary>
-public sealed record RankSubmission(
+internal sealed record RankSubmission(
     string PromptId,
     IReadOnlyList<int> Order,
     IReadOnlyList<IReadOnlyList<int>> Ties,

@@ -7,7 +7,7 @@ using Rlhf.Training;
 namespace Rlhf.Feedback;
 
 /// <summary>Produces K candidate responses for a rendered prompt (the model, or a stand-in in tests).</summary>
-public interface IResponseSampler
+internal interface IResponseSampler
 {
     /// <summary>K responses to <paramref name="renderedPrompt"/>; the same seed gives the same responses.</summary>
     IReadOnlyList<string> Sample(string renderedPrompt, int count, ulong seed);
@@ -18,7 +18,7 @@ public interface IResponseSampler
 /// runs at a time. Dispose it before the model: disposing waits for a generation in progress (e.g. a background
 /// pre-generation) and makes later calls throw <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings settings) : IResponseSampler, IDisposable
+internal sealed class ModelResponseSampler(ModelFolder folder, SamplingSettings settings) : IResponseSampler, IDisposable
 {
     private readonly Lock gate = new();
     private bool disposed;

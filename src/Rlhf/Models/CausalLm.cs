@@ -3,7 +3,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Models;
 
-public static class CausalLm
+internal static class CausalLm
 {
     /// <summary>Mean cross-entropy over the batch's targets, times <paramref name="scale"/> (for gradient accumulation).</summary>
     public static Node Loss(ICausalLm model, Ops ops, CausalLmBatch batch, float scale = 1f, bool trainable = true)

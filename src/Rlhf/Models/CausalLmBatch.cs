@@ -8,7 +8,7 @@ namespace Rlhf.Models;
 /// token there is a training label. Row b's target at t is the id at t+1 when that id is a label;
 /// otherwise −1 (no loss). Positions count real tokens only, so left padding does not shift them.
 /// </summary>
-public sealed class CausalLmBatch
+internal sealed class CausalLmBatch
 {
     public int BatchSize { get; }
     public int SequenceLength { get; }

@@ -6,7 +6,7 @@ namespace Rlhf.Models;
 /// The family-neutral part of a Hugging Face <c>config.json</c>. Each family (see <see cref="CausalLmRegistry"/>)
 /// derives its own record with its keys; <c>with</c> expressions on this type keep the family's record.
 /// </summary>
-public abstract record CausalLmConfig
+internal abstract record CausalLmConfig
 {
     /// <summary><c>model_type</c>, which picks the family.</summary>
     public abstract string ModelType { get; }

@@ -6,7 +6,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models;
 
 /// <summary>One family of causal LMs (a folder under Models/Families).</summary>
-public interface IModelFamily
+internal interface IModelFamily
 {
     /// <summary>The <c>model_type</c> values this family reads.</summary>
     IReadOnlyList<string> ModelTypes { get; }
@@ -26,7 +26,7 @@ public interface IModelFamily
     ICausalLm CreateRandom(CausalLmConfig config, ulong seed, IEnumerable<(string Name, int[] Shape, bool Decay)>? heads = null);
 }
 
-public static class CausalLmRegistry
+internal static class CausalLmRegistry
 {
     /// <summary>Every family, in the order their presets and model types are listed.</summary>
     public static IReadOnlyList<IModelFamily> Families { get; } = [Gpt2Family.Instance, LlamaFamily.Instance];

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Rlhf.Models;
 
-public static class ConfigJson
+internal static class ConfigJson
 {
     /// <summary>Parses a config.json; throws <see cref="ModelFormatException"/> naming the file when it cannot be read or is not a JSON object.</summary>
     public static JsonDocument Parse(string path)

@@ -4,7 +4,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models;
 
 /// <summary>How a linear layer's weight matrix is stored.</summary>
-public enum MatrixLayout
+internal enum MatrixLayout
 {
     /// <summary>[in, out]: y = x·W (GPT-2's Conv1D).</summary>
     InputMajor,
@@ -17,7 +17,7 @@ public enum MatrixLayout
 /// states; the LM head (<see cref="LmHeadWeight"/>, tied or separate), reward and value heads are applied on top.
 /// Families live in Models/Families and are found by <c>model_type</c> through <see cref="CausalLmRegistry"/>.
 /// </summary>
-public interface ICausalLm : IDisposable
+internal interface ICausalLm : IDisposable
 {
     public const string WeightsFileName = "model.safetensors";
     public const string ConfigFileName = "config.json";

@@ -8,7 +8,7 @@ namespace Rlhf.Models;
 /// (same values as the model) or bfloat16 (half the bytes per token). A snapshot: after the model's weights change
 /// (an optimizer step), pack again. Needs AVX-512 (<see cref="Supported"/>); elsewhere generation uses the model as is.
 /// </summary>
-public sealed unsafe class InferenceWeights : IDisposable
+internal sealed unsafe class InferenceWeights : IDisposable
 {
     private readonly Dictionary<string, PackedMatrix> matrices = new(StringComparer.Ordinal);
 

@@ -10,7 +10,7 @@ namespace Rlhf.Models;
 /// <see cref="ICausalLm.Forward"/> appends to it and advances <see cref="Length"/>; models make theirs with
 /// <see cref="ICausalLm.CreateKvCache"/>.
 /// </summary>
-public sealed class KvCache : IDisposable
+internal sealed class KvCache : IDisposable
 {
     public int BatchSize { get; }
     public int Capacity { get; }

@@ -10,7 +10,7 @@ public sealed class ModelFormatException : Exception
     /// <summary>The problem without the file name (the full <see cref="Exception.Message"/> starts with the file).</summary>
     public string Detail { get; }
 
-    public ModelFormatException(string filePath, string message, Exception? innerException = null)
+    internal ModelFormatException(string filePath, string message, Exception? innerException = null)
         : base($"{filePath}: {message}", innerException)
     {
         FilePath = filePath;

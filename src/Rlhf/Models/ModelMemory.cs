@@ -3,7 +3,7 @@ using System.Globalization;
 
 namespace Rlhf.Models;
 
-public static class ModelMemory
+internal static class ModelMemory
 {
     /// <summary>Bytes each parameter takes once loaded: its fp32 value and its fp32 gradient (<c>ParameterSet</c>).</summary>
     public const int BytesPerParameter = 2 * sizeof(float);

@@ -4,7 +4,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Models;
 
-public sealed class PolicyWithValueHead : IDisposable
+internal sealed class PolicyWithValueHead : IDisposable
 {
     public const string WeightName = "v_head.summary.weight";
     public const string BiasName = "v_head.summary.bias";

@@ -21,7 +21,7 @@ public enum RewardPooling
     Mean,
 }
 
-public sealed class RewardModel : IDisposable
+internal sealed class RewardModel : IDisposable
 {
     public const string HeadName = "score.weight";
     public const string RewardConfigFileName = "reward_config.json";

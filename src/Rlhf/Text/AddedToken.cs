@@ -8,7 +8,7 @@ namespace Rlhf.Text;
 /// match, <see cref="SingleWord"/> matches only between non-word characters, <see cref="Normalized"/> tokens are
 /// matched in the normalized text (default: the non-special ones, as in tokenizers).
 /// </summary>
-public sealed record AddedToken(int Id, string Content, bool Special)
+internal sealed record AddedToken(int Id, string Content, bool Special)
 {
     public bool LStrip { get; init; }
     public bool RStrip { get; init; }

@@ -6,7 +6,7 @@ using Rlhf.Text.Pipeline;
 
 namespace Rlhf.Text;
 
-public sealed partial class BpeTokenizer
+internal sealed partial class BpeTokenizer
 {
     /// <summary>GPT-2's end-of-text token, the default eos/bos/unk token when no configuration names one.</summary>
     public const string EndOfText = "<|endoftext|>";

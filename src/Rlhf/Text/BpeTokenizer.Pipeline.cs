@@ -7,7 +7,7 @@ using Rlhf.Text.Pipeline;
 
 namespace Rlhf.Text;
 
-public sealed partial class BpeTokenizer
+internal sealed partial class BpeTokenizer
 {
     /// <summary>tokenizer_config.json's <c>clean_up_tokenization_spaces</c>: decoding removes the space before
     /// punctuation and contractions (" ." → ".", " n't" → "n't", ...). Off unless the config turns it on.</summary>

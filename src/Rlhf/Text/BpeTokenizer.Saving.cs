@@ -6,7 +6,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Text;
 
-public sealed partial class BpeTokenizer
+internal sealed partial class BpeTokenizer
 {
     private static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonWriterOptions IndentedJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true };

@@ -14,7 +14,7 @@ namespace Rlhf.Text;
 /// cache is shared and locked); load with <see cref="FromFolder"/>, <see cref="FromFiles"/> or
 /// <see cref="FromTokenizerJson"/>, train with <see cref="BpeTrainer"/>, write with <see cref="Save"/>.
 /// </summary>
-public sealed partial class BpeTokenizer
+internal sealed partial class BpeTokenizer
 {
     /// <summary>Words cached before the cache is cleared.</summary>
     private const int CacheCapacity = 1 << 16;

@@ -8,7 +8,7 @@ namespace Rlhf.Text;
 /// Byte-level BPE training as in Hugging Face's <c>ByteLevelBPETokenizer</c> trainer: the 256 byte tokens (GPT-2
 /// order), then merges of the most frequent adjacent pair until the vocabulary is full, then the special tokens.
 /// </summary>
-public static class BpeTrainer
+internal static class BpeTrainer
 {
     /// <summary>
     /// Learns a tokenizer with at most <paramref name="vocabSize"/> tokens (256 bytes + merges + special tokens) from

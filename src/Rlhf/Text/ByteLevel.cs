@@ -7,7 +7,7 @@ namespace Rlhf.Text;
 /// The pieces GPT-2 (<c>encoder.py</c>) and Hugging Face's <c>ByteLevel</c> pre-tokenizer share: <c>bytes_to_unicode</c>
 /// and the word-splitting regex.
 /// </summary>
-public static partial class ByteLevel
+internal static partial class ByteLevel
 {
     /// <summary>
     /// GPT-2's pre-tokenizer pattern. .NET's <c>\s</c> is the Unicode White_Space set, as in Hugging Face tokenizers

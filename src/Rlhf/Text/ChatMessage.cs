@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Rlhf.Text;
 
-public sealed record ChatMessage(string Role, string Content)
+internal sealed record ChatMessage(string Role, string Content)
 {
     /// <summary>The roles chat templates know: TRL's conversational datasets use these.</summary>
     public static IReadOnlyList<string> KnownRoles { get; } = ["system", "user", "assistant", "tool"];

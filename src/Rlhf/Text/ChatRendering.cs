@@ -3,7 +3,7 @@
 // as the rendering of prompt + completion minus that prompt's text, so prompt and completion ids stay apart (PITFALLS 12).
 namespace Rlhf.Text;
 
-public static class ChatRendering
+internal static class ChatRendering
 {
     /// <summary>A PPO/GRPO prompt: apply_chat_template(prompt, add_generation_prompt=True).</summary>
     public static string Prompt(ChatTemplate template, IReadOnlyList<ChatMessage> prompt, DateTime? now = null) => template.Render(prompt, addGenerationPrompt: true, now);

@@ -8,7 +8,7 @@ using Rlhf.Text.Templates;
 
 namespace Rlhf.Text;
 
-public sealed class ChatTemplate
+internal sealed class ChatTemplate
 {
     public const string JinjaFileName = "chat_template.jinja";
     public const string ConfigFileName = "tokenizer_config.json";

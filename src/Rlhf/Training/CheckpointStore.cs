@@ -6,7 +6,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training;
 
-public sealed partial class CheckpointStore(string outputDir, int keepLast)
+internal sealed partial class CheckpointStore(string outputDir, int keepLast)
 {
     public const string OptimizerFileName = "optimizer.safetensors";
     public const string StateFileName = "trainer_state.json";

@@ -52,12 +52,23 @@ internal sealed class DivergenceMonitor(int maxNonFiniteInARow, double lossRatio
 }
 
 /// <summary>Training stopped because it diverged; no diverged weights were saved.</summary>
+/// <summary>
+/// Training stopped because the loss diverged (non-finite steps in a row, or a loss far above the first step's).
+/// The message says which step, why, and what the output folder now holds.
+/// </summary>
+/// <param name="step">The optimizer step at which the run stopped.</param>
+/// <param name="reason">Why the run counts as diverged.</param>
+/// <param name="outputDir">The run's output folder.</param>
+/// <param name="lastGoodCheckpoint">The checkpoint the output folder's model now comes from; null: none.</param>
 public sealed class TrainingDivergedException(int step, string reason, string outputDir, string? lastGoodCheckpoint)
     : Exception($"training diverged at step {step}: {reason}; " + (lastGoodCheckpoint is null
         ? "no model was saved (no checkpoint predates the divergence); lower --learning-rate and rerun"
         : $"{outputDir} holds the last good model, from {Path.GetFileName(lastGoodCheckpoint)}; lower --learning-rate and resume with --resume-from-checkpoint latest"))
 {
+    /// <summary>The optimizer step at which the run stopped.</summary>
     public int Step { get; } = step;
+
+    /// <summary>Why the run counts as diverged (e.g. the non-finite losses, or the loss ratio).</summary>
     public string Reason { get; } = reason;
 
     /// <summary>The checkpoint whose model the output folder now holds, or null when nothing was saved.</summary>

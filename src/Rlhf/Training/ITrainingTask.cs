@@ -3,7 +3,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training;
 
-public interface ITrainingTask<TExample>
+internal interface ITrainingTask<TExample>
 {
     /// <summary>The trainable parameters (the optimizer's state mirrors them).</summary>
     ParameterSet Parameters { get; }
@@ -30,7 +30,7 @@ public interface ITrainingTask<TExample>
 /// minibatches). The loop hands it <c>update</c>, which clips the gradients, steps the optimizer at the step's
 /// learning rate, zeroes the gradients and returns the pre-clip norm.
 /// </summary>
-public interface ISelfSteppingTask<TExample> : ITrainingTask<TExample>
+internal interface ISelfSteppingTask<TExample> : ITrainingTask<TExample>
 {
     IReadOnlyDictionary<string, double> TrainStep(IReadOnlyList<IReadOnlyList<TExample>> microBatches, Func<double> update);
 }

@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Training;
 
 /// <summary>Owns the optimizer state and the per-step arena for training a causal LM on next-token loss.</summary>
-public sealed class LanguageModelStep : IDisposable
+internal sealed class LanguageModelStep : IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Rlhf.Training;
 
-public sealed class MetricsLog : IDisposable
+internal sealed class MetricsLog : IDisposable
 {
     private readonly StreamWriter writer;
 

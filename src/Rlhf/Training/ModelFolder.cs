@@ -6,7 +6,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Training;
 
-public sealed class ModelFolder : IDisposable
+internal sealed class ModelFolder : IDisposable
 {
     public ICausalLm Model { get; }
     public BpeTokenizer Tokenizer { get; }
@@ -55,6 +55,14 @@ public sealed class ModelFolder : IDisposable
         SaveConfig(directory);
         Tokenizer.Save(directory);
         Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
+    }
+
+    /// <summary>Everything but the weights: tokenizer files, generation_config.json and config.json (a trainer's save hook).</summary>
+    public void SaveTokenizerAndConfigs(string directory)
+    {
+        Tokenizer.Save(directory);
+        Generation.Save(Path.Combine(directory, GenerationConfig.FileName));
+        SaveConfig(directory);
     }
 
     /// <summary>Rewrites config.json with the tokenizer's pad token (as transformers' tokenizer and model agree on it).</summary>

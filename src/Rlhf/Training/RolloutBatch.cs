@@ -4,7 +4,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Training;
 
-public static class RolloutBatch
+internal static class RolloutBatch
 {
     /// <summary>prompt + response rows, right-padded with <paramref name="padTokenId"/>; the targets are the response tokens.</summary>
     public static CausalLmBatch Collate(IReadOnlyList<(int[] Prompt, int[] Response)> rows, int padTokenId)

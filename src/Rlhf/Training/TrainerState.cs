@@ -5,7 +5,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Training;
 
-public sealed class TrainerState
+internal sealed class TrainerState
 {
     [JsonPropertyName("global_step")] public int GlobalStep { get; set; }
     [JsonPropertyName("epoch")] public double Epoch { get; set; }

@@ -6,13 +6,28 @@ using Rlhf.Tensors;
 namespace Rlhf.Training;
 
 /// <summary>What the loop reports after each optimizer step (and at log/eval/save events).</summary>
+/// <param name="Step">Optimizer steps done so far.</param>
+/// <param name="TotalSteps">Optimizer steps the run will take.</param>
+/// <param name="Epoch">Epochs done so far (fractional).</param>
+/// <param name="Event">"step" (metrics of this step), "log" (averaged over the logging window, as written to
+/// metrics.jsonl), "eval" (eval_* metrics) or "save" (a checkpoint was written).</param>
+/// <param name="Metrics">The metrics, with TRL's names (loss, rewards/chosen, grad_norm, learning_rate …).</param>
+/// <param name="TokensPerSecond">Training throughput since the start (tokens/s).</param>
+/// <param name="Elapsed">Time since the run started.</param>
+/// <param name="Remaining">Estimated time to the end; null when unknown.</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, double Epoch, string Event,
     IReadOnlyDictionary<string, double> Metrics, double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Remaining);
 
+/// <summary>How a run ended.</summary>
+/// <param name="GlobalStep">Optimizer steps done.</param>
+/// <param name="Interrupted">True when cancelled before the end (a checkpoint was saved to resume from).</param>
+/// <param name="LastCheckpoint">The newest checkpoint folder; null when none was saved.</param>
+/// <param name="SkippedSteps">Steps skipped because their loss or gradients were not finite.</param>
+/// <param name="LogHistory">Every logged entry ("log" and "eval"), as in metrics.jsonl.</param>
 public sealed record TrainingResult(int GlobalStep, bool Interrupted, string? LastCheckpoint, int SkippedSteps,
     IReadOnlyList<IReadOnlyDictionary<string, double>> LogHistory);
 
-public sealed class TrainingLoop<TExample>
+internal sealed class TrainingLoop<TExample>
 {
     public const string MetricsFileName = "metrics.jsonl";
 

@@ -10,16 +10,16 @@ public sealed class DataFormatsTests
     private static DataRow Row(string json, int line = 7) => new("f.jsonl", line, false, JsonDocument.Parse(json).RootElement.Clone());
 
     [Theory]
-    [InlineData("{\"chosen\":\"\\n\\nHuman: a\\n\\nAssistant: b\",\"rejected\":\"x\"}", DataFormat.HhRlhf)]
-    [InlineData("{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\"}", DataFormat.PreferenceExplicit)]
-    [InlineData("{\"chosen\":[{\"role\":\"user\",\"content\":\"q\"}],\"rejected\":[]}", DataFormat.PreferenceConversational)]
-    [InlineData("{\"prompt\":\"p\",\"responses\":[\"a\",\"b\"]}", DataFormat.Ranked)]
-    [InlineData("{\"instruction\":\"i\",\"response\":\"r\"}", DataFormat.Instruction)]
-    [InlineData("{\"prompt\":\"i\",\"completion\":\"r\"}", DataFormat.Instruction)]
-    [InlineData("{\"question\":\"i\",\"answer\":\"r\"}", DataFormat.Instruction)]
-    [InlineData("{\"text\":\"\\n\\nHuman: a\\n\\nAssistant: b\"}", DataFormat.Instruction)]
-    [InlineData("{\"messages\":[]}", DataFormat.Instruction)]
-    public void Detect_FromKeys(string json, DataFormat expected) => Assert.Equal(expected, DataFormats.Detect(Row(json)));
+    [InlineData("{\"chosen\":\"\\n\\nHuman: a\\n\\nAssistant: b\",\"rejected\":\"x\"}", nameof(DataFormat.HhRlhf))]
+    [InlineData("{\"prompt\":\"p\",\"chosen\":\"c\",\"rejected\":\"r\"}", nameof(DataFormat.PreferenceExplicit))]
+    [InlineData("{\"chosen\":[{\"role\":\"user\",\"content\":\"q\"}],\"rejected\":[]}", nameof(DataFormat.PreferenceConversational))]
+    [InlineData("{\"prompt\":\"p\",\"responses\":[\"a\",\"b\"]}", nameof(DataFormat.Ranked))]
+    [InlineData("{\"instruction\":\"i\",\"response\":\"r\"}", nameof(DataFormat.Instruction))]
+    [InlineData("{\"prompt\":\"i\",\"completion\":\"r\"}", nameof(DataFormat.Instruction))]
+    [InlineData("{\"question\":\"i\",\"answer\":\"r\"}", nameof(DataFormat.Instruction))]
+    [InlineData("{\"text\":\"\\n\\nHuman: a\\n\\nAssistant: b\"}", nameof(DataFormat.Instruction))]
+    [InlineData("{\"messages\":[]}", nameof(DataFormat.Instruction))]
+    public void Detect_FromKeys(string json, string expected) => Assert.Equal(Enum.Parse<DataFormat>(expected), DataFormats.Detect(Row(json)));
 
     [Fact]
     public void Detect_UnknownKeys_SaysWhatIsExpected()

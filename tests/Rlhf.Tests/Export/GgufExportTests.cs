@@ -10,12 +10,13 @@ namespace Rlhf.Tests.Export;
 public sealed class GgufExportTests
 {
     [Theory]
-    [InlineData(GgufOutType.F32, 0u)]
-    [InlineData(GgufOutType.F16, 1u)]
-    [InlineData(GgufOutType.BF16, 30u)]
-    [InlineData(GgufOutType.Q8_0, 8u)]
-    public void FileHoldsLlamaCppsNamesTypesAndAlignedData(GgufOutType outType, uint matrixType)
+    [InlineData(nameof(GgufOutType.F32), 0u)]
+    [InlineData(nameof(GgufOutType.F16), 1u)]
+    [InlineData(nameof(GgufOutType.BF16), 30u)]
+    [InlineData(nameof(GgufOutType.Q8_0), 8u)]
+    public void FileHoldsLlamaCppsNamesTypesAndAlignedData(string outTypeName, uint matrixType)
     {
+        var outType = Enum.Parse<GgufOutType>(outTypeName);
         using var temp = new TempDirectory();
         string folder = TinyModels.Create(temp.Sub("model"), layers: 2, channels: 32);
         var result = GgufExporter.Export(folder, temp.Sub("out.gguf"), outType);

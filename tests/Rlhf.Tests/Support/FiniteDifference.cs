@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Rlhf.Tests.Support;
 
-public static class FiniteDifference
+internal static class FiniteDifference
 {
     /// <summary>
     /// Checks <paramref name="analytic"/> against <c>(f(x+h) - f(x-h)) / 2h</c> for every element of

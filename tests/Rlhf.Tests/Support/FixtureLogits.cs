@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Tests.Support;
 
-public static unsafe class FixtureLogits
+internal static unsafe class FixtureLogits
 {
     /// <summary>input_ids, attention_mask and labels (−100 = no target) of fixture.json as a batch.</summary>
     public static CausalLmBatch Batch(JsonElement root)

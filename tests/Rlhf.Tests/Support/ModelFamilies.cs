@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Rlhf.Tests.Support;
 
-public static class ModelFamilies
+internal static class ModelFamilies
 {
     public const string Gpt2 = "gpt2";
     public const string Llama = "llama";

@@ -3,7 +3,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Tests.Support;
 
-public sealed class TestTensors(ulong seed)
+internal sealed class TestTensors(ulong seed)
 {
     private readonly List<Tensor> live = [];
     private readonly Rng rng = new(seed);

@@ -7,9 +7,9 @@ namespace Rlhf.Models;
 /// <param name="Candidates">The tensor names that may hold a parameter, best first (e.g. with and without "model.").</param>
 /// <param name="IsIgnored">Tensors that are not parameters (attention-mask or rotary buffers) and are skipped.</param>
 /// <param name="PrefixNote">Added to the missing-tensor message, e.g. "(looked for each name with and without the 'model.' prefix)".</param>
-public sealed record CheckpointNames(Func<string, IEnumerable<string>> Candidates, Func<string, bool> IsIgnored, string PrefixNote);
+internal sealed record CheckpointNames(Func<string, IEnumerable<string>> Candidates, Func<string, bool> IsIgnored, string PrefixNote);
 
-public static class CheckpointLoader
+internal static class CheckpointLoader
 {
     /// <summary>
     /// Reads every parameter from <paramref name="reader"/>. Shapes, dtypes, missing and unexpected tensors are all

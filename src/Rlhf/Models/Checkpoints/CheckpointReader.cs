@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Rlhf.Models;
 
-public sealed class CheckpointReader : IDisposable
+internal sealed class CheckpointReader : IDisposable
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";

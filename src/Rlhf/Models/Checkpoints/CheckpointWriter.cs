@@ -10,7 +10,7 @@ namespace Rlhf.Models;
 /// <param name="BFloat16">Store BF16 (rounded to nearest even) instead of F32; reading widens them back.</param>
 /// <param name="MaxShardBytes">Split into shards of at most this many bytes (a larger tensor gets a shard of its own);
 /// null writes one file.</param>
-public sealed record CheckpointFormat(bool BFloat16 = false, long? MaxShardBytes = null)
+internal sealed record CheckpointFormat(bool BFloat16 = false, long? MaxShardBytes = null)
 {
     public static CheckpointFormat Default { get; } = new();
 
@@ -33,7 +33,7 @@ public sealed record CheckpointFormat(bool BFloat16 = false, long? MaxShardBytes
     }
 }
 
-public static class CheckpointWriter
+internal static class CheckpointWriter
 {
     private static readonly Dictionary<string, string> Metadata = new() { ["format"] = "pt" };
 

@@ -9,7 +9,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models;
 
 /// <summary>One tensor's entry in a safetensors header.</summary>
-public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long ElementCount)
+internal sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long ElementCount)
 {
     /// <summary>Byte offset of the data, relative to the start of the data section.</summary>
     public long DataBegin { get; init; }
@@ -25,7 +25,7 @@ public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long
 /// The safetensors format: an 8-byte little-endian header length, a JSON header mapping names to
 /// <c>{dtype, shape, data_offsets}</c> (plus an optional <c>__metadata__</c> map of strings), then raw little-endian data.
 /// </summary>
-public static class SafeTensors
+internal static class SafeTensors
 {
     /// <summary>Largest header accepted, as in the reference implementation.</summary>
     public const long MaxHeaderLength = 100_000_000;
@@ -349,7 +349,7 @@ public static class SafeTensors
 }
 
 /// <summary>An open, validated, memory-mapped safetensors file. Dispose it to unmap the file.</summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+internal sealed unsafe class SafeTensorsFile : IDisposable
 {
     private readonly MemoryMappedFile map;
     private readonly MemoryMappedViewAccessor view;

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 
 namespace Rlhf.Models.Generation;
 
-public sealed record GenerationConfig
+internal sealed record GenerationConfig
 {
     public const string FileName = "generation_config.json";
 

@@ -1,13 +1,16 @@
 // Decoding settings, with Hugging Face's names and defaults (greedy unless sampling is asked for).
 namespace Rlhf.Models.Generation;
 
+/// <summary>Decoding settings, with Hugging Face's generate() names and defaults (greedy unless <see cref="DoSample"/>).</summary>
 public sealed record GenerationOptions
 {
+    /// <summary>Most tokens generated per prompt, ≥ 0. Default 20.</summary>
     public int MaxNewTokens { get; init; } = 20;
 
     /// <summary>Sample from the (filtered) distribution; false = greedy argmax.</summary>
     public bool DoSample { get; init; }
 
+    /// <summary>Logits are divided by this before sampling, &gt; 0 when sampling. Default 1.</summary>
     public float Temperature { get; init; } = 1f;
 
     /// <summary>Keep the k most likely tokens (ties at the k-th logit kept); 0 = no limit.</summary>
@@ -16,6 +19,7 @@ public sealed record GenerationOptions
     /// <summary>Keep the smallest set of most likely tokens whose mass reaches p; 1 = no limit.</summary>
     public float TopP { get; init; } = 1f;
 
+    /// <summary>Seed of the sampling (same seed, same output). Default 0.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Stop a row when it emits this id (null: the model config's eos_token_id).</summary>
@@ -30,6 +34,8 @@ public sealed record GenerationOptions
     /// <summary>Drop prompt tokens from the left when prompt + new tokens exceed the context; otherwise an error.</summary>
     public bool TruncatePromptLeft { get; init; }
 
+    /// <summary>Checks the settings against their ranges.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range (the message names it, its range and value).</exception>
     public void Validate()
     {
         if (MaxNewTokens < 0) throw new ArgumentException($"max_new_tokens must be ≥ 0 (got {MaxNewTokens}).");
@@ -44,4 +50,4 @@ public sealed record GenerationOptions
 /// under the distribution the policy defines at this temperature — log softmax(logits / T) — the quantity
 /// PPO's ratio and KL are computed from (top-k/top-p only restrict which tokens can be drawn).
 /// </summary>
-public sealed record GenerationResult(int[] PromptIds, int[] Ids, float[] LogProbs, bool EndedWithEos);
+internal sealed record GenerationResult(int[] PromptIds, int[] Ids, float[] LogProbs, bool EndedWithEos);

@@ -3,7 +3,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Models.Generation;
 
-public static unsafe class Generator
+internal static unsafe class Generator
 {
     /// <summary>
     /// Continues every prompt. Prompts are left-padded to the longest (pads are masked out and do not count

@@ -7,7 +7,7 @@ using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Models.Generation;
 
-public static class Sampling
+internal static class Sampling
 {
     /// <summary>Index of the largest logit (the first one on ties, as torch.argmax; NaNs are skipped).</summary>
     public static unsafe int ArgMax(ReadOnlySpan<float> logits)

@@ -7,7 +7,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models.Lora;
 
 /// <summary>LoRA adapters attached to one model; its families call <see cref="Apply"/> from their linear layers.</summary>
-public sealed class LoraAdapters
+internal sealed class LoraAdapters
 {
     internal const string AdapterAName = "lora_A.weight", AdapterBName = "lora_B.weight";
 

@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models.Lora;
 
 /// <summary>Folds attached LoRA adapters into the model's own weights.</summary>
-public static class LoraMerge
+internal static class LoraMerge
 {
     /// <summary>Adds (α/r)·B·A to every adapted weight, then detaches the adapters: the model alone computes what it computed with them.</summary>
     public static void MergeAndUnload(LoraAdapters adapters)

@@ -9,7 +9,7 @@ namespace Rlhf.Models.Lora;
 /// <param name="TargetModules">Module names (a module matches when its path equals a name or ends with "." + name),
 /// or the single entry "all-linear" (every linear layer but the output head), as PEFT's target_modules.</param>
 /// <param name="Seed">Seeds A's initialisation and the dropout masks.</param>
-public sealed record LoraOptions(int Rank = 16, float Alpha = 32, float Dropout = 0.05f, IReadOnlyList<string>? TargetModules = null, ulong Seed = 42)
+internal sealed record LoraOptions(int Rank = 16, float Alpha = 32, float Dropout = 0.05f, IReadOnlyList<string>? TargetModules = null, ulong Seed = 42)
 {
     /// <summary>PEFT's shorthand for every linear layer except the output layer.</summary>
     public const string AllLinear = "all-linear";

@@ -9,7 +9,7 @@ using Rlhf.Tensors;
 namespace Rlhf.Models.Lora;
 
 /// <summary>Reads and writes PEFT LoRA adapter folders.</summary>
-public static class PeftAdapterFolder
+internal static class PeftAdapterFolder
 {
     public const string ConfigFileName = "adapter_config.json";
     public const string WeightsFileName = "adapter_model.safetensors";

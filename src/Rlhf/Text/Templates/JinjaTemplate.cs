@@ -2,7 +2,7 @@
 // globals (raise_exception, strftime_now), plus jinja2's range, namespace and dict.
 namespace Rlhf.Text.Templates;
 
-public sealed class JinjaTemplate
+internal sealed class JinjaTemplate
 {
     private readonly List<Node> nodes;
 

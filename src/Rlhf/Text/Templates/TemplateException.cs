@@ -1,7 +1,7 @@
 // A chat template that cannot be parsed or rendered: the message names the template and the line.
 namespace Rlhf.Text.Templates;
 
-public sealed class TemplateException : Exception
+internal sealed class TemplateException : Exception
 {
     public string TemplateName { get; }
     public int Line { get; }

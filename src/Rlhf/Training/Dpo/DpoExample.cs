@@ -4,7 +4,7 @@ namespace Rlhf.Training.Dpo;
 /// <param name="PromptIds">The rendered prompt, tokenised on its own.</param>
 /// <param name="ChosenIds">The preferred response (EOS included), tokenised on its own.</param>
 /// <param name="RejectedIds">The dispreferred response (EOS included).</param>
-public sealed record DpoExample(int[] PromptIds, int[] ChosenIds, int[] RejectedIds)
+internal sealed record DpoExample(int[] PromptIds, int[] ChosenIds, int[] RejectedIds)
 {
     /// <summary>log π_ref(chosen | prompt), summed over response tokens; null until computed.</summary>
     public float? ReferenceChosen { get; init; }

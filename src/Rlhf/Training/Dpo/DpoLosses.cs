@@ -20,7 +20,7 @@ public enum DpoLossType
 /// <param name="LabelSmoothing">ε in [0, 0.5); used by Sigmoid and Robust, ignored by Ipo and Hinge.</param>
 /// <param name="ReferenceFree">Treat the reference log-ratio as 0 (reference log-probs are then ignored and may be empty).</param>
 /// <param name="RpoAlpha">When set, adds α·NLL of the chosen responses (RPO, Pang et al. 2024; TRL <c>rpo_alpha</c>).</param>
-public sealed record DpoLossOptions(
+internal sealed record DpoLossOptions(
     float Beta = 0.1f,
     DpoLossType LossType = DpoLossType.Sigmoid,
     float LabelSmoothing = 0f,
@@ -39,9 +39,9 @@ public sealed record DpoLossOptions(
 }
 
 /// <summary>Mean loss over pairs; gradients (already divided by the number of pairs, RPO term included in DPolicyChosen).</summary>
-public sealed record DpoLossResult(double Loss, float[] DPolicyChosen, float[] DPolicyRejected, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record DpoLossResult(double Loss, float[] DPolicyChosen, float[] DPolicyRejected, IReadOnlyDictionary<string, double> Metrics);
 
-public static class DpoLosses
+internal static class DpoLosses
 {
     /// <summary>
     /// h = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) per pair (DPO eq. 7), then the loss of

@@ -5,12 +5,13 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Dpo;
 
-public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
+internal sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
     private readonly Tape frozen = new() { Enabled = false };
     private readonly Action<string>? saveExtras;
+    private readonly bool ownsReference;
     private ICausalLm? reference;
 
     public ICausalLm Policy { get; }
@@ -20,7 +21,8 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
 
     /// <param name="reference">The frozen reference (usually the SFT model); null only in reference-free mode or when every
     /// example already carries reference log-probs.</param>
-    public DpoTask(ICausalLm policy, ICausalLm? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null)
+    public DpoTask(ICausalLm policy, ICausalLm? reference, DpoConfig config, int padTokenId, Action<string>? saveExtras = null,
+        bool ownsReference = true)
     {
         config.Validate();
         if (reference is not null && reference.Config.VocabSize != policy.Config.VocabSize)
@@ -30,6 +32,7 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
         Config = config;
         PadTokenId = padTokenId;
         this.saveExtras = saveExtras;
+        this.ownsReference = ownsReference;
     }
 
     /// <summary>
@@ -65,7 +68,7 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     /// <summary>Drops the reference model (after precomputing its log-probs).</summary>
     public void ReleaseReference()
     {
-        reference?.Dispose();
+        if (ownsReference) reference?.Dispose();
         reference = null;
     }
 
@@ -180,6 +183,6 @@ public sealed class DpoTask : ITrainingTask<DpoExample>, IDisposable
     public void Dispose()
     {
         arena.Dispose();
-        reference?.Dispose();
+        if (ownsReference) reference?.Dispose();
     }
 }

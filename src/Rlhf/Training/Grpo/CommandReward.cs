@@ -8,9 +8,9 @@ using System.Text.Json;
 namespace Rlhf.Training.Grpo;
 
 /// <summary>The reward command failed or answered wrongly; the message names the command and, where known, the row.</summary>
-public sealed class RewardCommandException(string message) : Exception(message);
+internal sealed class RewardCommandException(string message) : Exception(message);
 
-public sealed class CommandReward : ICompletionReward
+internal sealed class CommandReward : ICompletionReward
 {
     private readonly string commandLine;
     private readonly TimeSpan timeout;

@@ -8,9 +8,9 @@ namespace Rlhf.Training.Grpo;
 /// <param name="Prompt">The dataset's prompt text, before any template.</param>
 /// <param name="Completion">The decoded completion (special tokens dropped).</param>
 /// <param name="Row">The dataset row the prompt came from (its other columns feed rule rewards), if any.</param>
-public sealed record CompletionSample(string Prompt, string Completion, int[] PromptIds, int[] CompletionIds, bool EndedWithEos, DataRow? Row);
+internal sealed record CompletionSample(string Prompt, string Completion, int[] PromptIds, int[] CompletionIds, bool EndedWithEos, DataRow? Row);
 
-public interface ICompletionReward
+internal interface ICompletionReward
 {
     /// <summary>Its name in the metrics (rewards/NAME/mean).</summary>
     string Name { get; }
@@ -23,7 +23,7 @@ public interface ICompletionReward
 }
 
 /// <summary>A plain C# function as a reward: <c>(prompt, completion, row) → score</c>.</summary>
-public sealed class DelegateCompletionReward(string name, Func<string, string, DataRow?, double> score) : ICompletionReward
+internal sealed class DelegateCompletionReward(string name, Func<string, string, DataRow?, double> score) : ICompletionReward
 {
     public string Name => name;
 
@@ -31,7 +31,7 @@ public sealed class DelegateCompletionReward(string name, Func<string, string, D
 }
 
 /// <summary>Several reward functions, Σₖ wₖ·rₖ per completion (TRL's sum_then_normalize aggregation).</summary>
-public sealed class RewardSet
+internal sealed class RewardSet
 {
     public IReadOnlyList<ICompletionReward> Functions { get; }
     public IReadOnlyList<double> Weights { get; }

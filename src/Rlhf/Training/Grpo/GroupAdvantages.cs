@@ -3,9 +3,9 @@
 // group; NaN marks a completion no reward function could score: it is left out of the statistics and gets advantage 0.
 namespace Rlhf.Training.Grpo;
 
-public sealed record AdvantageResult(float[] Advantages, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record AdvantageResult(float[] Advantages, IReadOnlyDictionary<string, double> Metrics);
 
-public static class GroupAdvantages
+internal static class GroupAdvantages
 {
     /// <summary>
     /// GRPO: Aᵢ = (rᵢ − mean(group)) / (σ + 1e-4), σ the unbiased std of the group (<see cref="RewardScaling.Group"/>),

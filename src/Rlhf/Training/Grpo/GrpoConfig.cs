@@ -5,7 +5,7 @@
 namespace Rlhf.Training.Grpo;
 
 /// <summary>How the group baseline is formed.</summary>
-public enum GroupEstimator
+internal enum GroupEstimator
 {
     /// <summary>GRPO (Shao et al. 2024): A = (r − mean(group)) / (std + 1e-4), the std as <see cref="RewardScaling"/> says.</summary>
     GroupRelative,
@@ -14,10 +14,10 @@ public enum GroupEstimator
 }
 
 /// <summary>GRPO's scale_rewards: the standard deviation advantages are divided by.</summary>
-public enum RewardScaling { Group, Batch, None }
+internal enum RewardScaling { Group, Batch, None }
 
 /// <summary>GRPO's loss_type: how per-token losses are aggregated (TRL GRPOTrainer._compute_loss).</summary>
-public enum GrpoLossType
+internal enum GrpoLossType
 {
     /// <summary>Mean over each sequence's tokens, then over sequences (Shao et al. 2024).</summary>
     Grpo,
@@ -29,7 +29,7 @@ public enum GrpoLossType
     Bnpo,
 }
 
-public sealed record GrpoConfig
+internal sealed record GrpoConfig
 {
     public GroupEstimator Estimator { get; init; } = GroupEstimator.GroupRelative;
 

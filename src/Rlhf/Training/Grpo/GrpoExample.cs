@@ -6,4 +6,4 @@ namespace Rlhf.Training.Grpo;
 /// <param name="PromptIds">The prompt as the policy sees it (template applied).</param>
 /// <param name="Prompt">The dataset's prompt text (what reward functions receive).</param>
 /// <param name="Row">The dataset row, for rewards that read other columns; null for plain-text prompts.</param>
-public sealed record GrpoExample(int[] PromptIds, string Prompt, DataRow? Row);
+internal sealed record GrpoExample(int[] PromptIds, string Prompt, DataRow? Row);

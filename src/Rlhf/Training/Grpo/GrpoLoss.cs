@@ -7,12 +7,12 @@ namespace Rlhf.Training.Grpo;
 
 /// <summary>One completion of a micro-batch: per-token log-probs under the current policy (and the sampling policy and
 /// reference when known), its advantage, and whether it takes part in the loss.</summary>
-public sealed record LossSequence(float[] LogProbs, float[]? OldLogProbs, float[]? ReferenceLogProbs, float[] Entropy, float Advantage, bool Included);
+internal sealed record LossSequence(float[] LogProbs, float[]? OldLogProbs, float[]? ReferenceLogProbs, float[] Entropy, float Advantage, bool Included);
 
 /// <summary>The loss of a micro-batch (already divided for gradient accumulation), ∂loss/∂log π per token, metrics.</summary>
-public sealed record LossResult(double Loss, float[][] Gradients, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record LossResult(double Loss, float[][] Gradients, IReadOnlyDictionary<string, double> Metrics);
 
-public static class GrpoLoss
+internal static class GrpoLoss
 {
     /// <param name="generationTokens">Completion tokens that take part in the loss across the whole generation batch
     /// (DAPO's normaliser).</param>

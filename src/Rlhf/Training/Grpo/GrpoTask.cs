@@ -9,7 +9,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Training.Grpo;
 
-public sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
+internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

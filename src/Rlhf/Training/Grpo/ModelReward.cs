@@ -3,7 +3,7 @@ using Rlhf.Training.Ppo;
 
 namespace Rlhf.Training.Grpo;
 
-public sealed class ModelReward(IRewardFunction model, string name = "reward_model") : ICompletionReward
+internal sealed class ModelReward(IRewardFunction model, string name = "reward_model") : ICompletionReward
 {
     public string Name => name;
 

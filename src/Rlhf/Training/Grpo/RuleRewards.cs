@@ -8,7 +8,7 @@ using Rlhf.Data;
 namespace Rlhf.Training.Grpo;
 
 /// <summary>1 when the completion, trimmed, equals the row's <paramref name="column"/> (trimmed).</summary>
-public sealed class ExactMatchReward(string column) : ICompletionReward
+internal sealed class ExactMatchReward(string column) : ICompletionReward
 {
     public string Name => $"exact_match_{column}";
     public IReadOnlyList<string> RequiredColumns => [column];
@@ -18,7 +18,7 @@ public sealed class ExactMatchReward(string column) : ICompletionReward
 }
 
 /// <summary>1 when the completion matches the regular expression (.NET syntax, searched anywhere unless anchored).</summary>
-public sealed class RegexReward : ICompletionReward
+internal sealed class RegexReward : ICompletionReward
 {
     private readonly Regex regex;
 
@@ -40,7 +40,7 @@ public sealed class RegexReward : ICompletionReward
 }
 
 /// <summary>1 when the completion contains <paramref name="text"/> (ordinal).</summary>
-public sealed class ContainsReward(string text) : ICompletionReward
+internal sealed class ContainsReward(string text) : ICompletionReward
 {
     public string Name => "contains";
 
@@ -49,7 +49,7 @@ public sealed class ContainsReward(string text) : ICompletionReward
 }
 
 /// <summary>1 when the completion has between <paramref name="min"/> and <paramref name="max"/> characters (inclusive).</summary>
-public sealed class LengthReward : ICompletionReward
+internal sealed class LengthReward : ICompletionReward
 {
     private readonly int min, max;
 
@@ -69,7 +69,7 @@ public sealed class LengthReward : ICompletionReward
 /// 1 when the last number in the completion (its final answer) equals the row's <paramref name="column"/> (a number, or a string holding
 /// one) within <paramref name="tolerance"/>; 0 otherwise, also when the completion has no number.
 /// </summary>
-public sealed partial class NumericAnswerReward(string column, double tolerance = 1e-6) : ICompletionReward
+internal sealed partial class NumericAnswerReward(string column, double tolerance = 1e-6) : ICompletionReward
 {
     public string Name => $"numeric_{column}";
     public IReadOnlyList<string> RequiredColumns => [column];

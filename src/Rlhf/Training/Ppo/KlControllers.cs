@@ -2,7 +2,7 @@
 namespace Rlhf.Training.Ppo;
 
 /// <summary>Holds β and updates it from the measured KL of a rollout batch. <see cref="Value"/> is the state to checkpoint.</summary>
-public interface IKlController
+internal interface IKlController
 {
     double Value { get; }
 
@@ -13,7 +13,7 @@ public interface IKlController
 }
 
 /// <summary>TRL FixedKLController: β never changes.</summary>
-public sealed class FixedKlController : IKlController
+internal sealed class FixedKlController : IKlController
 {
     public FixedKlController(double value)
     {
@@ -31,7 +31,7 @@ public sealed class FixedKlController : IKlController
 /// <summary>
 /// TRL AdaptiveKLController (Ziegler et al. 2019, eq. 2): e = clip(KL/target − 1, −0.2, 0.2), β ← β·(1 + e·n_steps/horizon).
 /// </summary>
-public sealed class ZieglerKlController : IKlController
+internal sealed class ZieglerKlController : IKlController
 {
     public ZieglerKlController(double initial, double target, double horizon)
     {
@@ -61,7 +61,7 @@ public sealed class ZieglerKlController : IKlController
 /// Seed 004 (PPO adaptive KL penalty, Schulman et al. 2017 §4): β ← 2β if KL &gt; 1.5·target, β ← β/2 if KL &lt; target/1.5,
 /// otherwise unchanged. <c>nSteps</c> is ignored.
 /// </summary>
-public sealed class SeedAdaptiveKlController : IKlController
+internal sealed class SeedAdaptiveKlController : IKlController
 {
     public SeedAdaptiveKlController(double initial, double target)
     {

@@ -3,7 +3,7 @@
 namespace Rlhf.Training.Ppo;
 
 /// <summary>How β (the KL coefficient) changes between rollouts.</summary>
-public enum KlControl
+internal enum KlControl
 {
     /// <summary>β stays at init_kl_coef.</summary>
     Fixed,
@@ -13,7 +13,7 @@ public enum KlControl
     Seed,
 }
 
-public sealed record PpoConfig
+internal sealed record PpoConfig
 {
     /// <summary>Prompts sampled per rollout (TRL batch_size).</summary>
     public int BatchSize { get; init; } = 16;

@@ -3,18 +3,18 @@
 namespace Rlhf.Training.Ppo;
 
 /// <summary>TRL's <c>kl_estimator</c>: k1 = log π − log π_ref; k3 = (r − 1) − log r with r = π_ref/π (Schulman 2020, always ≥ 0).</summary>
-public enum KlEstimator { K1, K3 }
+internal enum KlEstimator { K1, K3 }
 
 /// <summary>Per-token rewards [B·T] (0 at masked positions) and TRL's objective/* metrics.</summary>
-public sealed record TokenRewardsResult(float[] Rewards, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record TokenRewardsResult(float[] Rewards, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>GAE advantages and returns (= advantages + values), [B·T], 0 at masked positions.</summary>
-public sealed record GaeResult(float[] Advantages, float[] Returns);
+internal sealed record GaeResult(float[] Advantages, float[] Returns);
 
 /// <summary>Masked-mean loss, its gradient per token (already divided by the valid-token count; 0 where masked), metrics.</summary>
-public sealed record PpoLossResult(double Loss, float[] Gradient, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record PpoLossResult(double Loss, float[] Gradient, IReadOnlyDictionary<string, double> Metrics);
 
-public static class PpoMath
+internal static class PpoMath
 {
     /// <summary>Per-token KL estimate at valid positions, 0 where masked (masked log-probs, even −∞, are never read).</summary>
     public static float[] KlPerToken(ReadOnlySpan<float> logp, ReadOnlySpan<float> refLogp, ReadOnlySpan<bool> mask, KlEstimator estimator)

@@ -1,7 +1,7 @@
 // One sampled response with everything PPO needs about it, aligned per response token.
 namespace Rlhf.Training.Ppo;
 
-public sealed class PpoRollout
+internal sealed class PpoRollout
 {
     public required int[] PromptIds { get; init; }
     /// <summary>Sampled response ids, EOS included when emitted.</summary>

@@ -7,7 +7,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Ppo;
 
-public sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
+internal sealed class PpoTask : ISelfSteppingTask<int[]>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

@@ -5,13 +5,13 @@ using Rlhf.Text;
 
 namespace Rlhf.Training.Ppo;
 
-public interface IRewardFunction
+internal interface IRewardFunction
 {
     /// <summary>One score per rollout, given the prompt ids and the response ids (EOS included when emitted).</summary>
     float[] Score(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, IReadOnlyList<bool> endedWithEos);
 }
 
-public sealed class DelegateRewardFunction(Func<int[], int[], bool, float> score) : IRewardFunction
+internal sealed class DelegateRewardFunction(Func<int[], int[], bool, float> score) : IRewardFunction
 {
     public float[] Score(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, IReadOnlyList<bool> endedWithEos) =>
         prompts.Select((p, i) => score(p, responses[i], endedWithEos[i])).ToArray();
@@ -23,7 +23,7 @@ public sealed class DelegateRewardFunction(Func<int[], int[], bool, float> score
 /// reward model's tokenizer (PITFALLS #12). A response that ended with EOS gets the reward model's EOS id after it, as
 /// in its training text "… {response}{eos}"; with pad = EOS the pooling skips it, so the score is the textbook's.
 /// </summary>
-public sealed class RewardModelScorer(RewardModel rewardModel, BpeTokenizer rewardTokenizer, BpeTokenizer policyTokenizer, int batchSize = 16)
+internal sealed class RewardModelScorer(RewardModel rewardModel, BpeTokenizer rewardTokenizer, BpeTokenizer policyTokenizer, int batchSize = 16)
     : IRewardFunction, IDisposable
 {
     private readonly Arena arena = new();

@@ -3,7 +3,7 @@ namespace Rlhf.Training.Reward;
 
 /// <param name="Sequences">prompt + response ids for each response, best first (tokenised separately, then joined).</param>
 /// <param name="Margin">Optional margin for the pairwise loss (how much better the first is).</param>
-public sealed record RewardExample(int[][] Sequences, float? Margin = null)
+internal sealed record RewardExample(int[][] Sequences, float? Margin = null)
 {
     public int Count => Sequences.Length;
 }

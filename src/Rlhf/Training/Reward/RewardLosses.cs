@@ -3,12 +3,12 @@
 namespace Rlhf.Training.Reward;
 
 /// <summary>Loss over chosen/rejected reward pairs and its gradients (already divided by the number of pairs).</summary>
-public sealed record PairwiseLossResult(double Loss, float[] DChosen, float[] DRejected, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record PairwiseLossResult(double Loss, float[] DChosen, float[] DRejected, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>Loss over groups of rewards laid end to end, and its gradient per reward (already divided by the number of groups).</summary>
-public sealed record GroupLossResult(double Loss, float[] DRewards, IReadOnlyDictionary<string, double> Metrics);
+internal sealed record GroupLossResult(double Loss, float[] DRewards, IReadOnlyDictionary<string, double> Metrics);
 
-public static class RewardLosses
+internal static class RewardLosses
 {
     /// <summary>
     /// TRL RewardTrainer: loss = mean −log σ(r_c − r_r − m) (the textbook's reward model; InstructGPT eq. 1 with K = 2), plus

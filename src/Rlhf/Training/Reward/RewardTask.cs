@@ -5,14 +5,18 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Reward;
 
+/// <summary>Reward-model loss settings, with TRL's RewardConfig names.</summary>
 public sealed record RewardConfig
 {
+    /// <summary>How ranked responses become a loss. Default <see cref="RewardLossType.Pairwise"/> (Bradley–Terry).</summary>
     public RewardLossType LossType { get; init; } = RewardLossType.Pairwise;
     /// <summary>TRL's center_rewards_coefficient: adds c·mean((r_w + r_l)²) to keep rewards centred (pairs only).</summary>
     public float CenterRewardsCoefficient { get; init; }
     /// <summary>Margin of the margin-ranking loss.</summary>
     public float RankingMargin { get; init; } = 1f;
 
+    /// <summary>Checks the settings against their ranges.</summary>
+    /// <exception cref="ArgumentException">A setting is negative (the message names it).</exception>
     public void Validate()
     {
         if (CenterRewardsCoefficient < 0) throw new ArgumentException($"center_rewards_coefficient must be ≥ 0 (got {CenterRewardsCoefficient}).");
@@ -20,7 +24,7 @@ public sealed record RewardConfig
     }
 }
 
-public sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
+internal sealed class RewardTask : ITrainingTask<RewardExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

@@ -3,7 +3,7 @@ using Rlhf.Models;
 
 namespace Rlhf.Training.Sft;
 
-public static class SftCollator
+internal static class SftCollator
 {
     /// <summary>
     /// Right-pads prompt+response to the longest example. Labels come from the prompt/response boundary and the

@@ -1,7 +1,7 @@
 // A tokenised demonstration: prompt ids and response ids (EOS included), tokenised separately (PITFALLS #12).
 namespace Rlhf.Training.Sft;
 
-public sealed record SftExample(int[] PromptIds, int[] ResponseIds)
+internal sealed record SftExample(int[] PromptIds, int[] ResponseIds)
 {
     public int Length => PromptIds.Length + ResponseIds.Length;
 }

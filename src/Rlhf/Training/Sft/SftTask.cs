@@ -5,7 +5,7 @@ using Rlhf.Tensors;
 
 namespace Rlhf.Training.Sft;
 
-public sealed class SftTask : ITrainingTask<SftExample>, IDisposable
+internal sealed class SftTask : ITrainingTask<SftExample>, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();

@@ -8,7 +8,7 @@ namespace Rlhf.Models.Gpt2;
 /// Moves a <see cref="ParameterSet"/> (names like <c>transformer.h.0.attn.c_attn.weight</c>) to and from safetensors.
 /// Hub GPT-2 files omit the <c>transformer.</c> prefix; files saved by transformers have it. Both load.
 /// </summary>
-public static partial class Gpt2Checkpoint
+internal static partial class Gpt2Checkpoint
 {
     public const string Prefix = "transformer.";
 

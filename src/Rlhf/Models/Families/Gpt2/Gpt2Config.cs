@@ -7,7 +7,7 @@ namespace Rlhf.Models.Gpt2;
 /// The shape of a GPT-2 model (one family behind <see cref="ICausalLm"/>). Property defaults are those of Hugging Face's <c>gpt2</c> (124M); JSON names follow
 /// <c>transformers.GPT2Config</c>.
 /// </summary>
-public sealed record Gpt2Config : CausalLmConfig
+internal sealed record Gpt2Config : CausalLmConfig
 {
     /// <summary>Activation names accepted by <see cref="Validate"/>; both are the tanh approximation of GELU.</summary>
     public static IReadOnlyList<string> SupportedActivations { get; } = ["gelu_new", "gelu_pytorch_tanh"];

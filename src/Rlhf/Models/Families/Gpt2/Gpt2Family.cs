@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Rlhf.Models.Gpt2;
 
-public sealed class Gpt2Family : IModelFamily
+internal sealed class Gpt2Family : IModelFamily
 {
     public static Gpt2Family Instance { get; } = new();
 

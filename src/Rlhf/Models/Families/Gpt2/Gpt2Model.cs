@@ -8,7 +8,7 @@ namespace Rlhf.Models.Gpt2;
 /// transformers unchanged. <see cref="Forward"/> returns the final hidden states; heads (LM, reward, value)
 /// are applied by the caller on top of them.
 /// </summary>
-public sealed class Gpt2Model : ICausalLm
+internal sealed class Gpt2Model : ICausalLm
 {
     public const string WeightsFileName = ICausalLm.WeightsFileName;
     public const string ConfigFileName = ICausalLm.ConfigFileName;

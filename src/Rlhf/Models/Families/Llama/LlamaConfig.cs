@@ -10,7 +10,7 @@ namespace Rlhf.Models.Llama;
 /// positions (half-split, <c>rope_theta</c>, optional llama3 <c>rope_scaling</c>), SwiGLU MLP, grouped-query
 /// attention, tied or separate LM head. Qwen2 always has q/k/v biases (no o_proj bias).
 /// </summary>
-public sealed record LlamaConfig : CausalLmConfig
+internal sealed record LlamaConfig : CausalLmConfig
 {
     /// <summary>The model types this record reads and writes.</summary>
     public static IReadOnlyList<string> ModelTypes { get; } = ["llama", "qwen2", "mistral"];

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Rlhf.Models.Llama;
 
-public sealed class LlamaFamily : IModelFamily
+internal sealed class LlamaFamily : IModelFamily
 {
     public static LlamaFamily Instance { get; } = new();
 

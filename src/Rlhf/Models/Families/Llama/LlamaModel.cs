@@ -9,7 +9,7 @@ namespace Rlhf.Models.Llama;
 /// A Llama-style backbone whose parameters carry transformers' names (<c>model.layers.N.self_attn.q_proj.weight</c>, …;
 /// nn.Linear weights [out, in]), so folders move between this project and transformers unchanged.
 /// </summary>
-public sealed class LlamaModel : ICausalLm
+internal sealed class LlamaModel : ICausalLm
 {
     public const string Prefix = "model.";
     private const string EmbeddingName = "model.embed_tokens.weight";

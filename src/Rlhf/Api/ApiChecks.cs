@@ -1,0 +1,26 @@
+// Argument checks of the public API: exceptions that name the parameter and its allowed range, as the CLI's errors do.
+namespace Rlhf;
+
+internal static class ApiChecks
+{
+    public static void InRange(int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must lie in [{min}, {max}] (got {value}).");
+    }
+
+    public static void InRange(double value, double min, double max, string name)
+    {
+        if (!(value >= min && value <= max))
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must lie in [{min}, {max}] (got {value}).");
+    }
+
+    /// <summary>Null and empty checks for a list of examples, naming the first null element.</summary>
+    public static void NotEmpty<T>(IReadOnlyList<T>? items, string name) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(items, name);
+        if (items.Count == 0) throw new ArgumentException($"{name} is empty; give at least one example.", name);
+        for (int i = 0; i < items.Count; i++)
+            if (items[i] is null) throw new ArgumentNullException(name, $"{name}[{i}] is null.");
+    }
+}
