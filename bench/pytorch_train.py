@@ -2,7 +2,7 @@
 """PyTorch reference benchmark: one training step of GPT-2 or (--hf-config) a Llama/Qwen2, fp32 on CPU.
 
 Run the fair reference as (OPENBLAS_CORETYPE=Haswell roughly halves PyTorch's speed here):
-  env -u OPENBLAS_CORETYPE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_train.py \
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_train.py \
       --preset gpt2 --batch-size 4 --seq-len 256 --steps 2
   ... bench/pytorch_train.py --hf-config MODEL_FOLDER/config.json --batch-size 4 --seq-len 256
 (--hf-config: model_type llama or qwen2 through tools/reference/llama_torch.py, transformers' eager attention.)

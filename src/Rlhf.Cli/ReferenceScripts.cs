@@ -23,7 +23,7 @@ internal static class ReferenceScripts
     }
 
     /// <summary>
-    /// Runs a reference script and parses the last JSON line it prints. OPENBLAS_CORETYPE is removed and
+    /// Runs a reference script and parses the last JSON line it prints. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed and
     /// OMP_WAIT_POLICY=PASSIVE set: this machine's default (Haswell) halves PyTorch's speed.
     /// Returns null with a reason when Python or torch is missing.
     /// </summary>
@@ -51,6 +51,7 @@ internal static class ReferenceScripts
         var start = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment.Remove("OPENBLAS_CORETYPE");
+        start.Environment.Remove("OPENBLAS_L2_SIZE");
         start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
         using var process = Process.Start(start)!;
         var errorTask = process.StandardError.ReadToEndAsync();

@@ -13,15 +13,15 @@ namespace Rlhf.Cli.Commands;
 
 internal static class BenchCommand
 {
-    private static readonly Option<string> GemmProvider = new("--gemm") { Description = "GEMM provider: auto, openblas, managed or scalar.", DefaultValueFactory = _ => "auto" };
-    private static readonly Option<int> Threads = new("--threads") { Description = "Worker threads (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
-    private static readonly Option<bool> NoReference = new("--no-reference") { Description = "Skip the PyTorch reference run." };
-    private static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object instead of a table." };
+    internal static readonly Option<string> GemmProvider = new("--gemm") { Description = "GEMM provider: auto, openblas, managed or scalar.", DefaultValueFactory = _ => "auto" };
+    internal static readonly Option<int> Threads = new("--threads") { Description = "Worker threads (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+    internal static readonly Option<bool> NoReference = new("--no-reference") { Description = "Skip the PyTorch reference run." };
+    internal static readonly Option<bool> Json = new("--json") { Description = "Print one JSON object instead of a table." };
 
     public static Command Create()
     {
         var command = new Command("bench", "Throughput benchmarks (tokens/s, with a PyTorch reference run beside ours).");
-        command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(BenchTrainCommand.Create());
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(CreateGemm());
         command.Subcommands.Add(BenchTokenizeCommand.Create());
@@ -30,74 +30,30 @@ internal static class BenchCommand
 
     /// <summary>
     /// This machine's environment sets OPENBLAS_CORETYPE=Haswell, which halves OpenBLAS (ours and PyTorch's) on AVX-512
-    /// cores; a benchmark re-runs itself without it so every provider and the reference run at their best.
+    /// cores, and OPENBLAS_L2_SIZE; a benchmark re-runs itself without both so every provider and the reference run at their best.
     /// Returns the child's exit code, or null when this process should run the benchmark itself.
     /// </summary>
-    private static int? RerunWithoutCoreTypeOverride()
+    internal static int? RerunWithoutCoreTypeOverride()
     {
-        if (Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") is null || Environment.GetEnvironmentVariable("RLHF_BENCH_CHILD") is not null) return null;
+        if ((Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") is null && Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") is null)
+            || Environment.GetEnvironmentVariable("RLHF_BENCH_CHILD") is not null
+            || System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name != "Rlhf.Cli") return null; // in-process (tests): no re-run
         var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
         var args = Environment.GetCommandLineArgs();
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(args[0]);
         foreach (var arg in args.Skip(1)) start.ArgumentList.Add(arg);
         start.Environment.Remove("OPENBLAS_CORETYPE");
+        start.Environment.Remove("OPENBLAS_L2_SIZE");
         start.Environment["RLHF_BENCH_CHILD"] = "1";
         using var child = Process.Start(start)!;
         child.WaitForExit();
         return child.ExitCode;
     }
 
-    private static void Configure(ParseResult parse)
+    internal static void Configure(ParseResult parse)
     {
         Gemm.Provider = Gemm.Create(parse.GetValue(GemmProvider));
         Parallelism.ThreadCount = parse.GetValue(Threads);
-    }
-
-    private static Command CreateTrain()
-    {
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => 4 };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence.", DefaultValueFactory = _ => 256 };
-        var steps = new Option<int>("--steps") { Description = "Timed steps (their mean and median are reported).", DefaultValueFactory = _ => 5 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (the first two touch fresh memory: the step arena is sized by step 1 and first used whole by step 2).", DefaultValueFactory = _ => 2 };
-        var shape = new ModelShapeOptions();
-        var command = new Command("train", "One training step of a causal LM (forward + backward + AdamW, fp32; default GPT-2 124M): ms/step, tokens/s, GFLOP/s, peak memory.")
-        {
-            batchSize, seqLen, steps, warmup, GemmProvider, Threads, NoReference, Json,
-        };
-        shape.AddTo(command);
-        command.SetAction(CommandRunner.Guard(parse =>
-        {
-            if (RerunWithoutCoreTypeOverride() is int code) return code;
-            Configure(parse);
-            var config = shape.Resolve(parse, "gpt2");
-            int b = parse.GetValue(batchSize), t = parse.GetValue(seqLen), n = parse.GetValue(steps), w = parse.GetValue(warmup);
-            if (b <= 0 || t <= 0 || n <= 0 || w < 0) throw new ArgumentException("--batch-size, --seq-len and --steps must be positive, --warmup not negative.");
-            if (t > config.ContextLength) throw new ArgumentException($"--seq-len {t} exceeds the model's context ({config.ContextLength}).");
-
-            var ours = RunTrainBenchmark(config, b, t, n, w, parse.GetValue(Json));
-            JsonElement? reference = null;
-            string? failure = "skipped (--no-reference)";
-            if (!parse.GetValue(NoReference) && config is not Gpt2Config) failure = $"skipped (bench/ has a PyTorch reference for GPT-2 only, not {config.ModelType})";
-            else if (!parse.GetValue(NoReference) && config is Gpt2Config gpt2)
-            {
-                string? script = ReferenceScripts.Find("bench/pytorch_train.py");
-                failure = script is null ? "bench/pytorch_train.py not found" : null;
-                if (script is not null)
-                {
-                    if (!parse.GetValue(Json)) AnsiConsole.MarkupLine("[grey]Running the PyTorch reference (OPENBLAS_CORETYPE unset, OMP_WAIT_POLICY=PASSIVE)…[/]");
-                    reference = ReferenceScripts.Run(script,
-                    [
-                        "--n-layer", $"{gpt2.LayerCount}", "--n-head", $"{gpt2.HeadCount}", "--n-embd", $"{gpt2.EmbeddingSize}",
-                        "--vocab-size", $"{gpt2.VocabSize}", "--n-positions", $"{gpt2.ContextLength}",
-                        "--batch-size", $"{b}", "--seq-len", $"{t}", "--steps", $"{n}", "--warmup", $"{w}",
-                        "--threads", $"{Parallelism.ThreadCount}",
-                    ], out failure);
-                }
-            }
-            Report(ours, reference, failure, parse.GetValue(Json));
-            return 0;
-        }));
-        return command;
     }
 
     private static Command CreateGenerate()
@@ -257,91 +213,5 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
-    }
-
-    private sealed record TrainResult(string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,
-        double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss, double MedianMsPerStep,
-        double MedianTokensPerSecond);
-
-    private static TrainResult RunTrainBenchmark(CausalLmConfig config, int batch, int tokens, int steps, int warmup, bool quiet)
-    {
-        using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
-        using var step = new LanguageModelStep(model, new AdamWOptions(WeightDecay: 0.01f));
-        var rng = new Rng(2);
-        var ids = new int[batch * tokens];
-        for (int i = 0; i < ids.Length; i++) ids[i] = rng.NextInt(config.VocabSize);
-        var data = new CausalLmBatch(batch, tokens, ids);
-        double firstLoss = 0, lastLoss = 0;
-        var times = new List<double>();
-        for (int s = 0; s < warmup + steps; s++)
-        {
-            var clock = Stopwatch.StartNew();
-            float loss = step.Accumulate(data);
-            step.Update(1e-4f, maxGradNorm: 1.0);
-            clock.Stop();
-            if (s == 0) firstLoss = loss;
-            lastLoss = loss;
-            if (s >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
-            if (!quiet) AnsiConsole.MarkupLine($"[grey]step {s + 1}/{warmup + steps}{(s < warmup ? " (warm-up)" : "")}: loss {loss:F4}, {clock.Elapsed.TotalMilliseconds:F0} ms[/]");
-        }
-        double ms = times.Average();
-        double tokensPerSecond = batch * tokens / (ms / 1000);
-        var sorted = times.Order().ToArray();
-        double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        return new TrainResult(Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
-            tokensPerSecond, TrainingFlopsPerToken(model, tokens) * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
-            median, batch * tokens / (median / 1000));
-    }
-
-    /// <summary>
-    /// Matmul FLOPs of one training token: 3 × forward (backward costs two forwards), where the forward is
-    /// 2·(weights of the linear layers) (for GPT-2 24·L·C²) + 4·L·T·C (QKᵀ and PV over the full T) + 2·C·V (LM head).
-    /// </summary>
-    public static double TrainingFlopsPerToken(ICausalLm model, int tokens)
-    {
-        double linear = model.LinearWeights.Sum(w => (double)model.Parameters[w.Name].Value.Length);
-        double c = model.Config.HiddenSize, l = model.Config.LayerCount, attention = model.Config switch
-        {
-            Rlhf.Models.Llama.LlamaConfig llama => llama.HeadCount * llama.HeadDim,
-            _ => c,
-        };
-        return 3 * (2 * linear + 4 * l * tokens * attention + 2 * c * model.Config.VocabSize);
-    }
-
-    private static void Report(TrainResult ours, JsonElement? reference, string? failure, bool json)
-    {
-        // Mean and median of the timed steps, for both (the median is robust to a step disturbed on a shared machine).
-        double? referenceTokens = reference?.GetProperty("tokens_per_s").GetDouble();
-        double? referenceMedian = reference is JsonElement e && e.TryGetProperty("median_tokens_per_s", out var m) ? m.GetDouble() : null;
-        double? ratio = referenceTokens is > 0 ? ours.TokensPerSecond / referenceTokens : null;
-        double? medianRatio = referenceMedian is > 0 ? ours.MedianTokensPerSecond / referenceMedian : null;
-        if (json)
-        {
-            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-            {
-                ["rlhf"] = ours,
-                ["pytorch"] = reference,
-                ["ratio"] = ratio,
-                ["ratio_median_step"] = medianRatio,
-                ["reference_error"] = reference is null ? failure : null,
-            }));
-            return;
-        }
-        var table = new Table().AddColumns("", "ms/step", "tokens/s", "median step ms", "median tokens/s", "GFLOP/s", "peak RSS (MiB)");
-        table.AddRow($"Rlhf.NET ({ours.Provider}, {ours.Threads} threads)", $"{ours.MsPerStep:F0}", $"{ours.TokensPerSecond:F1}",
-            $"{ours.MedianMsPerStep:F0}", $"{ours.MedianTokensPerSecond:F1}", $"{ours.GflopsPerSecond:F1}", ours.PeakRssMiB is double rss ? $"{rss:F0}" : "?");
-        if (reference is JsonElement r)
-        {
-            double refTokens = r.GetProperty("tokens_per_s").GetDouble();
-            table.AddRow("PyTorch", $"{r.GetProperty("ms_per_step").GetDouble():F0}", $"{refTokens:F1}",
-                r.TryGetProperty("median_ms_per_step", out var medianMs) ? $"{medianMs.GetDouble():F0}" : "?", referenceMedian is double rb ? $"{rb:F1}" : "?",
-                $"{refTokens * ours.GflopsPerSecond / ours.TokensPerSecond:F1}",
-                r.TryGetProperty("peak_rss_mib", out var rss2) ? $"{rss2.GetDouble():F0}" : "?");
-        }
-        AnsiConsole.MarkupLine($"GPT-2 with {ours.Parameters:N0} parameters, batch {ours.BatchSize} × {ours.SeqLen} tokens; loss {ours.FirstLoss:F4} → {ours.LastLoss:F4}");
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(ratio is double x
-            ? $"Speed-up over PyTorch: [bold]{x:F2}×[/] (mean step){(medianRatio is double y ? $", [bold]{y:F2}×[/] (median step)" : "")}"
-            : $"[yellow]No PyTorch reference: {Markup.Escape(failure ?? "?")}[/]");
     }
 }

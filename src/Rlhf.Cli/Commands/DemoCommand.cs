@@ -16,7 +16,7 @@ internal static class DemoCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed for initialisation, shuffling and sampling.", DefaultValueFactory = _ => 42 };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace an earlier demo in the output folder." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Use these data/demo files instead of the built-in copies." };
-        var command = new Command("demo", "Run the whole pipeline (tokenizer → SFT → reward model → PPO → DPO) on built-in data and compare the models.")
+        var command = new Command("demo", "Run the whole pipeline (tokenizer → SFT → reward model → PPO → DPO) on built-in data and compare the models, then GRPO on a verifiable task (sums).")
         {
             output, quick, seed, overwrite, dataDir,
         };
@@ -111,7 +111,7 @@ internal static class DemoCommand
 
         var s = result.Summary;
         double Num(string key) => s.TryGetValue(key, out var v) && v is double d ? d : double.NaN;
-        AnsiConsole.MarkupLine($"reward model held-out accuracy [bold]{Pct(Num("rm_accuracy"))}[/]; PPO held-out reward {F(Num("ppo_reward_before"))} → [bold]{F(Num("ppo_reward_after"))}[/] (KL {F(Num("ppo_kl"))}); {Num("seconds").ToString("0.0", CultureInfo.InvariantCulture)} s");
+        AnsiConsole.MarkupLine($"reward model held-out accuracy [bold]{Pct(Num("rm_accuracy"))}[/]; PPO held-out reward {F(Num("ppo_reward_before"))} → [bold]{F(Num("ppo_reward_after"))}[/] (KL {F(Num("ppo_kl"))}); GRPO accuracy on held-out sums {Pct(Num("grpo_accuracy_before"))} → [bold]{Pct(Num("grpo_accuracy_after"))}[/]; {Num("seconds").ToString("0.0", CultureInfo.InvariantCulture)} s");
         AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(output, DemoPipeline.SummaryFileName))}[/] and [bold]{Markup.Escape(Path.Combine(output, DemoPipeline.ReportFileName))}[/]");
     }
 

@@ -15,11 +15,14 @@ namespace Rlhf.Cli.Commands;
 
 internal static class GrpoCommand
 {
-    /// <summary>TRL's GRPOConfig / RLOOConfig training defaults (lr 1e-6, 8 completions per device batch).</summary>
+    /// <summary>
+    /// TRL's GRPOConfig / RLOOConfig training defaults (lr 1e-6, 8 completions per device batch). The loss-ratio
+    /// divergence check is off: the surrogate loss starts near 0 (advantages average to 0), so a ratio to it means nothing.
+    /// </summary>
     private static TrainingArguments Defaults(GrpoConfig config) => new()
     {
         PerDeviceTrainBatchSize = config.PerDeviceTrainBatchSize, PerDeviceEvalBatchSize = 16, GradientAccumulationSteps = 1, LearningRate = 1e-6f,
-        NumTrainEpochs = 1, LoggingSteps = 1, SaveSteps = 100, LrSchedulerType = "linear",
+        NumTrainEpochs = 1, LoggingSteps = 1, SaveSteps = 100, LrSchedulerType = "linear", DivergenceLossRatio = 0,
     };
 
     public static Command CreateGrpo() => Create("grpo", GrpoConfig.Grpo,

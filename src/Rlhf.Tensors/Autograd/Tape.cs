@@ -10,15 +10,23 @@ internal sealed class Tape
 
     public int Count => backwardSteps.Count;
 
+    /// <summary>When set, times every op's forward and backward (benchmarks only).</summary>
+    internal TapeProfile? Profile { get; set; }
+
     public void Record(Action backward)
     {
-        if (Enabled) backwardSteps.Add(backward);
+        if (!Enabled) return;
+        backwardSteps.Add(backward);
+        Profile?.Recorded(backward);
     }
 
     /// <summary>Runs every recorded backward step, last first, then forgets them.</summary>
     public void Backward()
     {
-        for (int i = backwardSteps.Count - 1; i >= 0; i--) backwardSteps[i]();
+        if (Profile is { } profile)
+            for (int i = backwardSteps.Count - 1; i >= 0; i--) profile.RunTimed(backwardSteps[i]);
+        else
+            for (int i = backwardSteps.Count - 1; i >= 0; i--) backwardSteps[i]();
         backwardSteps.Clear();
     }
 

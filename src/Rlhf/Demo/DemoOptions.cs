@@ -47,6 +47,22 @@ internal sealed record DemoSettings
     /// <summary>TRL's rpo_alpha: weight of the NLL of the chosen answers added to the DPO loss (keeps the answers fluent).</summary>
     public float? DpoRpoAlpha { get; init; } = 0.5f;
 
+    // The GRPO stage: a character-level GPT-2 of its own, SFT'd on a sloppy teacher's sums, then GRPO with the
+    // numeric-answer reward (β 0, so no reference model), accuracy measured greedily on the held-out sums.
+    public int GrpoLayerCount { get; init; } = 2;
+    public int GrpoHeadCount { get; init; } = 4;
+    public int GrpoEmbeddingSize { get; init; } = 128;
+    public double GrpoSftEpochs { get; init; } = 60;
+    public int GrpoSftBatchSize { get; init; } = 128;
+    public float GrpoSftLearningRate { get; init; } = 3e-3f;
+    public int GrpoSteps { get; init; } = 80;
+    /// <summary>Prompts per GRPO step; each is sampled <see cref="GrpoNumGenerations"/> times.</summary>
+    public int GrpoPromptsPerStep { get; init; } = 32;
+    public int GrpoNumGenerations { get; init; } = 8;
+    public float GrpoLearningRate { get; init; } = 3e-4f;
+    /// <summary>Held-out sums the accuracy is measured on (0: all of them).</summary>
+    public int GrpoEvalProblems { get; init; }
+
     /// <summary>Held-out prompts of the comparison (0: all of them).</summary>
     public int ComparePrompts { get; init; }
     public int CompareMaxNewTokens { get; init; } = 40;
@@ -62,5 +78,6 @@ internal sealed record DemoSettings
         PpoSteps = 10, PpoBatchSize = 8, PpoMaxNewTokens = 16,
         DpoSteps = 20, DpoBatchSize = 8, DpoLearningRate = 3e-4f,
         ComparePrompts = 24, CompareMaxNewTokens = 24, LoggingSteps = 2,
+        GrpoEmbeddingSize = 64, GrpoSftEpochs = 8, GrpoSteps = 6, GrpoPromptsPerStep = 8, GrpoEvalProblems = 100,
     };
 }

@@ -1,5 +1,6 @@
 // `rlhf demo` as a library: tokenizer → SFT → reward model → PPO → DPO ("Let me explain.") → comparison on held-out
-// prompts, on the built-in data. Each stage saves its model folder; progress goes through IProgress (no console).
+// prompts, then GRPO on a verifiable task (sums; DemoPipeline.Grpo.cs), on the built-in data. Each stage saves its
+// model folder; progress goes through IProgress (no console).
 using System.Diagnostics;
 using Rlhf.Data;
 using Rlhf.Models;
@@ -35,9 +36,9 @@ internal sealed record DemoResult(
     DemoSettings Settings,
     bool Quick);
 
-internal static class DemoPipeline
+internal static partial class DemoPipeline
 {
-    public static readonly string[] StageFolders = ["tokenizer", "sft", "reward", "ppo", "dpo"];
+    public static readonly string[] StageFolders = ["tokenizer", "sft", "reward", "ppo", "dpo", "grpo_sft", "grpo"];
     public const string SummaryFileName = "summary.json";
     public const string ReportFileName = "report.html";
 
@@ -45,6 +46,7 @@ internal static class DemoPipeline
     [
         ("tokenizer", "Tokenizer (byte-level BPE)"), ("sft", "SFT (instructions)"), ("reward", "Reward model"),
         ("ppo", "PPO"), ("dpo", "DPO (\"Let me explain.\")"), ("compare", "Comparison"),
+        ("grpo_sft", "SFT on sums (a sloppy teacher)"), ("grpo", "GRPO on sums (verifiable reward)"),
     ];
 
     private static string Title(string stage) => StageTitles.First(s => s.Name == stage).Title;
@@ -129,13 +131,22 @@ internal static class DemoPipeline
         summary["let_me_explain_rate_sft"] = sft.LetMeExplainRate;
         summary["let_me_explain_rate_ppo"] = ppo.LetMeExplainRate;
         summary["let_me_explain_rate_dpo"] = dpo.LetMeExplainRate;
+
+        // 7. GRPO on a verifiable task (sums), a model of its own.
+        stageClock.Restart();
+        var grpo = run.TrainGrpo();
+        stages.Add(new DemoStage("grpo_sft", Title("grpo_sft"), grpo.SftSeconds, grpo.SftHistory));
+        stages.Add(new DemoStage("grpo", Title("grpo"), stageClock.Elapsed.TotalSeconds - grpo.SftSeconds, grpo.GrpoHistory));
+        summary["grpo_accuracy_before"] = grpo.AccuracyBefore;
+        summary["grpo_accuracy_after"] = grpo.AccuracyAfter;
+
         summary["quick"] = options.Quick;
         summary["seed"] = options.Seed;
         foreach (var stage in stages) summary["seconds_" + stage.Name] = Math.Round(stage.Seconds, 2);
         summary["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
         var ordered = new Dictionary<string, object>();
         foreach (var name in new[] { "rm_accuracy", "ppo_reward_before", "ppo_reward_after", "ppo_kl", "refusal_rate_sft", "refusal_rate_ppo",
-                     "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "seconds" })
+                     "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "grpo_accuracy_before", "grpo_accuracy_after", "seconds" })
             ordered[name] = summary[name];
         foreach (var (name, value) in summary) ordered.TryAdd(name, value);
 
@@ -149,7 +160,7 @@ internal static class DemoPipeline
         history.LastOrDefault(h => h.ContainsKey(name))?[name] ?? double.NaN;
 
     /// <summary>The state shared by the stages of one run.</summary>
-    private sealed class StageRunner(DemoOptions options, DemoSettings settings, DemoData data, string output, IProgress<DemoProgress>? progress,
+    private sealed partial class StageRunner(DemoOptions options, DemoSettings settings, DemoData data, string output, IProgress<DemoProgress>? progress,
         CancellationToken cancellation)
     {
         private readonly PromptTemplate template = PromptTemplate.Default;
@@ -209,13 +220,13 @@ internal static class DemoPipeline
         public int[] RewardText(BpeTokenizer tokenizer, string instruction, string response) =>
             [.. tokenizer.Encode(template.RenderPrompt(instruction) + response, allowSpecialTokens: false), Eos(tokenizer)];
 
-        private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory)
+        private void SaveExtras(BpeTokenizer tokenizer, CausalLmConfig config, string directory, int? maxNewTokens = null)
         {
             tokenizer.Save(directory);
             new GenerationConfig
             {
                 BosTokenId = tokenizer.BosTokenId, EosTokenId = tokenizer.EosTokenId, PadTokenId = tokenizer.EosTokenId,
-                MaxNewTokens = settings.CompareMaxNewTokens, TopK = 0,
+                MaxNewTokens = maxNewTokens ?? settings.CompareMaxNewTokens, TopK = 0,
             }.Save(Path.Combine(directory, GenerationConfig.FileName));
         }
 

@@ -27,6 +27,9 @@ internal static class DemoReport
             new("Policy loss", ["loss/policy_avg"]), new("Value loss", ["loss/value_avg"]), new("KL coefficient β", ["kl_coef"])],
         ["dpo"] = [new("Loss", ["loss", "eval_loss"]), new("Implicit rewards", ["rewards/chosen", "rewards/rejected", "rewards/margins"]),
             new("Preference accuracy", ["rewards/accuracies", "eval_rewards/accuracies"], (0, 1))],
+        ["grpo_sft"] = [new("Loss (against the teacher's answers)", ["loss"])],
+        ["grpo"] = [new("Held-out accuracy (greedy)", ["eval_reward"], (0, 1)), new("Reward on training completions (sampled)", ["reward"], (0, 1)),
+            new("Groups with no signal (all right or all wrong)", ["frac_reward_zero_std"], (0, 1))],
     };
 
     /// <summary>What each logged metric is, in words; the key itself is the curve's tooltip.</summary>
@@ -40,6 +43,7 @@ internal static class DemoReport
         ["kl_coef"] = "β",
         ["rewards/chosen"] = "chosen (β·log-ratio)", ["rewards/rejected"] = "rejected (β·log-ratio)", ["rewards/margins"] = "margin",
         ["rewards/accuracies"] = "training pairs", ["eval_rewards/accuracies"] = "held-out pairs",
+        ["eval_reward"] = "held-out sums answered right", ["reward"] = "sampled answers that are right", ["frac_reward_zero_std"] = "share of groups",
     };
 
     public static void WriteSummary(string path, IReadOnlyDictionary<string, object> summary)
@@ -75,7 +79,7 @@ internal static class DemoReport
         html.Append(".kpi div{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;background:#fafafa}.kpi div{flex:1 1 0;min-width:150px}.kpi b{display:block;font-size:1.3em}.kpi small{display:block;font-size:.78em;margin-top:.2em}");
         html.Append("td.ex{max-width:260px;font-size:.92em}svg text{font-family:system-ui,sans-serif}\n</style></head><body>\n");
         html.Append("<h1>Rlhf.NET demo</h1>\n");
-        html.Append($"<p class=\"muted\">tokenizer → SFT → reward model → PPO → DPO on the built-in data{(result.Quick ? " (<b>--quick</b>: a tiny model and few steps; the numbers only show the pipeline runs)" : "")}. ");
+        html.Append($"<p class=\"muted\">tokenizer → SFT → reward model → PPO → DPO on the built-in data, then GRPO on a verifiable task (sums){(result.Quick ? " (<b>--quick</b>: a tiny model and few steps; the numbers only show the pipeline runs)" : "")}. ");
         html.Append($"Model: GPT-2, {result.Settings.LayerCount} layers, {result.Settings.HeadCount} heads, {result.Settings.EmbeddingSize} channels, vocabulary {E(Convert.ToString(s.GetValueOrDefault("vocab_size"), Invariant) ?? "")}, context {result.Settings.ContextLength}. ");
         html.Append($"Total time {F(Num("seconds"), "0.0")} s.</p>\n");
 
@@ -86,6 +90,8 @@ internal static class DemoReport
         Kpi(html, "PPO KL to SFT, sampled", F(Num("ppo_kl"), "0.00"), "Σ over the answer's tokens of log π − log π_SFT, mean over the same sampled answers");
         Kpi(html, "Refusals on harmful prompts", $"{Pct(Num("refusal_rate_sft"))} → {Pct(Num("refusal_rate_ppo"))}", "greedy answers, SFT → PPO (see the table)");
         Kpi(html, "\"Let me explain.\" openings", $"{Pct(Num("let_me_explain_rate_sft"))} → {Pct(Num("let_me_explain_rate_dpo"))}", "greedy answers, SFT → DPO (see the table)");
+        Kpi(html, "GRPO accuracy on held-out sums", $"{Pct(Num("grpo_accuracy_before"))} → {Pct(Num("grpo_accuracy_after"))}",
+            "greedy answers to sums the model never trained on, after SFT on a teacher who often forgets the carry → after GRPO with a reward of 1 for the right number");
         html.Append("</div>\n");
         html.Append("<p class=\"muted\">The two PPO cards use <b>sampled</b> answers, the way PPO trains; the table below uses <b>greedy</b> answers ");
         html.Append("(the most likely token each time), so its score and KL differ from the cards'. Both use the same held-out prompts.</p>\n");
@@ -130,7 +136,7 @@ internal static class DemoReport
         html.Append("</table>\n<h2>summary.json</h2>\n<pre>");
         html.Append(E(JsonSerializer.Serialize(s.ToDictionary(kv => kv.Key, kv => kv.Value is double d && !double.IsFinite(d) ? null : kv.Value),
             new JsonSerializerOptions { WriteIndented = true })));
-        html.Append("</pre>\n<p class=\"muted\">Model folders: tokenizer/, sft/, reward/, ppo/, dpo/ beside this file, each with its rlhf_config.yaml. In this folder try <code>rlhf generate --model dpo --greedy --prompt \"What is 2 plus 3?\"</code> (the prompt is rendered with the same <code>### Question: …\\n### Answer: </code> template the models were trained with).</p>\n");
+        html.Append("</pre>\n<p class=\"muted\">Model folders: tokenizer/, sft/, reward/, ppo/, dpo/, grpo_sft/, grpo/ beside this file, each with its rlhf_config.yaml. In this folder try <code>rlhf generate --model dpo --greedy --prompt \"What is 2 plus 3?\"</code> (the prompt is rendered with the same <code>### Question: …\\n### Answer: </code> template the models were trained with), or <code>rlhf generate --model grpo --raw --greedy --prompt \"37+8=\"</code> (the sums' models take the prompt as it is).</p>\n");
         html.Append("</body></html>\n");
         return html.ToString();
     }

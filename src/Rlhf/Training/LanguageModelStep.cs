@@ -13,6 +13,13 @@ internal sealed class LanguageModelStep : IDisposable
     public ICausalLm Model { get; }
     public AdamW Optimizer { get; }
 
+    /// <summary>Times every op of the steps run while set (benchmarks).</summary>
+    internal TapeProfile? Profile
+    {
+        get => tape.Profile;
+        set => tape.Profile = value;
+    }
+
     /// <summary>Largest arena size seen (floats), i.e. the activation memory of one step.</summary>
     public long PeakActivationFloats { get; private set; }
 

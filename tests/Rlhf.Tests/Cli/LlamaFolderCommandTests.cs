@@ -1,5 +1,5 @@
 // Every command on a Llama-family folder (GPT-2's vocab.json + merges.txt tokenizer, a tiny random Llama): init with
-// explicit sizes, sft → generate, reward → score, dpo, ppo, compare.
+// explicit sizes, sft → generate, reward → score, dpo, ppo, compare, label (in the terminal) and data inspect.
 using System.Text.Json.Nodes;
 using Rlhf.Models;
 using Rlhf.Models.Llama;
@@ -74,5 +74,40 @@ public sealed class LlamaFolderCommandTests : IDisposable
 
         run = Run("compare", "--models", sft, dpo, "--prompt", "How do I boil an egg?", "--max-new-tokens", "3");
         Assert.True(run.Code == 0, run.Output);
+    }
+
+    [Fact]
+    public void LabelAndDataInspectAcceptALlamaFolder()
+    {
+        // data inspect tokenizes through the Llama folder's tokenizer: the length step appears only with --model.
+        string[] Steps(params string[] extra)
+        {
+            var (code, output, error) = CliRun.Separate(["data", "inspect", "--dataset", DataSamples.HhSample, "--json", .. extra]);
+            Assert.True(code == 0, error + output);
+            string line = output.Split('\n').Last(l => l.StartsWith('{'));
+            return JsonNode.Parse(line)!["steps"]!.AsArray().Select(s => s!["name"]!.GetValue<string>()).ToArray();
+        }
+        var withModel = Steps("--model", model);
+        Assert.NotEmpty(withModel.Except(Steps()));
+
+        // label --tui samples 4 responses per prompt from the Llama model, takes one ranking (and an empty flag line), then quits.
+        string prompts = dir.Sub("prompts.txt"), feedback = dir.Sub("feedback.jsonl");
+        File.WriteAllLines(prompts, ["What is a cat?", "What is a dog?"]);
+        var originalInput = Console.In;
+        Console.SetIn(new StringReader("2 1 4 3\n\nq\n")); // a ranking, no flags, quit
+        try
+        {
+            var run = Run("label", "--model", model, "--prompts", prompts, "--output", feedback, "--tui", "--k", "4", "--max-new-tokens", "3",
+                "--annotator", "tester");
+            Assert.True(run.Code == 0, run.Output);
+        }
+        finally
+        {
+            Console.SetIn(originalInput);
+        }
+        var records = new Rlhf.Feedback.FeedbackStore(feedback).Read().Records;
+        var record = Assert.Single(records);
+        Assert.Equal(4, record.Responses.Count);
+        Assert.Equal("tester", record.Annotator);
     }
 }

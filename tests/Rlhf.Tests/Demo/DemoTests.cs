@@ -13,7 +13,8 @@ namespace Rlhf.Tests.Demo;
 public class DemoTests
 {
     private static readonly string[] RateKeys =
-        ["refusal_rate_sft", "refusal_rate_ppo", "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "answer_rate_sft", "answer_rate_ppo", "answer_rate_dpo"];
+        ["refusal_rate_sft", "refusal_rate_ppo", "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "answer_rate_sft", "answer_rate_ppo", "answer_rate_dpo",
+            "grpo_accuracy_before", "grpo_accuracy_after"];
 
     [Fact]
     public void QuickDemoWritesASaneSummaryAndAReport()
@@ -39,7 +40,7 @@ public class DemoTests
             Assert.Contains($"stage {stage}", File.ReadAllText(config));
         }
         // Its keys are the command's options: --config accepts them (the run then stops at the wrong --max-steps).
-        foreach (var stage in new[] { "reward", "ppo", "dpo" })
+        foreach (var stage in new[] { "reward", "ppo", "dpo", "grpo" })
         {
             var (code, error) = CliRun.Combined(stage, "--config", Path.Combine(output, stage, StageConfig.FileName), "--max-steps", "0");
             Assert.Equal(1, code);
@@ -50,7 +51,7 @@ public class DemoTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "summary.json")));
         var root = summary.RootElement;
         foreach (var key in new[] { "rm_accuracy", "ppo_reward_before", "ppo_reward_after", "ppo_kl", "refusal_rate_sft", "refusal_rate_ppo",
-                     "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "seconds" })
+                     "let_me_explain_rate_sft", "let_me_explain_rate_dpo", "grpo_accuracy_before", "grpo_accuracy_after", "seconds" })
         {
             Assert.True(root.TryGetProperty(key, out var value), $"summary.json has {key}");
             Assert.Equal(JsonValueKind.Number, value.ValueKind);
@@ -73,6 +74,8 @@ public class DemoTests
         Assert.Contains("Policy loss", html);
         Assert.Contains("Value loss", html); // separate panels
         Assert.Contains("--prompt \"What is 2 plus 3?\"", html); // a hint that works when pasted
+        Assert.Contains("GRPO accuracy on held-out sums", html);
+        Assert.Contains("<title>held-out sums answered right (eval_reward)</title>", html); // the GRPO stage's accuracy curve
 
         foreach (var stage in new[] { "sft", "ppo", "dpo" })
         {

@@ -1,0 +1,75 @@
+// `rlhf bench train` on a tiny Llama: the JSON report (FLOP count, GEMM share, per-op breakdown) and, where Debian's
+// PyTorch is installed, the Llama reference run through a config.json. Nothing here asserts a speed.
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Rlhf.Tests.Support;
+using Xunit;
+
+namespace Rlhf.Tests.Cli;
+
+[Collection("Console")]
+public sealed class BenchTrainCommandTests
+{
+    // 1 layer, C = 32, 4 heads of D = 8, 2 key/value heads, MLP 48, vocabulary 64, 8 tokens per sequence.
+    private static readonly string[] TinyLlama =
+    [
+        "bench", "train", "--model-type", "llama", "--n-layer", "1", "--n-embd", "32", "--n-head", "4", "--num-key-value-heads", "2",
+        "--intermediate-size", "48", "--vocab-size", "64", "--n-positions", "32", "--batch-size", "2", "--seq-len", "8",
+        "--steps", "2", "--warmup", "1", "--json",
+    ];
+
+    private static JsonNode Report(params string[] extra)
+    {
+        var (code, output, error) = CliRun.Separate([.. TinyLlama, .. extra]);
+        Assert.True(code == 0, error + output);
+        return JsonNode.Parse(output.Split('\n').Last(l => l.StartsWith('{')))!;
+    }
+
+    [Fact]
+    public void ReportsTheFlopCountTheGemmShareAndEveryOpKind()
+    {
+        var report = Report("--no-reference", "--breakdown");
+        var ours = report["rlhf"]!;
+        Assert.Equal("llama", ours["ModelType"]!.GetValue<string>());
+        // 3 × forward: linear weights L·(2·C·H·D + 2·C·KV·D + 3·C·I) = 1024 + 1024 + 512 + 512 + 4608 = 7680, attention
+        // 4·L·T·H·D = 4·8·32 = 1024, head 2·C·V = 4096 → 3·(2·7680 + 1024 + 4096) = 61,440.
+        Assert.Equal(61_440, ours["FlopsPerToken"]!.GetValue<double>());
+        Assert.True(report["gemm_gflops_1024"]!.GetValue<double>() > 0);
+        Assert.True(report["gemm_share"]!.GetValue<double>() > 0);
+        Assert.Equal("skipped (--no-reference)", report["reference_error"]!.GetValue<string>());
+        var ops = report["breakdown"]!.AsArray().ToDictionary(o => o!["op"]!.GetValue<string>(), o => o!["per_step"]!.GetValue<double>());
+        // Per step: 7 linear layers, 3 RMSNorms (two in the block, the final one), q and k rotated, one attention, one SwiGLU.
+        Assert.Equal(7, ops["LinearOutIn"]);
+        Assert.Equal(3, ops["RmsNorm"]);
+        Assert.Equal(2, ops["Rotary"]);
+        Assert.Equal(1, ops["GroupedAttention"]);
+        Assert.Equal(1, ops["SwiGlu"]);
+        Assert.Equal(1, ops["LinearCrossEntropy"]);
+        var gemms = report["model_gemms"]!.AsArray();
+        Assert.Equal(3 * 4, gemms.Count); // forward, dX, dW of the 4 distinct weight shapes ([32,32], [16,32], [48,32], [32,48])
+        Assert.Equal(7 * 3, gemms.Sum(g => g!["per_step"]!.GetValue<int>()));
+    }
+
+    [SkippableFact]
+    [Trait("Category", "Reference")]
+    public void RunsThePyTorchLlamaReferenceOnTheSameShape()
+    {
+        Skip.IfNot(TorchAvailable(), "needs Debian's /usr/bin/python3 with python3-torch to run the reference");
+        var report = Report();
+        Assert.Null(report["reference_error"]);
+        var pytorch = report["pytorch"]!;
+        Assert.Equal("llama", pytorch["model_type"]!.GetValue<string>());
+        // The reference built the same shape: same parameter count, same batch.
+        Assert.Equal(report["rlhf"]!["Parameters"]!.GetValue<long>(), pytorch["params"]!.GetValue<long>());
+        Assert.Equal(2, pytorch["batch_size"]!.GetValue<int>());
+        Assert.True(report["ratio"]!.GetValue<double>() > 0);
+    }
+
+    private static bool TorchAvailable()
+    {
+        if (!File.Exists("/usr/bin/python3")) return false;
+        using var probe = Process.Start(new ProcessStartInfo("/usr/bin/python3", "-c \"import torch\"") { RedirectStandardError = true })!;
+        probe.WaitForExit();
+        return probe.ExitCode == 0;
+    }
+}
