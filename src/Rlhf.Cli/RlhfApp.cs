@@ -28,6 +28,7 @@ internal static class RlhfApp
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(LabelCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         return root;
     }
 

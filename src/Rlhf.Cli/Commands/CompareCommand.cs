@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Text.Json;
 using Rlhf.Data;
 using Rlhf.Models.Generation;
+using Rlhf.Models.Lora;
 using Rlhf.Text;
 using Rlhf.Training;
 using Spectre.Console;
@@ -37,6 +38,9 @@ internal static class CompareCommand
             models, prompt, prompts, greedy, temperature, seed, maxNewTokens, checkPrefix, truncate, json, weightsDtype, configFile,
         };
         promptOptions.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.Adapter.Description = "A PEFT LoRA adapter folder: compared as one more model, merged onto the first --models folder (its base).";
+        lora.AddTo(command, training: false);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -54,10 +58,14 @@ internal static class CompareCommand
             if (maxNew <= 0) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {maxNew}).");
             promptOptions.Resolve(settings, null); // the template is checked before any model loads
 
-            var outputs = new string[folders.Length][];
-            for (int m = 0; m < folders.Length; m++)
+            string? adapter = lora.AdapterFolder(settings);
+            string[] modelOf = adapter is null ? folders : [.. folders, folders[0]];
+            string?[] adapterOf = [.. folders.Select(_ => (string?)null), .. adapter is null ? Array.Empty<string?>() : [adapter]];
+            var outputs = new string[modelOf.Length][];
+            for (int m = 0; m < modelOf.Length; m++)
             {
-                using var folder = ModelFolder.Load(folders[m]);
+                using var folder = ModelFolder.Load(modelOf[m]);
+                if (adapterOf[m] is { } adapterDir) LoraMerge.MergeAndUnload(PeftAdapterFolder.Attach(folder.Model, modelOf[m], adapterDir));
                 var defaults = folder.Generation.ToOptions();
                 var options = defaults with
                 {
@@ -69,13 +77,14 @@ internal static class CompareCommand
                     PadTokenId = folder.PadTokenId,
                     TruncatePromptLeft = truncateLeft,
                 };
-                var style = promptOptions.Resolve(settings, folders[m]);
+                var style = promptOptions.Resolve(settings, modelOf[m]);
                 var promptIds = questions.Select(q => folder.Tokenizer.Encode(style.Render(q))).ToArray();
-                PromptOptions.CheckLengths(promptIds, folder.Model.Config.ContextLength, maxNew, truncateLeft, folders[m]);
+                PromptOptions.CheckLengths(promptIds, folder.Model.Config.ContextLength, maxNew, truncateLeft, modelOf[m]);
                 using var packed = GenerateCommand.PackWeights(folder.Model, dtype);
                 var results = Generator.Generate(folder.Model, promptIds, options, packed);
                 outputs[m] = results.Select(r => folder.Tokenizer.Decode(r.EndedWithEos ? r.Ids[..^1] : r.Ids)).ToArray();
             }
+            if (adapter is not null) folders = [.. folders, $"{folders[0]} + {adapter}"]; // the columns' names
             var rates = prefix is null ? null
                 : outputs.Select(o => (double)o.Count(text => Succeeds(text, prefix)) / o.Length).ToArray();
 

@@ -28,7 +28,7 @@ internal static class DpoCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "The SFT model folder to train (the policy)." };
-        var refModel = new Option<string?>("--ref-model") { Description = "Reference model folder (default: a second copy of --model)." };
+        var refModel = new Option<string?>("--ref-model") { Description = "Reference model folder (default: a second copy of --model; with LoRA, the model with its adapters off)." };
         var beta = new Option<float>("--beta") { Description = "β: how strongly the policy is held to the reference.", DefaultValueFactory = _ => 0.3f };
         var lossType = new Option<string>("--loss-type") { Description = "sigmoid (DPO), ipo, hinge, robust.", DefaultValueFactory = _ => "sigmoid" };
         lossType.AcceptOnlyFromAmong(LossNames);
@@ -46,6 +46,8 @@ internal static class DpoCommand
         frozen.AddTo(command);
         data.AddTo(command);
         training.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -55,8 +57,11 @@ internal static class DpoCommand
             bool free = settings.Get(referenceFree), precomputeRef = settings.Get(precompute);
             var arguments = training.Resolve(settings);
             var frozenPrecision = frozen.Resolve(settings);
+            lora.Resolve(settings, modelDir, arguments.Seed);
+            lora.AdapterFolder(settings);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
+            var adapters = lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo, modelDir) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {
@@ -72,7 +77,9 @@ internal static class DpoCommand
             config.Validate();
             var examples = Prepare(console, dataset, options, folder, config);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder, config));
-            var (reference, referenceWeights) = free ? ((ICausalLm?)null, (InferenceWeights?)null) : FrozenReferenceOptions.Load(frozenPrecision, folder.Model, modelDir, referenceDir);
+            // TRL with a PEFT model: the reference is the policy with its adapters disabled (no second copy).
+            var (reference, referenceWeights) = free ? ((ICausalLm?)null, (InferenceWeights?)null)
+                : FrozenReferenceOptions.Load(frozenPrecision, folder.Model, adapters, modelDir, referenceDir);
             using var task = CreateTask(folder, reference, referenceWeights, config);
             if (precomputeRef && !free)
             {

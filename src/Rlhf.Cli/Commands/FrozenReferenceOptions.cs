@@ -2,6 +2,7 @@
 // packed once in bfloat16 (half their bytes, no fp32 copy; products and sums in fp32).
 using System.CommandLine;
 using Rlhf.Models;
+using Rlhf.Models.Lora;
 using Rlhf.Tensors;
 
 namespace Rlhf.Cli.Commands;
@@ -18,6 +19,20 @@ internal sealed class FrozenReferenceOptions
 
     /// <summary>Checks the value before any data or model is loaded.</summary>
     public WeightPrecision Resolve(CommandSettings settings) => FrozenCopy.ParseDtype(settings.Get(BaseDtype)!);
+
+    /// <summary>
+    /// The reference of a policy that may carry LoRA adapters: with adapters and no --ref-model, the policy's own base
+    /// with the adapters off (TRL with a PEFT model: no second copy; its storage stays float32 for now); otherwise
+    /// <see cref="Load"/>.
+    /// </summary>
+    public static (ICausalLm Model, InferenceWeights? Weights) Load(WeightPrecision precision, ICausalLm policy, LoraAdapters? adapters,
+        string modelDir, string? referenceDir)
+    {
+        if (adapters is null || referenceDir is not null) return Load(precision, policy, modelDir, referenceDir);
+        if (precision != WeightPrecision.Float32)
+            throw new ArgumentException("--base-dtype bfloat16 with --use-peft and no --ref-model (the reference is then the base without its adapters) is not supported yet; use float32, or give --ref-model.");
+        return (adapters.BaseModel, null);
+    }
 
     /// <summary>
     /// The reference: <paramref name="referenceDir"/> (else <paramref name="modelDir"/>) in fp32, or a bf16 frozen copy of

@@ -36,6 +36,8 @@ internal static class GenerateCommand
             model, prompt, prompts, maxNewTokens, greedy, temperature, topK, topP, seed, batchSize, truncate, json, weightsDtype, configFile,
         };
         promptOptions.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: false);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var settings = CommandSettings.Load(parse, configFile);
@@ -49,7 +51,9 @@ internal static class GenerateCommand
             if (maxNew is <= 0) throw new ArgumentException($"--max-new-tokens must be at least 1 (got {maxNew}).");
             var precision = ParseWeightsDtype(settings.Get(weightsDtype));
             promptOptions.Resolve(settings, null); // the template is checked before the model loads
+            lora.AdapterFolder(settings);
             using var folder = ModelFolder.Load(modelDir);
+            lora.MergeInto(settings, folder.Model, modelDir);
             var style = promptOptions.Resolve(settings, modelDir);
             var rendered = texts.Select(style.Render).ToArray();
             var promptIds = rendered.Select(t => folder.Tokenizer.Encode(t)).ToArray();

@@ -74,12 +74,16 @@ internal static class GrpoCommand
         }
         promptOptions.AddTo(cmd);
         training.AddTo(cmd);
+        var lora = new LoraCliOptions();
+        lora.AddTo(cmd, training: true);
         cmd.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
             string modelDir = settings.Require(model), data = settings.Require(dataset);
             var resolved = training.Resolve(settings);
+            lora.Resolve(settings, modelDir, resolved.Seed);
+            lora.AdapterFolder(settings);
             var config = defaults with
             {
                 NumGenerations = settings.Get(generations), PerDeviceTrainBatchSize = resolved.PerDeviceTrainBatchSize,
@@ -108,6 +112,7 @@ internal static class GrpoCommand
                 var folder = ModelFolder.Load(modelDir);
                 disposables.Add(folder);
                 folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
+                var adapters = lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
                 foreach (var dir in settings.Get(rewardModels) ?? [])
                 {
                     var rewardModel = RewardModel.Load(dir);
@@ -137,7 +142,7 @@ internal static class GrpoCommand
                 ICausalLm? reference = null;
                 if (config.Beta > 0)
                 {
-                    reference = CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
+                    reference = adapters is not null && settings.Get(refModel) is null ? adapters.BaseModel : CausalLmRegistry.Load(settings.Get(refModel) ?? modelDir);
                     disposables.Add(reference);
                 }
                 int eos = folder.EosTokenId ?? throw new ArgumentException($"{modelDir} names no EOS token; {name} needs one to end completions.");

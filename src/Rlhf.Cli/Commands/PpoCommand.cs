@@ -28,7 +28,7 @@ internal static class PpoCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "The SFT model folder (the policy starts here; also the reference unless --ref-model)." };
-        var refModel = new Option<string?>("--ref-model") { Description = "Frozen reference model folder (default: --model)." };
+        var refModel = new Option<string?>("--ref-model") { Description = "Frozen reference model folder (default: --model; with LoRA, the policy with its adapters off)." };
         var rewardModel = new Option<string?>("--reward-model") { Description = "Reward model folder (rlhf reward output); its tokenizer may differ from the policy's." };
         var dataset = new Option<string?>("--dataset") { Description = "Prompts: JSONL with prompt/instruction/question (or hh-rlhf rows), or plain text lines." };
         var miniBatch = new Option<int>("--mini-batch-size") { Description = "Rollouts per forward/backward pass.", DefaultValueFactory = _ => 8 };
@@ -60,6 +60,8 @@ internal static class PpoCommand
         promptOptions.AddTo(command);
         training.AddTo(command);
         frozen.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -70,6 +72,8 @@ internal static class PpoCommand
             if (settings.Get(refModel) is { } givenReference) InputFiles.RequireFolder(givenReference, "--ref-model");
             var resolved = training.Resolve(settings);
             var frozenPrecision = frozen.Resolve(settings);
+            lora.Resolve(settings, modelDir, resolved.Seed);
+            lora.AdapterFolder(settings);
             var config = new PpoConfig
             {
                 BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
@@ -91,12 +95,13 @@ internal static class PpoCommand
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             policy.Model.GradientCheckpointing = arguments.GradientCheckpointing;
+            var adapters = lora.Apply(console, settings, policy.Model, modelDir, arguments.Seed); // the value head stays fully trained
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
-            var (reference, referenceWeights) = FrozenReferenceOptions.Load(frozenPrecision, policy.Model, modelDir, settings.Get(refModel));
+            var (reference, referenceWeights) = FrozenReferenceOptions.Load(frozenPrecision, policy.Model, adapters, modelDir, settings.Get(refModel));
             using var referenceModel = reference;
             using var referencePacked = referenceWeights;
             using var reward = LoadRewardModel(rewardDir);

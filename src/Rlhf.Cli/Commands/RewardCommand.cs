@@ -40,6 +40,8 @@ internal static class RewardCommand
         var command = new Command("reward", "Train a reward model on preference pairs or ranked responses.") { model, loss, pooling, center, marginColumn, rankingMargin };
         data.AddTo(command);
         training.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -55,9 +57,12 @@ internal static class RewardCommand
             var poolingKind = RewardModel.ParsePooling(settings.Get(pooling));
             bool useMargins = settings.Get(marginColumn);
             var arguments = training.Resolve(settings);
+            lora.Resolve(settings, modelDir, arguments.Seed);
+            lora.AdapterFolder(settings);
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             using var rewardModel = RewardModel.LoadOrCreate(modelDir, poolingKind, arguments.Seed);
             rewardModel.Model.GradientCheckpointing = arguments.GradientCheckpointing;
+            lora.Apply(console, settings, rewardModel.Model, modelDir, arguments.Seed); // the score head stays fully trained (modules_to_save)
             var modelConfig = rewardModel.Model.Config;
             int pad = rewardModel.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.EosTokenId ?? 0;
             rewardModel.PadTokenId = pad; // saved in config.json: transformers pools at the last id that is not this one

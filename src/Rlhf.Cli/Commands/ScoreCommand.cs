@@ -31,6 +31,8 @@ internal static class ScoreCommand
             rewardModel, prompt, responses, dataset, output, batchSize, json, configFile,
         };
         promptOptions.AddTo(command);
+        var lora = new LoraCliOptions();
+        lora.AddTo(command, training: false);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -54,7 +56,9 @@ internal static class ScoreCommand
                 if (texts.Length == 0) throw new ArgumentException("Give at least one --response.");
                 if (outputPath is not null) throw new ArgumentException("--output goes with --dataset.");
             }
-            using var model = RewardModel.Load(directory);
+            // With --adapter, --reward-model is the adapter's base (a causal LM or reward folder); the adapter brings the score head.
+            using var model = lora.AdapterFolder(settings) is null ? RewardModel.Load(directory) : RewardModel.LoadOrCreate(directory, RewardPooling.LastToken, 0);
+            lora.MergeInto(settings, model.Model, directory);
             var tokenizer = BpeTokenizer.FromFolder(directory);
             var promptTemplate = promptOptions.Resolve(settings, directory);
             var config = model.Model.Config;

@@ -24,17 +24,22 @@ internal static class SftCommand
         var model = new Option<string?>("--model") { Description = "Model folder to fine-tune (config.json, model.safetensors, tokenizer)." };
         var training = new TrainingOptions(Defaults);
         var data = new DataOptions(maxLength: 512, maxPromptLength: 512, letMeExplain: false);
+        var lora = new LoraCliOptions();
         var command = new Command("sft", "Supervised fine-tuning on instruction/response data (loss on response tokens only).") { model };
         data.AddTo(command);
         training.AddTo(command);
+        lora.AddTo(command, training: true);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
             string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var arguments = training.Resolve(settings);
+            lora.Resolve(settings, modelDir, arguments.Seed);
+            lora.AdapterFolder(settings);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
+            lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft, modelDir) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));

@@ -5,6 +5,9 @@ namespace Rlhf.Tensors;
 
 internal sealed unsafe partial class Ops
 {
+    /// <summary>Inverted dropout with a mask drawn from a generator seeded with <paramref name="seed"/> (same seed, same mask).</summary>
+    public Node Dropout(Node input, float probability, ulong seed) => Dropout(input, probability, new Rng(seed));
+
     /// <summary>
     /// Inverted dropout: each value zeroed with probability <paramref name="probability"/>, the rest scaled by 1/(1 − p).
     /// p = 0 returns the input itself. The mask comes from <paramref name="random"/> (pass the same generator to

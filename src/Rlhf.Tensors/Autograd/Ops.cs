@@ -19,13 +19,20 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
     public Node Constant(Tensor value) => new(value, false, Arena);
 
     /// <summary>A parameter; its gradient accumulates into the parameter set's gradient slab when trainable.</summary>
-    public Node Parameter(Parameter parameter, bool trainable = true) =>
-        new(parameter.Value, trainable, Arena, trainable ? parameter.Gradient : null);
+    /// <remarks>A frozen parameter is always a constant.</remarks>
+    public Node Parameter(Parameter parameter, bool trainable = true)
+    {
+        trainable &= !parameter.Frozen;
+        return new(parameter.Value, trainable, Arena, trainable ? parameter.Gradient : null);
+    }
 
     /// <summary>A parameter seen through another shape of the same size (e.g. an nn.Linear [out, in] weight with
     /// out = 1 viewed as a Conv1D [in, 1] weight).</summary>
-    public Node ParameterView(Parameter parameter, int[] shape, bool trainable = true) =>
-        new(parameter.Value.Reshape(shape), trainable, Arena, trainable ? parameter.Gradient.Reshape(shape) : null);
+    public Node ParameterView(Parameter parameter, int[] shape, bool trainable = true)
+    {
+        trainable &= !parameter.Frozen;
+        return new(parameter.Value.Reshape(shape), trainable, Arena, trainable ? parameter.Gradient.Reshape(shape) : null);
+    }
 
     private Node Output(bool requiresGradient, params int[] shape) => new(Arena.AllocateUninitialized(shape), requiresGradient && Recording, Arena);
 

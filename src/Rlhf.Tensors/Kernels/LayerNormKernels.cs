@@ -77,8 +77,8 @@ internal static unsafe class LayerNormKernels
         for (int chunk = 0; chunk < chunks; chunk++)
         {
             float* dw = partials + 2L * chunk * channels;
-            KernelSupport.AddInPlace(weightGrad, dw, channels);
-            KernelSupport.AddInPlace(biasGrad, dw + channels, channels);
+            if (weightGrad != null) KernelSupport.AddInPlace(weightGrad, dw, channels); // null: a frozen weight (LoRA's base)
+            if (biasGrad != null) KernelSupport.AddInPlace(biasGrad, dw + channels, channels);
         }
     }
 

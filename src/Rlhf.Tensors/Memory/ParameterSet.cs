@@ -1,45 +1,149 @@
-// Named trainable parameters packed in one slab, with a mirror slab for their gradients.
+// Named parameters packed in slabs, with one slab for the gradients of those that are trained (frozen ones have none).
 namespace Rlhf.Tensors;
 
-/// <summary>One trainable tensor, its gradient, and whether AdamW decays it.</summary>
-internal sealed record Parameter(string Name, Tensor Value, Tensor Gradient, bool Decay);
+/// <summary>One named tensor, its gradient (when trained), and whether AdamW decays it.</summary>
+internal sealed class Parameter
+{
+    private readonly ParameterSet owner;
+    internal Tensor? GradientTensor;
+
+    internal Parameter(ParameterSet owner, string name, Tensor value, bool decay)
+    {
+        this.owner = owner;
+        Name = name;
+        Value = value;
+        Decay = decay;
+    }
+
+    public string Name { get; }
+    public Tensor Value { get; }
+    public bool Decay { get; }
+
+    /// <summary>A frozen parameter takes no gradient and no optimizer state (e.g. a LoRA base weight).</summary>
+    public bool Frozen { get; internal set; }
+
+    /// <summary>The gradient, in the set's gradient slab (allocated on first use); a frozen parameter has none.</summary>
+    public Tensor Gradient => GradientTensor ?? owner.GradientOf(this);
+
+    /// <summary>Offset of the gradient in <see cref="ParameterSet.Gradients"/> (and of the optimizer moments).</summary>
+    public long GradientOffset { get; internal set; } = -1;
+}
 
 /// <summary>
-/// Parameters live contiguously in <see cref="Values"/> and their gradients in <see cref="Gradients"/>, so
-/// zeroing, clipping and optimizer steps are single passes over one slab.
+/// Parameters live contiguously in <see cref="Values"/> (plus one slab per <see cref="Add"/>) and the gradients of
+/// the trained ones in <see cref="Gradients"/>, so zeroing, clipping and optimizer steps are single passes over one
+/// slab. The gradient slab is allocated on first use, for the parameters not frozen at that time.
 /// </summary>
 internal sealed class ParameterSet : IDisposable
 {
     private readonly List<Parameter> parameters = [];
     private readonly Dictionary<string, Parameter> byName = new(StringComparer.Ordinal);
+    private readonly List<NativeSlab> extraSlabs = [];
+    private NativeSlab? gradients;
+    private Parameter[] trainable = [];
 
+    /// <summary>The slab of the parameters given to the constructor.</summary>
     public NativeSlab Values { get; }
-    public NativeSlab Gradients { get; }
+
+    /// <summary>The gradients of the trained parameters, laid out as <see cref="Parameter.GradientOffset"/> says.</summary>
+    public NativeSlab Gradients => gradients ??= AllocateGradients();
 
     public IReadOnlyList<Parameter> Parameters => parameters;
 
-    /// <summary>Floats in the slab (parameters plus alignment padding).</summary>
-    public long ElementCount => Values.Length;
+    /// <summary>The parameters that are not frozen, in storage order.</summary>
+    public IReadOnlyList<Parameter> Trainable
+    {
+        get
+        {
+            _ = Gradients;
+            return trainable;
+        }
+    }
 
-    /// <summary>Number of trainable scalars.</summary>
+    /// <summary>Floats in the value slabs (parameters plus alignment padding).</summary>
+    public long ElementCount => Values.Length + extraSlabs.Sum(s => s.Length);
+
+    /// <summary>Floats in the gradient slab (trained parameters plus alignment padding).</summary>
+    public long TrainableElementCount => Gradients.Length;
+
+    /// <summary>Number of scalars.</summary>
     public long ParameterCount => parameters.Sum(p => p.Value.Length);
 
+    /// <summary>Number of scalars that are trained.</summary>
+    public long TrainableParameterCount => parameters.Where(p => !p.Frozen).Sum(p => p.Value.Length);
+
     /// <param name="layout">Name, shape and decay flag of every parameter, in storage order.</param>
-    public ParameterSet(IEnumerable<(string Name, int[] Shape, bool Decay)> layout)
+    public ParameterSet(IEnumerable<(string Name, int[] Shape, bool Decay)> layout) => Values = Place(layout.ToList());
+
+    /// <summary>
+    /// Adds parameters (zeroed) in a slab of their own, e.g. LoRA adapters beside a loaded model. Gradients
+    /// allocated before are dropped (they are reallocated, zeroed, for the new set of trained parameters).
+    /// </summary>
+    public IReadOnlyList<Parameter> Add(IEnumerable<(string Name, int[] Shape, bool Decay)> layout)
     {
-        var entries = layout.ToList();
+        int first = parameters.Count;
+        extraSlabs.Add(Place(layout.ToList()));
+        ResetGradients();
+        return parameters.Skip(first).ToArray();
+    }
+
+    /// <summary>Freezes the parameters <paramref name="frozen"/> selects and unfreezes the others (gradients are reallocated, zeroed).</summary>
+    public void Freeze(Func<string, bool> frozen)
+    {
+        foreach (var parameter in parameters) parameter.Frozen = frozen(parameter.Name);
+        ResetGradients();
+    }
+
+    private NativeSlab Place(List<(string Name, int[] Shape, bool Decay)> entries)
+    {
         long total = 0;
         foreach (var (_, shape, _) in entries) total += Padded(Tensor.ElementCount(shape));
-        Values = new NativeSlab(total);
-        Gradients = new NativeSlab(total);
+        var slab = new NativeSlab(total);
         long offset = 0;
         foreach (var (name, shape, decay) in entries)
         {
-            var parameter = new Parameter(name, new Tensor(Values, offset, shape), new Tensor(Gradients, offset, shape), decay);
-            if (!byName.TryAdd(name, parameter)) throw new ArgumentException($"Duplicate parameter name '{name}'.");
+            var parameter = new Parameter(this, name, new Tensor(slab, offset, shape), decay);
+            if (!byName.TryAdd(name, parameter))
+            {
+                slab.Dispose();
+                throw new ArgumentException($"Duplicate parameter name '{name}'.");
+            }
             parameters.Add(parameter);
             offset += Padded(Tensor.ElementCount(shape));
         }
+        return slab;
+    }
+
+    private void ResetGradients()
+    {
+        gradients?.Dispose();
+        gradients = null;
+        foreach (var parameter in parameters)
+        {
+            parameter.GradientTensor = null;
+            parameter.GradientOffset = -1;
+        }
+    }
+
+    private NativeSlab AllocateGradients()
+    {
+        trainable = parameters.Where(p => !p.Frozen).ToArray();
+        var slab = new NativeSlab(trainable.Sum(p => Padded(p.Value.Length)));
+        long offset = 0;
+        foreach (var parameter in trainable)
+        {
+            parameter.GradientTensor = new Tensor(slab, offset, parameter.Value.Shape);
+            parameter.GradientOffset = offset;
+            offset += Padded(parameter.Value.Length);
+        }
+        return slab;
+    }
+
+    internal Tensor GradientOf(Parameter parameter)
+    {
+        if (parameter.Frozen) throw new InvalidOperationException($"Parameter '{parameter.Name}' is frozen: it has no gradient.");
+        _ = Gradients;
+        return parameter.GradientTensor!;
     }
 
     private static long Padded(long length) => (length + 15) & ~15L;
@@ -54,6 +158,7 @@ internal sealed class ParameterSet : IDisposable
     public void Dispose()
     {
         Values.Dispose();
-        Gradients.Dispose();
+        foreach (var slab in extraSlabs) slab.Dispose();
+        gradients?.Dispose();
     }
 }

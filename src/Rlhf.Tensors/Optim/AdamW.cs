@@ -9,7 +9,7 @@ internal sealed unsafe class AdamW : IDisposable
 
     public AdamWOptions Options { get; }
 
-    /// <summary>First and second moments, laid out like <see cref="ParameterSet.Values"/>.</summary>
+    /// <summary>First and second moments of the trained parameters, laid out like <see cref="ParameterSet.Gradients"/>.</summary>
     public NativeSlab FirstMoment { get; }
     public NativeSlab SecondMoment { get; }
 
@@ -20,8 +20,8 @@ internal sealed unsafe class AdamW : IDisposable
     {
         this.parameters = parameters;
         Options = options ?? new AdamWOptions();
-        FirstMoment = new NativeSlab(parameters.ElementCount);
-        SecondMoment = new NativeSlab(parameters.ElementCount);
+        FirstMoment = new NativeSlab(parameters.TrainableElementCount);
+        SecondMoment = new NativeSlab(parameters.TrainableElementCount);
     }
 
     /// <summary>
@@ -32,9 +32,9 @@ internal sealed unsafe class AdamW : IDisposable
     public void Step(float learningRate, float gradientScale = 1f, bool zeroGradients = false)
     {
         StepCount++;
-        foreach (var parameter in parameters.Parameters)
+        foreach (var parameter in parameters.Trainable)
         {
-            long offset = parameter.Value.Pointer - parameters.Values.Pointer;
+            long offset = parameter.GradientOffset;
             Kernels.AdamWKernels.Step(parameter.Value.Pointer, parameter.Gradient.Pointer,
                 FirstMoment.Pointer + offset, SecondMoment.Pointer + offset, parameter.Value.Length,
                 learningRate, Options.Beta1, Options.Beta2, Options.Epsilon,

@@ -7,7 +7,7 @@ internal static unsafe class GradientClipping
     public static double GlobalNorm(ParameterSet parameters)
     {
         double total = 0;
-        foreach (var parameter in parameters.Parameters)
+        foreach (var parameter in parameters.Trainable)
             total += Kernels.AdamWKernels.SumOfSquares(parameter.Gradient.Pointer, parameter.Gradient.Length);
         return Math.Sqrt(total);
     }
@@ -22,7 +22,7 @@ internal static unsafe class GradientClipping
         float coefficient = ClipCoefficient(norm, maxNorm);
         if (coefficient != 1f)
         {
-            foreach (var parameter in parameters.Parameters)
+            foreach (var parameter in parameters.Trainable)
                 Kernels.AdamWKernels.Scale(parameter.Gradient.Pointer, parameter.Gradient.Length, coefficient);
         }
         return norm;

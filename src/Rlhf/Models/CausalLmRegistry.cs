@@ -95,6 +95,8 @@ internal static class CausalLmRegistry
         string configPath = Path.Combine(directory, ICausalLm.ConfigFileName);
         string weightsPath = Path.Combine(directory, ICausalLm.WeightsFileName);
         if (!File.Exists(configPath)) throw new ModelFormatException(configPath, "The model folder has no config.json.");
+        if (!CheckpointReader.Exists(directory) && Lora.PeftAdapterFolder.IsAdapterFolder(directory))
+            throw new ModelFormatException(weightsPath, $"{directory} is a LoRA adapter folder, not a model; load it onto its base with --model <base> --adapter {directory}.");
         if (!CheckpointReader.Exists(directory))
             throw new ModelFormatException(weightsPath, $"The model folder has no model.safetensors (nor a sharded {CheckpointReader.IndexFileName}).");
         return configPath;

@@ -60,6 +60,12 @@ internal interface ICausalLm : IDisposable
     /// <summary>An empty KV cache for <paramref name="batchSize"/> rows of up to <paramref name="capacity"/> tokens.</summary>
     KvCache CreateKvCache(int batchSize, int capacity);
 
+    /// <summary>
+    /// LoRA adapters the linear layers add to their outputs (<see cref="Lora.LoraAdapters.Attach"/> sets this); with them,
+    /// <see cref="Save"/> and <see cref="LoadWeights"/> write and read a PEFT adapter folder instead of the full weights.
+    /// </summary>
+    Lora.LoraAdapters? Adapters { get; set; }
+
     /// <summary>Writes config.json and the weights (model.safetensors or shards, each file atomically) into <paramref name="directory"/>.</summary>
     /// <param name="include">Which parameters to write (default: all).</param>
     void Save(string directory, Func<string, bool>? include = null);

@@ -178,15 +178,13 @@ internal sealed partial class CheckpointStore(string outputDir, int keepLast)
 
     private static IEnumerable<(string, Tensor)> Moments(ParameterSet parameters, AdamW optimizer)
     {
-        foreach (var parameter in parameters.Parameters)
+        foreach (var parameter in parameters.Trainable) // frozen parameters have no optimizer state
         {
-            long offset = OffsetOf(parameters, parameter);
+            long offset = parameter.GradientOffset;
             yield return ("exp_avg." + parameter.Name, new Tensor(optimizer.FirstMoment, offset, parameter.Value.Shape));
             yield return ("exp_avg_sq." + parameter.Name, new Tensor(optimizer.SecondMoment, offset, parameter.Value.Shape));
         }
     }
-
-    private static unsafe long OffsetOf(ParameterSet parameters, Parameter parameter) => parameter.Value.Pointer - parameters.Values.Pointer;
 
     private static void SaveOptimizer(string path, ParameterSet parameters, AdamW optimizer) =>
         SafeTensors.Write(path, Moments(parameters, optimizer).ToArray());

@@ -22,12 +22,7 @@ public sealed unsafe class LlamaReferenceTests
     {
         string folder = Fixtures.Path(name);
         var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "fixture.json"))).RootElement;
-        var ids = Rows(root, "input_ids");
-        var mask = Rows(root, "attention_mask");
-        var labels = Rows(root, "labels");
-        var batch = new CausalLmBatch(ids.Length, ids[0].Length, ids.SelectMany(r => r).ToArray(),
-            mask.SelectMany(r => r).Select(x => (float)x).ToArray(), labels.SelectMany(r => r).Select(x => x != -100).ToArray());
-        return new Fixture(folder, batch, root);
+        return new Fixture(folder, FixtureLogits.Batch(root), root);
     }
 
     private static int[][] Rows(JsonElement root, string name) =>
@@ -64,14 +59,8 @@ public sealed unsafe class LlamaReferenceTests
         var fixture = LoadFixture(name);
         var batch = fixture.Batch;
         using var model = CausalLmRegistry.Load(fixture.Folder);
-        using var arena = new Arena();
-        var ops = new Ops(arena, new Tape { Enabled = false });
-        var hidden = CausalLm.Hidden(model, ops, batch, trainable: false);
-        var head = model.LmHeadWeight(ops, trainable: false);
-        int rows = batch.TokenIds.Length, channels = model.Config.HiddenSize, vocab = model.Config.VocabSize;
-        var logits = new float[rows * vocab];
-        fixed (float* l = logits)
-            Gemm.Sgemm(false, true, rows, vocab, channels, 1f, hidden.Value.Pointer, channels, head.Value.Pointer, channels, 0f, l, vocab);
+        int rows = batch.TokenIds.Length, vocab = model.Config.VocabSize;
+        var logits = FixtureLogits.Compute(model, batch);
         var expected = Expected(fixture, "logits");
         double worst = 0;
         for (int n = 0; n < rows; n++)

@@ -105,6 +105,12 @@ internal sealed class Gpt2Model : ICausalLm
     /// <param name="include">Which parameters to write (default: all).</param>
     public void Save(string directory, Func<string, bool>? include = null)
     {
+        if (Adapters is not null)
+        {
+            Lora.PeftAdapterFolder.Save(Adapters, directory, include);
+            Config.Save(Path.Combine(directory, ConfigFileName));
+            return;
+        }
         CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
             WeightsFormat);
         Config.Save(Path.Combine(directory, ConfigFileName));
@@ -112,8 +118,11 @@ internal sealed class Gpt2Model : ICausalLm
 
     public CheckpointFormat WeightsFormat { get; set; } = CheckpointFormat.Default;
 
+    public Lora.LoraAdapters? Adapters { get; set; }
+
     public IReadOnlyList<string> LoadWeights(string directory, IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null)
     {
+        if (Adapters is not null) return Lora.PeftAdapterFolder.Load(Adapters, directory, optional);
         using var reader = CheckpointReader.Open(directory);
         return Gpt2Checkpoint.LoadWeights(reader, Parameters, optional, ignoreExtra);
     }
@@ -137,9 +146,13 @@ internal sealed class Gpt2Model : ICausalLm
         if (tokens > Config.ContextLength)
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
         Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
-        Node Linear(Ops o, Node input, string weight, string bias) => packed is null
-            ? o.Linear(input, P(o, weight), P(o, bias))
-            : o.PackedLinear(input, packed[weight], P(o, bias));
+        var adapters = Adapters;
+        adapters?.BeginForward(trainable);
+        Node Linear(Ops o, Node input, string weight, string bias)
+        {
+            var output = packed is null ? o.Linear(input, P(o, weight), P(o, bias)) : o.PackedLinear(input, packed[weight], P(o, bias));
+            return adapters is null ? output : adapters.Apply(o, input, weight, output, trainable);
+        }
         float epsilon = Config.LayerNormEpsilon;
         int start = 0;
         if (cache is not null)

@@ -118,9 +118,13 @@ internal sealed class LlamaModel : ICausalLm
             throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
         Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
         Node? OptionalP(Ops o, string? name) => name is null ? null : P(o, name);
-        Node Linear(Ops o, Node input, string weight, string? bias) => packed is null
-            ? o.LinearOutIn(input, P(o, weight), OptionalP(o, bias))
-            : o.PackedLinear(input, packed[weight], OptionalP(o, bias));
+        var adapters = Adapters;
+        adapters?.BeginForward(trainable);
+        Node Linear(Ops o, Node input, string weight, string? bias)
+        {
+            var output = packed is null ? o.LinearOutIn(input, P(o, weight), OptionalP(o, bias)) : o.PackedLinear(input, packed[weight], OptionalP(o, bias));
+            return adapters is null ? output : adapters.Apply(o, input, weight, output, trainable);
+        }
         int start = 0;
         if (cache is not null)
         {
@@ -162,13 +166,22 @@ internal sealed class LlamaModel : ICausalLm
     public void Save(string directory, Func<string, bool>? include = null)
     {
         Directory.CreateDirectory(directory);
+        if (Adapters is not null)
+        {
+            Lora.PeftAdapterFolder.Save(Adapters, directory, include);
+            Config.Save(Path.Combine(directory, ICausalLm.ConfigFileName));
+            return;
+        }
         CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
             WeightsFormat);
         (Config with { TorchDtype = WeightsFormat.BFloat16 ? "bfloat16" : "float32" }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
     }
 
+    public Lora.LoraAdapters? Adapters { get; set; }
+
     public IReadOnlyList<string> LoadWeights(string directory, IReadOnlySet<string>? optional = null, Func<string, bool>? ignoreExtra = null)
     {
+        if (Adapters is not null) return Lora.PeftAdapterFolder.Load(Adapters, directory, optional);
         using var reader = CheckpointReader.Open(directory);
         return LoadWeights(reader, optional, ignoreExtra);
     }
