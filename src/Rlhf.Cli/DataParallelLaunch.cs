@@ -11,6 +11,8 @@ internal static class DataParallelLaunch
     /// <summary>The job this process belongs to (this process alone without mpirun).</summary>
     public static ICommunicator Job { get; private set; } = SingleProcess.Instance;
 
+    private static readonly TimeSpan RankZeroGrace = TimeSpan.FromSeconds(3);
+
     public static int Run(Func<int> command)
     {
         Func<string, string?> environment = Environment.GetEnvironmentVariable;
@@ -37,7 +39,13 @@ internal static class DataParallelLaunch
             code = 1;
         }
         // A finished or interrupted (Ctrl-C reaches every rank at the same step) run ends cleanly; a failure ends all.
-        if (code is not (0 or Commands.TrainingRunner.InterruptedExitCode)) mpi.Abort(code);
+        // Another rank gives rank 0 a moment first: when all fail together (a refused start), rank 0's message names
+        // the problem, and an abort from elsewhere would kill it before it is printed.
+        if (code is not (0 or Commands.TrainingRunner.InterruptedExitCode))
+        {
+            if (mpi.Rank != 0) Thread.Sleep(RankZeroGrace);
+            mpi.Abort(code);
+        }
         mpi.Dispose();
         return code;
     }
