@@ -88,7 +88,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
             var (target, mutate, withoutTokenizerJson) = targets[t];
             for (int i = 0; i < perTarget; i++)
             {
-                var random = new Random(HashCode.Combine(Seed, t, i));
+                var random = new Random(unchecked(Seed * 1_000_003 + t * 10_007 + i));
                 var mutation = mutate(random, baseFolder.Files[target]);
                 string folder = dir.Sub($"case-{t}-{i}");
                 Directory.CreateDirectory(folder);
@@ -127,7 +127,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
             var (name, plain, gzip) = targets[t];
             for (int i = 0; i < perTarget; i++)
             {
-                var random = new Random(HashCode.Combine(Seed, 100 + t, i));
+                var random = new Random(unchecked(Seed * 1_000_003 + (100 + t) * 10_007 + i));
                 // gzip files: mutate the text before compressing, or the compressed bytes themselves.
                 bool mutateCompressed = gzip && random.Next(2) == 0;
                 var mutation = mutateCompressed ? Mutator.Bytes(random, Gzip(plain)) : DataMutation(random, plain);
