@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Rlhf.Models;
+using Rlhf.Models.Lora;
 using Rlhf.Tensors;
 using Rlhf.Training;
 using Rlhf.Training.Dpo;
@@ -35,19 +36,28 @@ internal static class BenchDpoCommand
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the full fine-tuning run (fp32, no checkpointing) beside this one." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
         var shape = new ModelShapeOptions();
+        var lora = new LoraCliOptions();
         var command = new Command("dpo", "One DPO step (policy forward + backward on chosen and rejected, reference forward, AdamW) on a random model " +
             "of a preset's shape (default smollm2-360m): tokens/s and peak RSS, beside full fine-tuning.")
         {
             batchSize, seqLen, steps, warmup, checkpointing, baseDtype, threads, noReference, json,
         };
         shape.AddTo(command);
+        foreach (Option option in new Option[] { lora.UsePeft, lora.Rank, lora.Alpha, lora.Dropout, lora.TargetModules }) command.Options.Add(option);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var config = shape.Resolve(parse, "smollm2-360m");
             int b = parse.GetValue(batchSize), t = parse.GetValue(seqLen), n = parse.GetValue(steps), w = parse.GetValue(warmup);
             if (b <= 0 || t < 2 || n <= 0 || w < 0) throw new ArgumentException("--batch-size and --steps must be positive, --seq-len at least 2, --warmup not negative.");
             if (t > config.ContextLength) throw new ArgumentException($"--seq-len {t} exceeds the model's context ({config.ContextLength}).");
-            var measured = new Setup(parse.GetValue(checkpointing), FrozenCopy.ParseDtype(parse.GetValue(baseDtype)!));
+            var adapters = parse.GetValue(lora.UsePeft)
+                ? new LoraOptions(parse.GetValue(lora.Rank), parse.GetValue(lora.Alpha), parse.GetValue(lora.Dropout),
+                    parse.GetValue(lora.TargetModules) is { } targets ? LoraOptions.ParseTargets(targets) : null)
+                : null;
+            adapters?.Validate();
+            var measured = new Setup(parse.GetValue(checkpointing), FrozenCopy.ParseDtype(parse.GetValue(baseDtype)!), adapters);
+            if (adapters is not null && measured.FrozenPrecision != WeightPrecision.Float32)
+                throw new ArgumentException("--base-dtype bfloat16 with --use-peft (the reference is the base without its adapters) is not supported yet.");
             if (Environment.GetEnvironmentVariable(RunVariable) is { } run)
             {
                 Parallelism.ThreadCount = parse.GetValue(threads);
@@ -66,13 +76,13 @@ internal static class BenchDpoCommand
     }
 
     /// <summary>What is being measured: full fine-tuning is (false, Float32).</summary>
-    private sealed record Setup(bool GradientCheckpointing, WeightPrecision FrozenPrecision)
+    private sealed record Setup(bool GradientCheckpointing, WeightPrecision FrozenPrecision, LoraOptions? Lora = null)
     {
         public static readonly Setup FullFineTuning = new(false, WeightPrecision.Float32);
 
         public string Describe() => string.Join(", ", new[]
         {
-            "full fine-tuning",
+            Lora is null ? "full fine-tuning" : $"LoRA r={Lora.Rank} on {string.Join(",", Lora.TargetModules ?? LoraOptions.DefaultTargets)} (reference: adapters off)",
             FrozenPrecision == WeightPrecision.BFloat16 ? "bf16 reference" : "fp32 reference",
             GradientCheckpointing ? "gradient checkpointing" : null,
         }.Where(s => s is not null));
@@ -88,7 +98,8 @@ internal static class BenchDpoCommand
         policy.GradientCheckpointing = setup.GradientCheckpointing;
         ICausalLm reference;
         InferenceWeights? referenceWeights = null;
-        if (setup.FrozenPrecision == WeightPrecision.Float32)
+        if (setup.Lora is { } lora) reference = LoraAdapters.Attach(policy, lora).BaseModel; // TRL with PEFT: no second copy
+        else if (setup.FrozenPrecision == WeightPrecision.Float32)
         {
             reference = CausalLmRegistry.Create(config);
             policy.Parameters.Values.CopyTo(reference.Parameters.Values);
