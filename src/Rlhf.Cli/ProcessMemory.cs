@@ -11,8 +11,8 @@ internal static class ProcessMemory
         foreach (var line in File.ReadLines(path))
         {
             if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return double.Parse(parts[1]) / 1024.0;
+            var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries); // "VmHWM:\t    1952 kB": a tab, then padding only below 8 digits
+            return double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
         }
         return null;
     }
