@@ -5,6 +5,17 @@ namespace Rlhf.Models;
 
 internal static class CausalLm
 {
+    /// <summary>The argument checks every family's <see cref="ICausalLm.Forward"/> makes first.</summary>
+    public static void CheckForward(ICausalLm model, int[] tokenIds, int[] positionIds, int batch, int tokens, bool trainable, InferenceWeights? packed)
+    {
+        if (packed is not null && (trainable || !ReferenceEquals(packed.Model, model)))
+            throw new ArgumentException("Packed weights are for inference with the model they were packed from.");
+        if (tokenIds.Length != batch * tokens || positionIds.Length != tokenIds.Length)
+            throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
+        if (tokens > model.Config.ContextLength)
+            throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({model.Config.ContextLength}).");
+    }
+
     /// <summary>Mean cross-entropy over the batch's targets, times <paramref name="scale"/> (for gradient accumulation).</summary>
     public static Node Loss(ICausalLm model, Ops ops, CausalLmBatch batch, float scale = 1f, bool trainable = true)
     {

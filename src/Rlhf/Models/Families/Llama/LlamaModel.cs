@@ -110,12 +110,7 @@ internal sealed class LlamaModel : ICausalLm
     public Node Forward(Ops ops, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null)
     {
-        if (packed is not null && (trainable || !ReferenceEquals(packed.Model, this)))
-            throw new ArgumentException("Packed weights are for inference with the model they were packed from.");
-        if (tokenIds.Length != batch * tokens || positionIds.Length != tokenIds.Length)
-            throw new ArgumentException($"Expected {batch}×{tokens} token and position ids, got {tokenIds.Length} and {positionIds.Length}.");
-        if (tokens > Config.ContextLength)
-            throw new ArgumentException($"A sequence of {tokens} tokens is longer than the model's context ({Config.ContextLength}).");
+        CausalLm.CheckForward(this, tokenIds, positionIds, batch, tokens, trainable, packed);
         Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
         Node? OptionalP(Ops o, string? name) => name is null ? null : P(o, name);
         var adapters = Adapters;
