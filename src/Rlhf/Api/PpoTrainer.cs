@@ -72,7 +72,8 @@ public sealed class PpoTrainer
 
     /// <summary>
     /// Runs PPO over <paramref name="prompts"/> (used as given, e.g. from <see cref="Datasets.ReadPrompts"/>); prompts
-    /// that leave no room for <see cref="PpoConfig.MaxNewTokens"/> in the context are left out.
+    /// that leave no room for <see cref="PpoConfig.MaxNewTokens"/> in the context are left out. Each call starts a
+    /// fresh value head (seeded); the one trained is saved beside the policy in the output folder.
     /// </summary>
     /// <param name="prompts">The prompts to roll out (at least one that fits).</param>
     /// <param name="eval">Held-out prompts: eval_objective/scores and eval_objective/kl of sampled responses; null: none.</param>
