@@ -12,7 +12,7 @@ internal sealed record DataFileSummary(
     {
         var sb = new StringBuilder();
         sb.AppendLine($"file:    {Path}");
-        sb.AppendLine($"layout:  {(Layout == DataFileLayout.JsonArray ? "JSON array" : "JSON Lines")}{(IsGzip ? ", gzip" : "")}");
+        sb.AppendLine($"layout:  {Layout switch { DataFileLayout.JsonArray => "JSON array", DataFileLayout.Parquet => "Parquet", _ => "JSON Lines" }}{(IsGzip ? ", gzip" : "")}");
         sb.AppendLine($"format:  {(Format == DataFormat.Auto ? "unknown" : Format.ToString())}");
         sb.AppendLine($"rows:    {Rows:N0} good, {Report.BadRows:N0} bad");
         sb.AppendLine("fields:  " + string.Join(", ", FieldCounts.Select(kv => $"{kv.Key} ({kv.Value:N0})")));

@@ -9,8 +9,14 @@ namespace Rlhf.Data;
 /// </summary>
 internal sealed record DataRow(string Source, int Number, bool IsArrayElement, JsonElement Value)
 {
-    /// <summary><c>data.jsonl:17</c> or <c>data.json:element 3</c>.</summary>
-    public string Location => FormatLocation(Source, Number, IsArrayElement);
+    /// <summary>True for a row of a table file (Parquet), whose <see cref="Number"/> is the 1-based row.</summary>
+    public bool IsTableRow { get; private init; }
+
+    /// <summary><c>data.jsonl:17</c>, <c>data.json:element 3</c> or <c>train.parquet:row 5</c>.</summary>
+    public string Location => IsTableRow ? $"{Source}:row {Number}" : FormatLocation(Source, Number, IsArrayElement);
+
+    /// <summary>Row <paramref name="number"/> (1-based) of the table file <paramref name="source"/>.</summary>
+    internal static DataRow TableRow(string source, int number, JsonElement value) => new(source, number, false, value) { IsTableRow = true };
 
     internal static string FormatLocation(string source, int number, bool isArrayElement) =>
         isArrayElement ? $"{source}:element {number}" : $"{source}:{number}";

@@ -1,4 +1,5 @@
-// Streams JSON objects from .jsonl / .json (array) files, gzip-compressed or not, each tagged with file and line.
+// Streams JSON objects from .jsonl / .json (array) files, gzip-compressed or not, and from Parquet files (ParquetRows),
+// each tagged with file and line (or row).
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
@@ -13,12 +14,16 @@ internal enum DataFileLayout
 
     /// <summary>A top-level JSON array of objects (.json), streamed element by element.</summary>
     JsonArray,
+
+    /// <summary>A Parquet table (.parquet, or any file starting with <c>PAR1</c>), streamed row group by row group.</summary>
+    Parquet,
 }
 
 /// <summary>
 /// Reads rows lazily. Compression is decided by the gzip magic bytes (1f 8b), not by the name; the layout by the
 /// extension (<c>.jsonl</c>/<c>.ndjson</c> are JSON Lines) or, for <c>.json</c> and anything else, by the first
 /// non-blank character (<c>[</c> → array, otherwise JSON Lines). A <c>.gz</c> suffix is ignored for the extension.
+/// A <c>.parquet</c> name or the magic bytes <c>PAR1</c> make it a Parquet table (<see cref="ParquetRows"/>).
 /// </summary>
 internal static class DataRowReader
 {
@@ -43,10 +48,12 @@ internal static class DataRowReader
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLineLength);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: data file not found", path);
-        var layout = DetectLayout(path);
-        return layout == DataFileLayout.JsonArray
-            ? ReadArray(path, skipBadRows, report, maxLineLength)
-            : ReadLines(path, skipBadRows, report, maxLineLength);
+        return DetectLayout(path) switch
+        {
+            DataFileLayout.Parquet => ReadParquet(path, skipBadRows, report, maxLineLength),
+            DataFileLayout.JsonArray => ReadArray(path, skipBadRows, report, maxLineLength),
+            _ => ReadLines(path, skipBadRows, report, maxLineLength),
+        };
     }
 
     /// <summary>True when the file starts with the gzip magic bytes.</summary>
@@ -62,6 +69,8 @@ internal static class DataRowReader
     {
         string name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
         string ext = Path.GetExtension(name).ToLowerInvariant();
+        if (ext == ".parquet" || ParquetRows.HasMagic(path))
+            return DataFileLayout.Parquet;
         if (ext is ".jsonl" or ".ndjson")
             return DataFileLayout.JsonLines;
         using var stream = OpenText(path);
@@ -138,6 +147,21 @@ internal static class DataRowReader
                 continue;
             }
             yield return row!;
+        }
+    }
+
+    private static IEnumerable<DataRow> ReadParquet(string path, bool skipBadRows, DataReport? report, int maxRowLength)
+    {
+        foreach (var row in ParquetRows.Read(path, skipBadRows, report, maxRowLength))
+        {
+            if (CheckRow(row) is { } error)
+            {
+                if (!skipBadRows)
+                    throw error;
+                report?.AddBadRow(error);
+                continue;
+            }
+            yield return row;
         }
     }
 

@@ -14,9 +14,10 @@ internal static class PromptRows
 {
     private static readonly string[] Fields = ["prompt", "instruction", "question"];
 
-    /// <summary>Plain text: neither .json nor .jsonl, and the first non-blank line is not a JSON object.</summary>
+    /// <summary>Plain text: neither .json, .jsonl nor Parquet, and the first non-blank line is not a JSON object.</summary>
     public static bool IsPlainText(string path) =>
         !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
+        && DataRowReader.DetectLayout(path) != DataFileLayout.Parquet
         && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
 
     /// <summary>An hh-rlhf file (chosen/rejected dialogues), whose prompts are the textbook's PPO queries (<see cref="PpoQueries"/>).</summary>
