@@ -1,8 +1,8 @@
 // Parquet fixtures for Rlhf.Data.ParquetRows from independent JavaScript code:
 //  1. reads each apache/parquet-testing file in DIR/apache with hyparquet and writes its rows as DIR/apache/NAME.json
 //     (int64 as exact JSON integers, dates/timestamps as ISO 8601 UTC strings);
-//  2. writes a TRL-shaped preference file (prompt string, chosen/rejected as list<struct<content, role>> as
-//     trl-lib/ultrafeedback_binarized has them, float64 score_chosen/score_rejected) and an hh-rlhf-shaped one
+//  2. writes a TRL-shaped preference file (trl-lib/ultrafeedback_binarized's columns: chosen/rejected as
+//     list<struct<content, role>>, float64 score_chosen/score_rejected) and an hh-rlhf-shaped one
 //     (chosen/rejected strings) with parquet-wasm (the Rust arrow/parquet crates, writing version-1 data pages as
 //     pyarrow does by default), each beside a JSON Lines twin holding the same rows;
 //  3. writes the TRL rows once more with hyparquet-writer, which writes version-2 data pages (trl_preference.v2.parquet):
@@ -40,20 +40,20 @@ for (const name of fs.readdirSync(apache).filter(n => n.endsWith(".parquet")).so
 // ---- TRL's conversational preference layout (as pyarrow writes list<struct<content: string, role: string>>).
 const turn = (role, content) => ({ content, role });
 const trl = [
-  { prompt: "What do bees make?", chosen: [turn("user", "What do bees make?"), turn("assistant", "Bees make honey and beeswax.")],
+  { chosen: [turn("user", "What do bees make?"), turn("assistant", "Bees make honey and beeswax.")],
     rejected: [turn("user", "What do bees make?"), turn("assistant", "Cars.")], score_chosen: 8.5, score_rejected: 2.0 },
-  { prompt: "Name a primary colour.", chosen: [turn("user", "Name a primary colour."), turn("assistant", "Red.")],
+  { chosen: [turn("user", "Name a primary colour."), turn("assistant", "Red.")],
     rejected: [turn("user", "Name a primary colour."), turn("assistant", "Purple, probably.")], score_chosen: 7.25, score_rejected: 3.5 },
-  { prompt: "Say hello in French.", chosen: [turn("user", "Say hello in French."), turn("assistant", "Bonjour !")],
+  { chosen: [turn("user", "Say hello in French."), turn("assistant", "Bonjour !")],
     rejected: [turn("user", "Say hello in French."), turn("assistant", "Hola.")], score_chosen: 9.0, score_rejected: 1.0 },
-  { prompt: "2 + 2 = ?", chosen: [turn("user", "2 + 2 = ?"), turn("assistant", "4")],
+  { chosen: [turn("user", "2 + 2 = ?"), turn("assistant", "4")],
     rejected: [turn("user", "2 + 2 = ?"), turn("assistant", "22")], score_chosen: 10.0, score_rejected: 0.5 },
-  // Identical chosen and rejected: the pipelines drop it, in both files alike.
-  { prompt: "Same answer twice.", chosen: [turn("user", "Same answer twice."), turn("assistant", "Yes.")],
-    rejected: [turn("user", "Same answer twice."), turn("assistant", "Yes.")], score_chosen: 5.0, score_rejected: 5.0 },
-  { prompt: "Écris « merci » en japonais.", chosen: [turn("user", "Écris « merci » en japonais."), turn("assistant", "ありがとう")],
+  // An empty answer.
+  { chosen: [turn("user", "Answer with nothing?"), turn("assistant", "")],
+    rejected: [turn("user", "Answer with nothing?"), turn("assistant", "Something.")], score_chosen: 5.0, score_rejected: 4.5 },
+  { chosen: [turn("user", "Écris « merci » en japonais."), turn("assistant", "ありがとう")],
     rejected: [turn("user", "Écris « merci » en japonais."), turn("assistant", "Danke.")], score_chosen: 6.75, score_rejected: 2.25 },
-  { prompt: "Multi-turn?", chosen: [turn("system", "Be brief."), turn("user", "Multi-turn?"), turn("assistant", "Yes."), turn("user", "Sure?"), turn("assistant", "Sure.")],
+  { chosen: [turn("system", "Be brief."), turn("user", "Multi-turn?"), turn("assistant", "Yes."), turn("user", "Sure?"), turn("assistant", "Sure.")],
     rejected: [turn("system", "Be brief."), turn("user", "Multi-turn?"), turn("assistant", "Yes."), turn("user", "Sure?"), turn("assistant", "No idea, sorry.")], score_chosen: 7.0, score_rejected: 4.0 },
 ];
 const str = (name, repetition_type = "OPTIONAL") => ({ name, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type });
@@ -72,7 +72,6 @@ function writeArrow(file, columns, rowGroupSize) {
   fs.writeFileSync(file, writeParquet(WasmTable.fromIPCStream(tableToIPC(table, "stream")), props));
 }
 writeArrow(path.join(dir, "trl_preference.parquet"), {
-  prompt: vectorFromArray(trl.map(r => r.prompt), new Utf8()),
   chosen: vectorFromArray(trl.map(r => r.chosen), messageList),
   rejected: vectorFromArray(trl.map(r => r.rejected), messageList),
   score_chosen: vectorFromArray(trl.map(r => r.score_chosen), new Float64()),
@@ -81,15 +80,14 @@ writeArrow(path.join(dir, "trl_preference.parquet"), {
 parquetWriteFile({
   filename: path.join(dir, "trl_preference.v2.parquet"),
   columnData: [
-    { name: "prompt", data: trl.map(r => r.prompt) },
     { name: "chosen", data: trl.map(r => r.chosen) },
     { name: "rejected", data: trl.map(r => r.rejected) },
     { name: "score_chosen", data: trl.map(r => r.score_chosen) },
     { name: "score_rejected", data: trl.map(r => r.score_rejected) },
   ],
   schema: [
-    { name: "root", num_children: 5 },
-    str("prompt"), ...messages("chosen"), ...messages("rejected"),
+    { name: "root", num_children: 4 },
+    ...messages("chosen"), ...messages("rejected"),
     { name: "score_chosen", type: "DOUBLE", repetition_type: "OPTIONAL" },
     { name: "score_rejected", type: "DOUBLE", repetition_type: "OPTIONAL" },
   ],
