@@ -99,6 +99,33 @@ public sealed class ParquetRowsTests : IDisposable
         Assert.False(PromptRows.IsPlainText(renamed));
     }
 
+    private sealed class ScoredPair
+    {
+        public string? chosen { get; set; }
+        public string? rejected { get; set; }
+        public double score { get; set; }
+    }
+
+    [Fact]
+    public async Task A_value_json_cannot_hold_is_a_bad_row_that_can_be_skipped()
+    {
+        string path = dir.Sub("nan.parquet");
+        ScoredPair[] rows = [new() { chosen = "a", rejected = "b", score = 1 }, new() { chosen = "c", rejected = "d", score = double.NaN }, new() { chosen = "e", rejected = null, score = 2.5 }];
+        await using (var file = File.Create(path))
+            await Parquet.Serialization.ParquetSerializer.SerializeAsync(rows, file);
+        var e = Assert.Throws<DataFormatException>(() => DataRowReader.Read(path).ToList());
+        Assert.Equal($"{path}:row 2: column 'score' holds NaN, which JSON cannot hold", e.Message);
+        var report = new DataReport { Source = path };
+        var kept = DataRowReader.Read(path, skipBadRows: true, report).ToList();
+        Assert.Equal([1, 3], kept.Select(r => r.Number));
+        Assert.Equal(JsonValueKind.Null, kept[1].Value.GetProperty("rejected").ValueKind);
+        Assert.Equal(2.5, kept[1].Value.GetProperty("score").GetDouble());
+        Assert.Equal(1, report.BadRows);
+        // A row above the length limit is a bad row too.
+        var tooLong = Assert.Throws<DataFormatException>(() => DataRowReader.Read(path, maxLineLength: 10).First());
+        Assert.StartsWith($"{path}:row 1: the row is", tooLong.Message);
+    }
+
     [Fact]
     public void A_json_file_named_parquet_names_the_file()
     {
