@@ -174,14 +174,14 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
     {
         int channels = qkv.Shape[^1] / 3;
         var output = Output(qkv.RequiresGradient, batch * tokens, channels);
-        var probabilities = Arena.AllocateUninitialized(batch, heads, tokens, tokens);
+        var logSumExp = output.RequiresGradient ? Arena.AllocateUninitialized(batch, heads, tokens) : null; // not the probabilities
         float* mask = keyMask is null ? null : keyMask.Pointer;
-        AttentionKernels.Forward(output.Value.Pointer, probabilities.Pointer, qkv.Value.Pointer, mask, batch, tokens, channels, heads);
+        AttentionKernels.Forward(output.Value.Pointer, logSumExp is null ? null : logSumExp.Pointer, qkv.Value.Pointer, mask, batch, tokens, channels, heads);
         if (output.RequiresGradient)
         {
             Tape.Record(() =>
             {
-                AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, probabilities.Pointer,
+                AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, logSumExp!.Pointer,
                     keyMask is null ? null : keyMask.Pointer, batch, tokens, channels, heads);
                 output.ReleaseGradient();
             });
