@@ -221,6 +221,27 @@ public sealed unsafe class GroupedAttentionTests
     /// left-padded positions, grouped-query attention, SwiGLU, output projection — checked by finite differences of a
     /// weighted sum of its output with respect to every parameter.
     /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void OpsKeepOnlyTheLogSumExpNotTheProbabilities(bool recording)
+    {
+        // B·H·T·T probabilities would be 2·6·96·96 = 110,592 floats; the ops keep the output and (recording) B·H·T = 1,152.
+        const int B = 2, T = 96, H = 6, KV = 2, D = 8;
+        var (q, k, v, qkv) = (Random(B * T, H * D), Random(B * T, KV * D), Random(B * T, KV * D), Random(B * T, 3 * H * D));
+        foreach (bool fused in new[] { false, true })
+        {
+            using var arena = new Arena();
+            var ops = new Ops(arena, new Tape { Enabled = recording });
+            var (nq, nk, nv, nqkv) = (new Node(q, true, arena), new Node(k, true, arena), new Node(v, true, arena), new Node(qkv, true, arena));
+            long before = arena.Used;
+            var output = fused ? ops.Attention(nqkv, null, B, T, H) : ops.GroupedAttention(nq, nk, nv, null, B, T, H, KV, D);
+            long kept = arena.PeakUsed - before, expected = (long)B * T * H * D + (recording ? (long)B * H * T : 0);
+            Assert.True(kept <= expected + 64, $"{(fused ? "Attention" : "GroupedAttention")} kept {kept} floats, expected {expected}");
+            Assert.Equal(B * T * H * D, output.Value.Length);
+        }
+    }
+
     [Fact]
     public void OpsBlockGradientsMatchFiniteDifferences()
     {
