@@ -15,6 +15,9 @@ The same setups as `rlhf bench train`, written in plain PyTorch (no peft install
       Linear/Conv1D but the output head.
   --gradient-checkpointing
       every block under torch.utils.checkpoint (non-reentrant: the frozen embedding's output needs no gradient).
+  --base-dtype bfloat16 (with LoRA)
+      the frozen linear weights (not the embedding / LM head) stored once in bfloat16, upcast to fp32 at each use:
+      Rlhf.NET's numerics (bf16-rounded weights, fp32 activations and sums) in plain PyTorch.
 
 Each step: forward on random token ids (fixed seed), mean cross-entropy over all positions
 (next-token targets), backward, AdamW step (lr 1e-4), zero_grad(set_to_none=True).
@@ -73,6 +76,32 @@ def attach_lora(model, targets, r, alpha, dropout):
     return [path for path, _, _ in chosen]
 
 
+class Bf16Weight(nn.Module):
+    """A frozen nn.Linear or Conv1D whose weight is kept only in bfloat16 and upcast to fp32 when used."""
+
+    def __init__(self, base, conv1d):
+        super().__init__()
+        self.conv1d = conv1d
+        self.register_buffer("weight", base.weight.detach().to(torch.bfloat16))
+        self.bias = base.bias
+
+    def forward(self, x):
+        w = self.weight.float()
+        y = x @ w if self.conv1d else x @ w.t()
+        return y if self.bias is None else y + self.bias
+
+
+def pack_base_bf16(model):
+    """Every frozen linear layer but the output head in bfloat16 (adapted ones inside their LoraLinear)."""
+    for path, module, conv1d in list(linear_modules(model)):
+        parent, _, leaf = path.rpartition(".")
+        owner = model.get_submodule(parent)
+        if isinstance(owner, LoraLinear) and leaf == "base":
+            owner.base = Bf16Weight(module, conv1d)
+        else:
+            setattr(owner, leaf, Bf16Weight(module, conv1d))
+
+
 class Checkpointed(nn.Module):
     """A block recomputed in backward (its activations not kept); Llama's layers return (h, kv): kv is dropped."""
 
@@ -113,6 +142,7 @@ def main():
     ap.add_argument("--lora-dropout", type=float, default=0.05)
     ap.add_argument("--lora-target-modules", default="q_proj,v_proj", help="comma-separated module names or all-linear (GPT-2: c_attn, ...)")
     ap.add_argument("--gradient-checkpointing", action="store_true")
+    ap.add_argument("--base-dtype", choices=["float32", "bfloat16"], default="float32", help="with --lora-r: the frozen linear weights' storage")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -149,13 +179,17 @@ def main():
     if args.lora_r > 0:
         targets = [t.strip() for t in args.lora_target_modules.split(",") if t.strip()]
         adapted = attach_lora(model, targets, args.lora_r, args.lora_alpha, args.lora_dropout)
+    elif args.base_dtype != "float32":
+        sys.exit("--base-dtype bfloat16 needs --lora-r (only frozen weights are stored in bfloat16)")
     model.train()
     n_params = count_params(model)
+    if args.base_dtype == "bfloat16":
+        pack_base_bf16(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     leaves = sorted({path.split(".")[-1] for path in adapted})
     setup = ", ".join(filter(None, [
-        f"LoRA r={args.lora_r} α={args.lora_alpha:g} dropout {args.lora_dropout:g} on {','.join(leaves)}, fp32 base" if adapted else "full fine-tuning",
+        f"LoRA r={args.lora_r} α={args.lora_alpha:g} dropout {args.lora_dropout:g} on {','.join(leaves)}, {'bf16' if args.base_dtype == 'bfloat16' else 'fp32'} base" if adapted else "full fine-tuning",
         "gradient checkpointing" if args.gradient_checkpointing else None,
     ]))
 

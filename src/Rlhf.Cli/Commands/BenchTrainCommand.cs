@@ -189,6 +189,7 @@ internal static class BenchTrainCommand
             common.AddRange(["--lora-r", $"{lora.Rank}", "--lora-alpha", lora.Alpha.ToString("R", CultureInfo.InvariantCulture),
                 "--lora-dropout", lora.Dropout.ToString("R", CultureInfo.InvariantCulture), "--lora-target-modules", string.Join(",", ours.LoraTargetModules!)]);
         if (ours.Options.GradientCheckpointing) common.Add("--gradient-checkpointing");
+        if (ours.Options.BaseDtype == WeightPrecision.BFloat16) common.AddRange(["--base-dtype", "bfloat16"]);
         if (!quiet) AnsiConsole.MarkupLine("[grey]Running the PyTorch reference (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OMP_WAIT_POLICY=PASSIVE)…[/]");
         switch (config)
         {
