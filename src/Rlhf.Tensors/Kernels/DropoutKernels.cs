@@ -44,7 +44,12 @@ internal readonly struct DropoutMask
     }
 
     // The high half of the element index (tensors of more than 2³² values) goes into the second round's key.
-    private uint HighKey(long index) => key1 ^ Mix((uint)((ulong)index >> 32) * 0x9E3779B9u);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint HighKey(long index)
+    {
+        uint high = (uint)((ulong)index >> 32);
+        return high == 0 ? key1 : key1 ^ Mix(high * 0x9E3779B9u);
+    }
 
     /// <summary>The 32-bit draw of element <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -61,13 +66,11 @@ internal readonly struct DropoutMask
         if (!Enabled) return Vector512<float>.One;
         uint low = (uint)index;
         if (low > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
-        var x = (Vector512.Create(low) + Lanes) ^ Vector512.Create(key0);
+        var x = (Vector512.Create(low) + Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) ^ Vector512.Create(key0);
         x = MixVector(MixVector(x) ^ Vector512.Create(HighKey(index)));
         var dropped = Vector512.LessThan(x, Vector512.Create(threshold)).AsSingle();
         return Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512.Create(KeepScale));
     }
-
-    private static readonly Vector512<uint> Lanes = Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<uint> MixVector(Vector512<uint> x)

@@ -12,6 +12,11 @@ internal static unsafe class LowRankKernels
     private const int RowBlock = 4, MinBlocksPerThread = 4;
     [ThreadStatic] private static float[]? forwardScratch, backwardScratch;
 
+    // Scratch whose vectors are 64-byte aligned (a 512-bit load across two cache lines costs two).
+    private static float* Aligned(ref float[]? cache, long length) => Aligned(KernelSupport.Scratch(ref cache, length + 16));
+
+    private static float* Aligned(float* pointer) => (float*)(((nuint)pointer + 63) & ~(nuint)63);
+
     /// <summary>The rank rounded up to whole vectors of 16 (the padded width of the kernels' r-wide rows).</summary>
     public static int PaddedRank(int rank) => (rank + 15) & ~15;
 
@@ -28,28 +33,31 @@ internal static unsafe class LowRankKernels
             ForwardScalar(y, low, x, a, b, rows, inputs, outputs, rank, scale, mask);
             return;
         }
-        int padded = PaddedRank(rank);
-        // Aᵀ [in, r'] zero-padded to r' = padded (the low rows are r' lanes wide) and scale·Bᵀ [r, out].
-        float* scratch = KernelSupport.Scratch(ref forwardScratch, (long)inputs * padded + (long)rank * outputs);
-        float* at = scratch, bt = scratch + (long)inputs * padded;
-        new Span<float>(at, inputs * padded).Clear();
-        for (int j = 0; j < rank; j++)
-            for (int k = 0; k < inputs; k++) at[(long)k * padded + j] = a[(long)j * inputs + k];
+        int padded = PaddedRank(rank), rows4 = (rank + 3) & ~3, width = (inputs + 15) & ~15;
+        // A zero-padded to [r rounded up to 4, in rounded up to 16] (so the dot products need no tails) and scale·Bᵀ [r, out].
+        float* scratch = Aligned(ref forwardScratch, (long)rows4 * width + (long)rank * outputs);
+        float* ap = scratch, bt = scratch + (long)rows4 * width;
+        new Span<float>(ap, rows4 * width).Clear();
+        for (int j = 0; j < rank; j++) Buffer.MemoryCopy(a + (long)j * inputs, ap + (long)j * width, inputs * 4L, inputs * 4L);
         for (int j = 0; j < rank; j++)
             for (int o = 0; o < outputs; o++) bt[(long)j * outputs + o] = scale * b[(long)o * rank + j];
         int blocks = (rows + RowBlock - 1) / RowBlock;
-        Parallelism.For(blocks, MinBlocksPerThread, (first, last) => ForwardBlocks(y, low, x, at, bt, rows, inputs, outputs, rank, padded, mask, first, last));
+        Parallelism.For(blocks, MinBlocksPerThread, (first, last) => ForwardBlocks(y, low, x, ap, bt, rows, inputs, outputs, rank, padded, width, mask, first, last));
     }
 
-    private static void ForwardBlocks(float* y, float* low, float* x, float* at, float* bt, int rows, int inputs, int outputs, int rank,
-        int padded, DropoutMask mask, int firstBlock, int lastBlock)
+    [ThreadStatic] private static float[]? maskedRows;
+
+    private static void ForwardBlocks(float* y, float* low, float* x, float* ap, float* bt, int rows, int inputs, int outputs, int rank,
+        int padded, int width, DropoutMask mask, int firstBlock, int lastBlock)
     {
-        float* lowRows = stackalloc float[RowBlock * padded];
-        float* masked = stackalloc float[RowBlock * 16];
+        float* lowRowsStack = stackalloc float[RowBlock * padded + 16];
+        float* lowRows = Aligned(lowRowsStack);
+        float* masked = Aligned(ref maskedRows, (long)RowBlock * width); // this thread's
         for (int block = firstBlock; block < lastBlock; block++)
         {
             int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
-            LowRows(lowRows, masked, x, at, n0, count, inputs, padded, mask);
+            MaskRows(masked, x, n0, count, inputs, width, mask);
+            LowRows(lowRows, masked, ap, rank, padded, width);
             for (int i = 0; i < count; i++)
                 Buffer.MemoryCopy(lowRows + i * padded, low + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
             if (count == RowBlock) AddTimesTransposed4(y + (long)n0 * outputs, outputs, lowRows, padded, bt, rank);
@@ -58,53 +66,62 @@ internal static unsafe class LowRankKernels
         }
     }
 
-    /// <summary>
-    /// lowRows[i, :] = Σ_k drop(x)[n0 + i, k]·Aᵀ[k, :] for the block's rows (r' lanes each); rows past the block's count
-    /// repeat row n0 (computed, never stored). Sixteen inputs at a time are masked into <paramref name="masked"/>, then each
-    /// is broadcast against a row of Aᵀ.
-    /// </summary>
-    private static void LowRows(float* lowRows, float* masked, float* x, float* at, int n0, int count, int inputs, int padded, DropoutMask mask)
+    /// <summary>masked[i, :] = drop(x)[n0 + i, :] zero-padded to <paramref name="width"/>; rows past the count are zero.</summary>
+    private static void MaskRows(float* masked, float* x, int n0, int count, int inputs, int width, DropoutMask mask)
     {
-        new Span<float>(lowRows, RowBlock * padded).Clear();
-        float* x0 = x + (long)n0 * inputs;
-        float* x1 = count > 1 ? x0 + inputs : x0, x2 = count > 2 ? x0 + 2L * inputs : x0, x3 = count > 3 ? x0 + 3L * inputs : x0;
-        long m0 = (long)n0 * inputs, m1 = count > 1 ? m0 + inputs : m0, m2 = count > 2 ? m0 + 2L * inputs : m0, m3 = count > 3 ? m0 + 3L * inputs : m0;
-        for (int k0 = 0; k0 < inputs; k0 += 16)
+        for (int i = 0; i < RowBlock; i++)
         {
-            int width = Math.Min(16, inputs - k0);
-            if (width == 16)
+            float* target = masked + (long)i * width;
+            if (i >= count)
             {
-                (Vector512.Load(x0 + k0) * mask.Vector(m0 + k0)).Store(masked);
-                (Vector512.Load(x1 + k0) * mask.Vector(m1 + k0)).Store(masked + 16);
-                (Vector512.Load(x2 + k0) * mask.Vector(m2 + k0)).Store(masked + 32);
-                (Vector512.Load(x3 + k0) * mask.Vector(m3 + k0)).Store(masked + 48);
+                new Span<float>(target, width).Clear();
+                continue;
             }
-            else
+            float* row = x + (long)(n0 + i) * inputs;
+            long first = (long)(n0 + i) * inputs;
+            int k = 0;
+            for (; k <= inputs - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
+            for (; k < inputs; k++) target[k] = row[k] * mask.Value(first + k);
+            for (; k < width; k++) target[k] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// lowRows[i, j] = masked[i, :]·A[j, :] for the block's four rows and every j: four rows of A at a time against the
+    /// four masked rows, sixteen accumulators, summed across lanes at the end.
+    /// </summary>
+    private static void LowRows(float* lowRows, float* masked, float* ap, int rank, int padded, int width)
+    {
+        float* x0 = masked, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width;
+        for (int j = 0; j < rank; j += 4)
+        {
+            float* w0 = ap + (long)j * width, w1 = w0 + width, w2 = w1 + width, w3 = w2 + width;
+            Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
+            Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
+            Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
+            Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+            for (int k = 0; k < width; k += 16)
             {
-                for (int kk = 0; kk < width; kk++)
-                {
-                    masked[kk] = x0[k0 + kk] * mask.Value(m0 + k0 + kk);
-                    masked[16 + kk] = x1[k0 + kk] * mask.Value(m1 + k0 + kk);
-                    masked[32 + kk] = x2[k0 + kk] * mask.Value(m2 + k0 + kk);
-                    masked[48 + kk] = x3[k0 + kk] * mask.Value(m3 + k0 + kk);
-                }
+                var a0 = Vector512.Load(w0 + k); var a1 = Vector512.Load(w1 + k); var a2 = Vector512.Load(w2 + k); var a3 = Vector512.Load(w3 + k);
+                var v = Vector512.Load(x0 + k);
+                s00 = Vector512.FusedMultiplyAdd(v, a0, s00); s01 = Vector512.FusedMultiplyAdd(v, a1, s01);
+                s02 = Vector512.FusedMultiplyAdd(v, a2, s02); s03 = Vector512.FusedMultiplyAdd(v, a3, s03);
+                v = Vector512.Load(x1 + k);
+                s10 = Vector512.FusedMultiplyAdd(v, a0, s10); s11 = Vector512.FusedMultiplyAdd(v, a1, s11);
+                s12 = Vector512.FusedMultiplyAdd(v, a2, s12); s13 = Vector512.FusedMultiplyAdd(v, a3, s13);
+                v = Vector512.Load(x2 + k);
+                s20 = Vector512.FusedMultiplyAdd(v, a0, s20); s21 = Vector512.FusedMultiplyAdd(v, a1, s21);
+                s22 = Vector512.FusedMultiplyAdd(v, a2, s22); s23 = Vector512.FusedMultiplyAdd(v, a3, s23);
+                v = Vector512.Load(x3 + k);
+                s30 = Vector512.FusedMultiplyAdd(v, a0, s30); s31 = Vector512.FusedMultiplyAdd(v, a1, s31);
+                s32 = Vector512.FusedMultiplyAdd(v, a2, s32); s33 = Vector512.FusedMultiplyAdd(v, a3, s33);
             }
-            for (int g = 0; g < padded; g += 16)
-            {
-                float* l = lowRows + g;
-                var s0 = Vector512.Load(l); var s1 = Vector512.Load(l + padded);
-                var s2 = Vector512.Load(l + 2 * padded); var s3 = Vector512.Load(l + 3 * padded);
-                float* w = at + (long)k0 * padded + g;
-                for (int kk = 0; kk < width; kk++, w += padded)
-                {
-                    var row = Vector512.Load(w);
-                    s0 = Vector512.FusedMultiplyAdd(Vector512.Create(masked[kk]), row, s0);
-                    s1 = Vector512.FusedMultiplyAdd(Vector512.Create(masked[16 + kk]), row, s1);
-                    s2 = Vector512.FusedMultiplyAdd(Vector512.Create(masked[32 + kk]), row, s2);
-                    s3 = Vector512.FusedMultiplyAdd(Vector512.Create(masked[48 + kk]), row, s3);
-                }
-                s0.Store(l); s1.Store(l + padded); s2.Store(l + 2 * padded); s3.Store(l + 3 * padded);
-            }
+            // Columns j..j+3 of the four rows (those past the rank are padding rows of A, never read back).
+            float* l = lowRows + j;
+            l[0] = Vector512.Sum(s00); l[padded] = Vector512.Sum(s10); l[2 * padded] = Vector512.Sum(s20); l[3 * padded] = Vector512.Sum(s30);
+            if (j + 1 < rank) { l[1] = Vector512.Sum(s01); l[padded + 1] = Vector512.Sum(s11); l[2 * padded + 1] = Vector512.Sum(s21); l[3 * padded + 1] = Vector512.Sum(s31); }
+            if (j + 2 < rank) { l[2] = Vector512.Sum(s02); l[padded + 2] = Vector512.Sum(s12); l[2 * padded + 2] = Vector512.Sum(s22); l[3 * padded + 2] = Vector512.Sum(s32); }
+            if (j + 3 < rank) { l[3] = Vector512.Sum(s03); l[padded + 3] = Vector512.Sum(s13); l[2 * padded + 3] = Vector512.Sum(s23); l[3 * padded + 3] = Vector512.Sum(s33); }
         }
     }
 
@@ -201,9 +218,9 @@ internal static unsafe class LowRankKernels
         int blocks = (rows + RowBlock - 1) / RowBlock;
         int chunks = Math.Clamp(blocks / (2 * MinBlocksPerThread), 1, Parallelism.ThreadCount);
         long bpLength = (long)outputs * padded, dbLength = db == null ? 0 : (long)outputs * padded, daLength = da == null ? 0 : (long)rank * inputs;
-        long partialLength = dbLength + daLength;
+        long partialLength = (dbLength + daLength + 15) & ~15L;
         // scale·B [out, r'] zero-padded, then per chunk: dB partial [out, r'] (without the scale) and dA partial [r, in].
-        float* scratch = KernelSupport.Scratch(ref backwardScratch, bpLength + chunks * partialLength);
+        float* scratch = Aligned(ref backwardScratch, bpLength + chunks * partialLength);
         float* bp = scratch, partials = scratch + bpLength;
         new Span<float>(bp, (int)bpLength).Clear();
         for (int o = 0; o < outputs; o++)
@@ -241,8 +258,8 @@ internal static unsafe class LowRankKernels
     private static void BackwardBlocks(float* dx, float* daPartial, float* dbPartial, float* g, float* low, float* x, float* a, float* bp,
         int rows, int inputs, int outputs, int rank, int padded, DropoutMask mask, int firstBlock, int lastBlock)
     {
-        float* lowRows = stackalloc float[RowBlock * padded];
-        float* dlow = stackalloc float[RowBlock * padded];
+        float* lowRowsStack = stackalloc float[RowBlock * padded + 16], dlowStack = stackalloc float[RowBlock * padded + 16];
+        float* lowRows = Aligned(lowRowsStack), dlow = Aligned(dlowStack);
         for (int block = firstBlock; block < lastBlock; block++)
         {
             int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
