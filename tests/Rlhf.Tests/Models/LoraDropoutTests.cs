@@ -11,16 +11,10 @@ namespace Rlhf.Tests.Models;
 
 public sealed class LoraDropoutTests
 {
-    private static readonly Gpt2Config Tiny = new()
-    {
-        VocabSize = 13, ContextLength = 16, EmbeddingSize = 16, LayerCount = 3, HeadCount = 2, BosTokenId = 12, EosTokenId = 12,
-        InitializerRange = 0.3f,
-    };
+    // The tiny model and the left- and right-padded batch of the checkpointing tests.
+    private static readonly Gpt2Config Tiny = GradientCheckpointingTests.Tiny;
 
-    private static CausalLmBatch Batch() => new(2, 8,
-        [7, 7, 3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 7, 7],
-        [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
-        [false, false, false, true, true, true, true, true, false, false, true, true, true, true, false, false]);
+    private static CausalLmBatch Batch() => GradientCheckpointingTests.PaddedBatch();
 
     private static (float[] Gradients, float Loss) Step(string family, bool checkpointing, float dropout, int steps = 1)
     {
