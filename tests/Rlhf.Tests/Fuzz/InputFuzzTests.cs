@@ -1,5 +1,5 @@
 // A seeded fuzz harness over every reader: mutated model folders (safetensors header and data, config.json,
-// vocab.json/merges.txt, tokenizer.json, tokenizer_config.json) and data files (JSON Lines, JSON arrays, gzip).
+// vocab.json/merges.txt, tokenizer.json, tokenizer_config.json) and data files (JSON Lines, JSON arrays, gzip, Parquet).
 // Every case must end with a correct result or one short, single-line error naming the file, within a memory bound.
 //
 // CI runs 300 cases (30 per model file, 30 per data layout); more with RLHF_FUZZ_CASES=N (cases per target) and RLHF_FUZZ_SEED=S, e.g.
@@ -118,6 +118,8 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
         var targets = new (string Name, byte[] Plain, bool Gzip)[]
         {
             ("data.jsonl", jsonl, false), ("data.json", array, false), ("data.jsonl.gz", jsonl, true), ("data.json.gz", array, true),
+            ("data.parquet", File.ReadAllBytes(Fixtures.Path("parquet", "hh_preference.parquet")), false),
+            ("conversations.parquet", File.ReadAllBytes(Fixtures.Path("parquet", "trl_preference.parquet")), false),
         };
         var tally = new Tally();
         int perTarget = CasesPerTarget(30);
@@ -130,7 +132,9 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
                 var random = new Random(unchecked(Seed * 1_000_003 + (100 + t) * 10_007 + i));
                 // gzip files: mutate the text before compressing, or the compressed bytes themselves.
                 bool mutateCompressed = gzip && random.Next(2) == 0;
-                var mutation = mutateCompressed ? Mutator.Bytes(random, Gzip(plain)) : DataMutation(random, plain);
+                // Parquet files: their bytes mutated anywhere (pages, footer, magic).
+                var mutation = mutateCompressed ? Mutator.Bytes(random, Gzip(plain))
+                    : name.EndsWith(".parquet", StringComparison.Ordinal) ? Mutator.Bytes(random, plain) : DataMutation(random, plain);
                 byte[] bytes = gzip && !mutateCompressed ? Gzip(mutation.Bytes) : mutation.Bytes;
                 string path = dir.Sub($"{t}-{i}-{name}");
                 File.WriteAllBytes(path, bytes);
