@@ -48,6 +48,13 @@ internal interface ICausalLm : IDisposable
     /// </summary>
     bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// The frozen linear weights held only packed (a LoRA model's bf16 base, <see cref="FrozenBase.Enable"/>), or null:
+    /// when set, every forward given no <c>packed</c> weights runs its linear layers on these, and the fp32 copies
+    /// of those weights are gone. Disposed with the model.
+    /// </summary>
+    InferenceWeights? FrozenBaseWeights { get; set; }
+
     /// <summary>The LM head's weight [V, C] (nn.Linear layout): the token embedding when tied.</summary>
     Node LmHeadWeight(Ops ops, bool trainable = true);
 
