@@ -35,7 +35,8 @@ internal interface ICausalLm : IDisposable
     /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
     /// With a <paramref name="cache"/> (inference), the T tokens follow those already cached and attend to them
     /// too; their keys and values are appended and the cache advances by T. With <paramref name="packed"/> weights
-    /// (inference only) the linear layers run on those instead of the parameters.
+    /// (inference only) the linear layers run on those instead of the parameters; without, on
+    /// <see cref="FrozenBaseWeights"/> when the model has them (training too: they are frozen, the input gets its gradient).
     /// </summary>
     Node Forward(Ops ops, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null);

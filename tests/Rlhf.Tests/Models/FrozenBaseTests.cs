@@ -8,6 +8,8 @@ using Rlhf.Models.Lora;
 using Rlhf.Tensors;
 using Rlhf.Tensors.Kernels;
 using Rlhf.Tests.Support;
+using Rlhf.Training;
+using Rlhf.Training.Sft;
 using Xunit;
 
 namespace Rlhf.Tests.Models;
@@ -172,6 +174,32 @@ public sealed class FrozenBaseTests
         // Generation runs on the packed base (and the fp32 LM head).
         var generated = Generator.Generate(model, [[1, 2, 3]], new GenerationOptions { MaxNewTokens = 3, EosTokenId = -1 });
         Assert.Equal(3, generated[0].Ids.Length);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ModelFamilies.Both), MemberType = typeof(ModelFamilies))]
+    public void ResumingOnABFloat16BaseEqualsTheUninterruptedRun(string family)
+    {
+        Skip.IfNot(InferenceWeights.Supported, "the packed bf16 kernels need AVX-512");
+        using var dir = new TempDirectory();
+        List<SftExample> data = Enumerable.Range(0, 12).Select(i => new SftExample([1 + i % 5, 6], [8 + i % 4, 9, Eos])).ToList();
+        var args = new TrainingArguments { MaxSteps = 4, PerDeviceTrainBatchSize = 3, LearningRate = 1e-2f, LoggingSteps = 2, SaveSteps = 0, Seed = 5 };
+        float[] Train(TrainingArguments a, CancellationToken cancel = default, Action<TrainingProgress>? onProgress = null)
+        {
+            using var model = CausalLmRegistry.CreateRandom(ModelFamilies.Tiny(family, Gpt2Tiny), seed: 9);
+            var adapters = LoraAdapters.Attach(model, Options() with { Dropout = 0.1f });
+            FrozenBase.Enable(model, WeightPrecision.BFloat16);
+            model.GradientCheckpointing = true;
+            using var task = new SftTask(model, padTokenId: Eos);
+            new TrainingLoop<SftExample>(task, a, data) { Progress = onProgress is null ? null : new Rlhf.Tests.Training.SyncProgress<TrainingProgress>(onProgress) }.Run(cancel);
+            return adapters.AdapterParameters.SelectMany(p => p.Value.ToArray()).ToArray();
+        }
+        var uninterrupted = Train(args with { OutputDir = dir.Sub("full") });
+        using var cancel = new CancellationTokenSource();
+        Train(args with { OutputDir = dir.Sub("resumed") }, cancel.Token, p => { if (p.Step == 2) cancel.Cancel(); });
+        Assert.True(File.Exists(Path.Combine(dir.Sub("resumed"), "checkpoint-2", PeftAdapterFolder.WeightsFileName)));
+        Assert.False(File.Exists(Path.Combine(dir.Sub("resumed"), "checkpoint-2", ICausalLm.WeightsFileName)), "a checkpoint holds the adapters, not the base");
+        Assert.Equal(uninterrupted, Train(args with { OutputDir = dir.Sub("resumed"), ResumeFromCheckpoint = "latest" }));
     }
 
     [Fact]
