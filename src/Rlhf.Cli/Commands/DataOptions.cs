@@ -25,6 +25,15 @@ internal sealed class DataOptions
         DefaultValueFactory = _ => DataRowReader.DefaultMaxLineLength,
     };
 
+    public Option<bool> DropEmptyAnswers { get; } = new("--drop-empty-answers") { Description = "Drop examples whose prompt or an answer is empty (the textbook keeps them)." };
+    public Option<bool> DropIdenticalPairs { get; } = new("--drop-identical-pairs") { Description = "Drop preference pairs whose chosen and rejected texts are the same (not a textbook step)." };
+    public Option<bool> CheckRejectedLength { get; } = new("--check-rejected-length") { Description = "Also drop pairs whose prompt + rejected is longer than --max-length (the textbook checks chosen only)." };
+    public Option<string> HhExtraction { get; } = new("--hh-extraction")
+    {
+        Description = "How an hh-rlhf dialogue becomes prompt and answer: first-turn (the textbook: the first question, the text after the first \"Assistant: \") or last-turn (the dialogue before the last assistant turn, and that turn).",
+        DefaultValueFactory = _ => "first-turn",
+    };
+
     private readonly bool letMeExplain;
 
     /// <param name="maxPromptLength">The --max-prompt-length default; null: the task's (<see cref="DefaultMaxPromptLength"/>).</param>
@@ -36,11 +45,13 @@ internal sealed class DataOptions
             ? new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped.", DefaultValueFactory = _ => promptDefault }
             : new("--max-prompt-length") { Description = "Longest prompt in tokens; longer examples are dropped (default: 256 for dpo and ppo, 512 for sft; reward data has no prompt limit)." };
         Format.AcceptOnlyFromAmong(FormatNames);
+        HhExtraction.AcceptOnlyFromAmong("first-turn", "last-turn");
     }
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Dataset, Format, Template, Raw, MaxLength, MaxPromptLength, NoSingleTurn, SkipBadRows, MaxLineLength })
+        foreach (Option option in new Option[] { Dataset, Format, Template, Raw, MaxLength, MaxPromptLength, NoSingleTurn, SkipBadRows, MaxLineLength,
+            DropEmptyAnswers, DropIdenticalPairs, CheckRejectedLength, HhExtraction })
             command.Options.Add(option);
         if (letMeExplain) command.Options.Add(LetMeExplain);
     }
@@ -102,6 +113,10 @@ internal sealed class DataOptions
             SingleTurnOnly = !settings.Get(NoSingleTurn),
             LetMeExplain = letMeExplain && settings.Get(LetMeExplain),
             SkipBadRows = settings.Get(SkipBadRows),
+            DropEmptyAnswers = settings.Get(DropEmptyAnswers),
+            DropIdenticalPairs = settings.Get(DropIdenticalPairs),
+            CheckRejectedLength = settings.Get(CheckRejectedLength),
+            Extraction = settings.Get(HhExtraction) == "last-turn" ? Rlhf.Data.HhExtraction.LastTurn : Rlhf.Data.HhExtraction.Seed,
             MaxLineLength = settings.Get(MaxLineLength) > 0 ? settings.Get(MaxLineLength) : throw new ArgumentException("--max-line-length must be positive."),
             MaxLength = maxLength,
             MaxPromptLength = maxPromptLength,

@@ -85,8 +85,8 @@ internal static class DpoCommand
             if (precomputeRef && !free)
             {
                 TrainingRunner.Line(console, $"Precomputing reference log-probs for {train.Count + (eval?.Count ?? 0):N0} pairs …");
-                train = task.PrecomputeReferenceLogProbs(train, arguments.PerDeviceEvalBatchSize);
-                if (eval is not null) eval = task.PrecomputeReferenceLogProbs(eval, arguments.PerDeviceEvalBatchSize);
+                train = task.PrecomputeReferenceLogProbs(train, arguments.PerDeviceEvalBatchSize, DataParallelLaunch.Job);
+                if (eval is not null) eval = task.PrecomputeReferenceLogProbs(eval, arguments.PerDeviceEvalBatchSize, DataParallelLaunch.Job);
                 task.ReleaseReference();
             }
             return TrainingRunner.Run(console, "dpo", settings, task, arguments, train, eval);

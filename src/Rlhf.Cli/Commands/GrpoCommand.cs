@@ -15,16 +15,6 @@ namespace Rlhf.Cli.Commands;
 
 internal static class GrpoCommand
 {
-    /// <summary>
-    /// TRL's GRPOConfig / RLOOConfig training defaults (lr 1e-6, 8 completions per device batch). The loss-ratio
-    /// divergence check is off: the surrogate loss starts near 0 (advantages average to 0), so a ratio to it means nothing.
-    /// </summary>
-    private static TrainingArguments Defaults(GrpoConfig config) => new()
-    {
-        PerDeviceTrainBatchSize = config.PerDeviceTrainBatchSize, PerDeviceEvalBatchSize = 16, GradientAccumulationSteps = 1, LearningRate = 1e-6f,
-        NumTrainEpochs = 1, LoggingSteps = 1, SaveSteps = 100, LrSchedulerType = "linear", DivergenceLossRatio = 0,
-    };
-
     public static Command CreateGrpo() => Create("grpo", GrpoConfig.Grpo,
         "Train a policy with GRPO: several completions per prompt, rewards from rules, commands or reward models, group-relative advantages.");
 
@@ -60,7 +50,7 @@ internal static class GrpoCommand
         scaleRewards.AcceptOnlyFromAmong("group", "batch", "none");
         var normalize = new Option<bool>("--normalize-advantages") { Description = "Whiten the advantages over the generation batch." };
         var promptOptions = new PromptOptions();
-        var training = new TrainingOptions(Defaults(defaults));
+        var training = new TrainingOptions(GrpoTrainer.DefaultArguments); // TRL's GRPOConfig / RLOOConfig training defaults
         var cmd = new Command(name, description)
         {
             model, refModel, dataset, rewardModels, exactMatch, numeric, regex, contains, length, command, commandTimeout, weights,
@@ -86,10 +76,9 @@ internal static class GrpoCommand
             var resolved = training.Resolve(settings);
             bool useLora = lora.Resolve(settings, modelDir, resolved.Seed) is not null | lora.AdapterFolder(settings) is not null;
             var basePrecision = frozen.Resolve(settings, useLora, hasReference: false); // without LoRA its reference stays fp32
-            var config = defaults with
+            var (config, arguments) = (defaults with
             {
-                NumGenerations = settings.Get(generations), PerDeviceTrainBatchSize = resolved.PerDeviceTrainBatchSize,
-                GradientAccumulationSteps = resolved.GradientAccumulationSteps, NumIterations = settings.Get(iterations),
+                NumGenerations = settings.Get(generations), NumIterations = settings.Get(iterations),
                 MaxCompletionLength = settings.Get(maxLength), Temperature = settings.Get(temperature), Beta = settings.Get(beta),
                 Epsilon = settings.Get(epsilon), EpsilonHigh = settings.Get(epsilonHigh), MaskTruncatedCompletions = settings.Get(maskTruncated),
                 LossType = rloo ? defaults.LossType : settings.Get(lossType) switch
@@ -101,10 +90,8 @@ internal static class GrpoCommand
                     "batch" => RewardScaling.Batch, "none" => RewardScaling.None, _ => RewardScaling.Group,
                 },
                 NormalizeAdvantages = rloo && settings.Get(normalize),
-            };
+            }).Bind(resolved);
             config.Validate();
-            // The loop hands over one generation batch of prompts per step; the task splits its completions itself.
-            var arguments = resolved with { PerDeviceTrainBatchSize = config.PromptsPerGeneration, GradientAccumulationSteps = 1 };
             var promptTemplate = promptOptions.Resolve(settings, modelDir);
 
             var disposables = new List<IDisposable>();
@@ -183,25 +170,10 @@ internal static class GrpoCommand
     /// </summary>
     public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens)
     {
-        var rows = new List<(string Text, DataRow? Row, string? Rendered)>();
-        bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
-            && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
-        if (plain) rows.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (DataRow?)null, (string?)null)));
-        else
-            foreach (var row in DataRowReader.Read(path))
-            {
-                if (ConversationalRows.Prompt(row, style.ChatTemplate) is { } chat)
-                {
-                    rows.Add((chat.Text, row, chat.Rendered));
-                    continue;
-                }
-                string? key = new[] { "prompt", "instruction", "question" }.FirstOrDefault(row.HasValue);
-                if (key is null) throw row.Error("no prompt", "expected a 'prompt', 'instruction' or 'question' field");
-                rows.Add((row.GetString(key), row, null));
-            }
+        var rows = PromptRows.Read(path, style.ChatTemplate);
         var prompts = new List<GrpoExample>();
         int tooLong = 0;
-        foreach (var (text, row, rendered) in rows)
+        foreach (var (text, rendered, row) in rows)
         {
             var ids = tokenizer.Encode(rendered ?? style.Render(text));
             if (ids.Length > maxPromptTokens) { tooLong++; continue; }

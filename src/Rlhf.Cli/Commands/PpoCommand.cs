@@ -14,17 +14,6 @@ namespace Rlhf.Cli.Commands;
 
 internal static class PpoCommand
 {
-    /// <summary>
-    /// Seed 000: <c>PPOConfig(learning_rate=1e-5, mini_batch_size=8, gradient_accumulation_steps=2, batch_size=16)</c>, run
-    /// for 3 epochs over the prompts. Here per_device_train_batch_size is the rollout batch (TRL's batch_size) and
-    /// gradient_accumulation_steps counts mini-batches per optimizer update.
-    /// </summary>
-    public static readonly TrainingArguments Defaults = new()
-    {
-        PerDeviceTrainBatchSize = 16, PerDeviceEvalBatchSize = 16, GradientAccumulationSteps = 2, LearningRate = 1e-5f, NumTrainEpochs = 3,
-        LoggingSteps = 1, SaveSteps = 100, LrSchedulerType = "constant",
-    };
-
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "The SFT model folder (the policy starts here; also the reference unless --ref-model)." };
@@ -50,7 +39,7 @@ internal static class PpoCommand
         var whitenRewards = new Option<bool>("--whiten-rewards") { Description = "Whiten per-token rewards before GAE." };
         var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
         var promptOptions = new PromptOptions();
-        var training = new TrainingOptions(Defaults);
+        var training = new TrainingOptions(PpoTrainer.DefaultArguments); // the textbook's PPOConfig
         var frozen = new FrozenReferenceOptions();
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
         {
@@ -74,20 +63,17 @@ internal static class PpoCommand
             var frozenPrecision = frozen.Resolve(settings);
             lora.Resolve(settings, modelDir, resolved.Seed);
             lora.AdapterFolder(settings);
-            var config = new PpoConfig
+            var (config, arguments) = new PpoConfig
             {
-                BatchSize = resolved.PerDeviceTrainBatchSize, MiniBatchSize = settings.Get(miniBatch), GradientAccumulationSteps = resolved.GradientAccumulationSteps,
-                NumPpoEpochs = settings.Get(epochs), MaxNewTokens = settings.Get(maxNewTokens), Temperature = settings.Get(temperature),
+                MiniBatchSize = settings.Get(miniBatch), NumPpoEpochs = settings.Get(epochs), MaxNewTokens = settings.Get(maxNewTokens), Temperature = settings.Get(temperature),
                 InitKlCoef = settings.Get(initKl),
                 KlControl = settings.Get(klControl) switch { "fixed" => KlControl.Fixed, "seed" => KlControl.Seed, _ => KlControl.Ziegler },
                 Target = settings.Get(target), Horizon = settings.Get(horizon),
                 KlEstimator = settings.Get(estimator) == "k3" ? KlEstimator.K3 : KlEstimator.K1,
                 Gamma = settings.Get(gamma), Lambda = settings.Get(lam), ClipRange = settings.Get(clip), ClipRangeValue = settings.Get(clipValue),
                 VfCoef = settings.Get(vfCoef), WhitenRewards = settings.Get(whitenRewards), MissingEosPenalty = settings.Get(missingEos),
-            };
+            }.Bind(resolved);
             config.Validate();
-            // The loop sees one group per rollout; PPO accumulates over its own mini-batches.
-            var arguments = resolved with { GradientAccumulationSteps = 1 };
 
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             string generationPath = Path.Combine(modelDir, GenerationConfig.FileName);
@@ -156,40 +142,17 @@ internal static class PpoCommand
     public static IReadOnlyList<int[]> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens,
         DataPipelineOptions queryOptions)
     {
-        var texts = new List<(string Text, string? Rendered)>();
-        bool plain = !path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && !path.Contains(".jsonl", StringComparison.OrdinalIgnoreCase)
-            && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.TrimStart().StartsWith('{') != true;
-        if (plain)
-        {
-            texts.AddRange(File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => (PromptStyle.Unescape(l), (string?)null)));
-        }
-        else if (DataInspector.Inspect(path, maxRows: 1).Format == DataFormat.HhRlhf)
+        if (PromptRows.IsHhRlhf(path))
         {
             var queries = PpoQueries.Run(path, queryOptions);
             TrainingRunner.Line(console, queries.Report.ToString().TrimEnd());
             if (queries.Examples.Count == 0) throw new ArgumentException($"No usable prompts in {path} (see the report above).");
             return queries.Examples.Select(q => tokenizer.Encode(q)).ToArray();
         }
-        else
-        {
-            foreach (var row in DataRowReader.Read(path))
-            {
-                if (ConversationalRows.Prompt(row, style.ChatTemplate) is { } chat)
-                {
-                    texts.Add((chat.Text, chat.Rendered));
-                    continue;
-                }
-                string? text = null;
-                foreach (var key in new[] { "prompt", "instruction", "question" })
-                    if (row.HasValue(key)) { text = row.GetString(key); break; }
-                if (text is null && row.HasValue("chosen")) text = HhDialogue.ExtractConversation(row.GetString("chosen")).Human;
-                if (text is null) throw row.Error("no prompt", "expected a 'prompt', 'instruction', 'question' or hh-rlhf 'chosen' field");
-                texts.Add((text, null));
-            }
-        }
+        var texts = PromptRows.Read(path, style.ChatTemplate, hhChosen: true);
         var prompts = new List<int[]>();
         int tooLong = 0, empty = 0;
-        foreach (var (text, rendered) in texts)
+        foreach (var (text, rendered, _) in texts)
         {
             if (string.IsNullOrWhiteSpace(text)) { empty++; continue; }
             var ids = tokenizer.Encode(rendered ?? style.Render(text));

@@ -6,12 +6,6 @@ using Spectre.Console;
 
 namespace Rlhf.Cli.Commands;
 
-/// <summary>Loop settings some trainers need (PPO: its KL coefficient in checkpoints, TRL's "lr" name).</summary>
-internal sealed record LoopHooks(
-    Func<IReadOnlyDictionary<string, double>>? ExtraState = null,
-    Action<IReadOnlyDictionary<string, double>>? RestoreExtraState = null,
-    string LearningRateMetric = "learning_rate");
-
 internal static class TrainingRunner
 {
     /// <summary>The exit code after Ctrl-C (128 + SIGINT, as shells report it), so scripts can tell it from a finished run.</summary>

@@ -15,6 +15,16 @@ internal static class ApiChecks
             throw new ArgumentOutOfRangeException(name, value, $"{name} must lie in [{min}, {max}] (got {value}).");
     }
 
+    /// <summary>
+    /// Runs a settings object's own check; its message (naming the TRL setting, range and value) becomes an
+    /// <see cref="ArgumentOutOfRangeException"/> for <paramref name="name"/> unless it already names a parameter's range.
+    /// </summary>
+    public static void Valid(Action validate, string name)
+    {
+        try { validate(); }
+        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException) { throw new ArgumentOutOfRangeException(name, e.Message); }
+    }
+
     /// <summary>Null and empty checks for a list of examples, naming the first null element.</summary>
     public static void NotEmpty<T>(IReadOnlyList<T>? items, string name) where T : class
     {

@@ -4,7 +4,7 @@ using Rlhf.Data;
 
 namespace Rlhf;
 
-/// <summary>Reads training data from JSON Lines files (.jsonl or .jsonl.gz) as <c>rlhf sft</c> / <c>rlhf dpo</c> do.</summary>
+/// <summary>Reads training data from JSON Lines files (.jsonl or .jsonl.gz) as <c>rlhf sft</c> / <c>rlhf dpo</c> / <c>rlhf ppo</c> do.</summary>
 public static class Datasets
 {
     /// <summary>
@@ -32,6 +32,23 @@ public static class Datasets
         var options = new DataPipelineOptions { Task = DataTask.Sft, FlattenMessages = true };
         return SftPipeline.Run(path, options).Examples
             .Select(e => new Demonstration(e.Instruction, WithoutEos(e.Response, options))).ToArray();
+    }
+
+    /// <summary>
+    /// Prompts for <see cref="PpoTrainer"/> and <see cref="GrpoTrainer"/>, read as <c>rlhf ppo</c> reads its dataset: plain
+    /// text lines, JSON Lines / JSON rows with a <c>prompt</c> (or <c>instruction</c>, <c>question</c>) string or message
+    /// list (flattened), rows with only an hh-rlhf <c>chosen</c> dialogue (its human turn), or a whole hh-rlhf file (the
+    /// textbook's PPO queries). Prompts come back rendered with the CLI's default template; empty ones are left out.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="Data.DataFormatException">A row is malformed or has no prompt (the message names the file and line).</exception>
+    public static IReadOnlyList<string> ReadPrompts(string path)
+    {
+        RequireFile(path);
+        if (PromptRows.IsHhRlhf(path)) return PpoQueries.Run(path, new DataPipelineOptions { Task = DataTask.Ppo }).Examples;
+        return PromptRows.Read(path, chatTemplate: null, hhChosen: true, flattenMessages: true)
+            .Where(p => !string.IsNullOrWhiteSpace(p.Text)).Select(p => PromptStyle.Default.Render(p.Text)).ToArray();
     }
 
     /// <summary>The pipeline renders responses with the EOS text; the trainers append the EOS id themselves.</summary>

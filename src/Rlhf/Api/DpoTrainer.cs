@@ -28,11 +28,8 @@ public sealed class DpoTrainer
         ArgumentNullException.ThrowIfNull(policy);
         TrainerRun.Check(arguments);
         config ??= new DpoConfig();
-        try { config.Validate(); }
-        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException) { throw new ArgumentOutOfRangeException(nameof(config), e.Message); }
-        _ = policy.Folder;
-        if (reference is not null && reference.VocabSize != policy.VocabSize)
-            throw new ArgumentException($"The reference model's vocabulary ({reference.VocabSize}) differs from the policy's ({policy.VocabSize}).", nameof(reference));
+        ApiChecks.Valid(config.Validate, nameof(config));
+        TrainerRun.CheckReference(policy, reference);
         this.policy = policy;
         this.reference = reference;
         Arguments = arguments;

@@ -24,8 +24,7 @@ public sealed class RewardTrainer
         ArgumentNullException.ThrowIfNull(model);
         TrainerRun.Check(arguments);
         config ??= new RewardConfig();
-        try { config.Validate(); }
-        catch (ArgumentException e) when (e is not ArgumentOutOfRangeException) { throw new ArgumentOutOfRangeException(nameof(config), e.Message); }
+        ApiChecks.Valid(config.Validate, nameof(config));
         _ = model.Model;
         this.model = model;
         Arguments = arguments;

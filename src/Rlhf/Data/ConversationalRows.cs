@@ -126,17 +126,19 @@ internal static class ConversationalRows
     /// A PPO/GRPO row's prompt as the policy sees it when it is conversational: a <c>prompt</c> message list, or the
     /// prompt chosen and rejected lists share (TRL's maybe_extract_prompt), rendered with the generation prompt
     /// (apply_chat_template(prompt, add_generation_prompt=True)); Text is its last user message, for rule rewards.
-    /// Null when the row's prompt is plain text.
+    /// Null when the row's prompt is plain text. With no template and <paramref name="flatten"/>, Rendered is null and
+    /// Text the messages flattened by <see cref="DataFormats.FlattenPrompt"/> (for the default prompt template).
     /// </summary>
-    public static (string Rendered, string Text)? Prompt(DataRow row, ChatTemplate? template)
+    public static (string? Rendered, string Text)? Prompt(DataRow row, ChatTemplate? template, bool flatten = false)
     {
         bool IsList(string field) => row.Value.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Array;
         if (!IsList("prompt") && !(IsList("chosen") && IsList("rejected"))) return null;
-        if (template is null)
+        if (template is null && !flatten)
             throw row.Error("no chat template",
                 $"the prompt is a message list, but the model folder has no chat template (tokenizer_config.json \"chat_template\" or {ChatTemplate.JinjaFileName}) and --template/--raw cannot render messages; give the prompt as a string or add a template");
         var messages = IsList("prompt") ? DataFormats.ParseMessages(row, "prompt") : RawPreference(row).Conversation!.Prompt;
         if (messages.Count == 0) throw row.Error("empty conversation", "field 'prompt' has no messages");
+        if (template is null) return (null, DataFormats.FlattenPrompt(messages));
         try
         {
             return (ChatRendering.Prompt(template, messages), messages.LastOrDefault(m => m.Role == "user")?.Content ?? messages[^1].Content);

@@ -12,7 +12,7 @@ internal static class PpoQueries
     public static PipelineResult<string> Run(string path, DataPipelineOptions options)
     {
         var report = new DataReport { Source = path };
-        return Run(DataRowReader.Read(path, options.SkipBadRows, report), options, report);
+        return Run(DataRowReader.Read(path, options.SkipBadRows, report, options.MaxLineLength), options, report);
     }
 
     public static PipelineResult<string> Run(IEnumerable<DataRow> rows, DataPipelineOptions options, DataReport? report = null)

@@ -1,5 +1,6 @@
 // What the training loop exchanges between ranks, built on ICommunicator: the gradient sum (one all-reduce per
 // optimizer step, fp32), the step's metrics, and rank 0's state (weights, optimizer moments, trainer state) on resume.
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Rlhf.Tensors;
 
@@ -86,4 +87,19 @@ internal static unsafe class Collectives
     private static double Decode(long bits) => BitConverter.Int64BitsToDouble(bits);
 
     private sealed record RankMetrics(Dictionary<string, long> Metrics, bool Stop);
+
+    /// <summary>Writes an array as its length and raw bytes (for the exchanges built on <see cref="GatherAll"/>).</summary>
+    public static void WriteArray<T>(BinaryWriter writer, T[] values) where T : unmanaged
+    {
+        writer.Write(values.Length);
+        writer.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    /// <summary>Reads an array <see cref="WriteArray{T}"/> wrote.</summary>
+    public static T[] ReadArray<T>(BinaryReader reader) where T : unmanaged
+    {
+        var values = new T[reader.ReadInt32()];
+        reader.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
+    }
 }

@@ -31,7 +31,7 @@ internal sealed class LlamaGguf : IGgufFamily
         HyperParameters =
         [
             ($"{a}.vocab_size", GgufValue.UInt32((uint)c.VocabSize)),
-            ($"{a}.context_length", GgufValue.UInt32((uint)c.ContextLength)),
+            ($"{a}.context_length", GgufValue.UInt32((uint)(c.MaxPositionEmbeddings ?? c.ContextLength))),
             ($"{a}.embedding_length", GgufValue.UInt32((uint)c.Hidden)),
             ($"{a}.block_count", GgufValue.UInt32((uint)c.LayerCount)),
             ($"{a}.feed_forward_length", GgufValue.UInt32((uint)c.IntermediateSize)),

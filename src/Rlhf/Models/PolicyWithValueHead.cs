@@ -30,7 +30,7 @@ internal sealed class PolicyWithValueHead : IDisposable
             model.LoadWeights(directory, new HashSet<string> { WeightName, BiasName }, name => !model.IsOwnParameter(name));
             string valuePath = Path.Combine(directory, ValueHeadFileName);
             if (File.Exists(valuePath)) LoadValueHead(valuePath, model.Parameters);
-            else new Rng(seed).FillNormal(model.Parameters[WeightName].Value.Span, 0, config.InitializerRange);
+            else StartValueHead(model, seed);
         }
         catch
         {
@@ -39,6 +39,18 @@ internal sealed class PolicyWithValueHead : IDisposable
         }
         return new PolicyWithValueHead(model);
     }
+
+    /// <summary>A copy of <paramref name="source"/>'s weights with a fresh value head, as <see cref="Load"/> starts one on a folder without value_head.safetensors.</summary>
+    public static PolicyWithValueHead FromModel(ICausalLm source, ulong seed)
+    {
+        var model = WeightCopy.Clone(source, Heads(source.Config));
+        StartValueHead(model, seed);
+        return new PolicyWithValueHead(model);
+    }
+
+    /// <summary>A fresh value head: weight N(0, initializer_range), bias 0.</summary>
+    private static void StartValueHead(ICausalLm model, ulong seed) =>
+        new Rng(seed).FillNormal(model.Parameters[WeightName].Value.Span, 0, model.Config.InitializerRange);
 
     public static PolicyWithValueHead CreateRandom(CausalLmConfig config, ulong seed) => new(CausalLmRegistry.CreateRandom(config, seed, Heads(config)));
 

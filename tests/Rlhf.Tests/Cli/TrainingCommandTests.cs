@@ -51,6 +51,33 @@ public class TrainingCommandTests : IDisposable
         Assert.Equal(201, steps["extract"]); // reward data: an empty answer is kept, a text without "Assistant: " is not
     }
 
+    // The optional data steps' flags reach the pipeline: the last step's count equals the library's with the same option.
+    [Theory]
+    [InlineData("--drop-empty-answers", 198)]
+    [InlineData("--drop-identical-pairs", 196)]
+    public void OptionalDataStepFlagsReachThePipeline(string flag, int pinned)
+    {
+        var options = new Rlhf.Data.DataPipelineOptions { DropEmptyAnswers = flag == "--drop-empty-answers", DropIdenticalPairs = flag == "--drop-identical-pairs" };
+        Assert.Equal(pinned, Rlhf.Data.PreferencePipeline.Run(sample, options).Examples.Count);
+        var (code, output, error) = Run("data", "inspect", "--dataset", sample, "--json", flag);
+        Assert.True(code == 0, error);
+        var steps = JsonDocument.Parse(output.Split('\n').First(l => l.StartsWith('{'))).RootElement.GetProperty("steps");
+        Assert.Equal(pinned, steps[steps.GetArrayLength() - 1].GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public void HhExtractionLastTurnReachesThePipeline()
+    {
+        var options = new Rlhf.Data.DataPipelineOptions { SingleTurnOnly = false, Extraction = Rlhf.Data.HhExtraction.LastTurn };
+        var expected = Rlhf.Data.PreferencePipeline.Run(sample, options).Examples.Select(e => e.Prompt).ToArray();
+        string pairs = dir.Sub("last-turn.jsonl");
+        var (code, _, error) = Run("data", "convert", "--dataset", sample, "--no-single-turn", "--hh-extraction", "last-turn", "--output", pairs);
+        Assert.True(code == 0, error);
+        var prompts = File.ReadAllLines(pairs).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("prompt").GetString()).ToArray();
+        Assert.Equal(expected, prompts);
+        Assert.Contains(prompts, p => p!.Contains("Human: ")); // multi-turn rows keep their earlier turns as the prompt
+    }
+
     [Fact]
     public void DataConvertWritesValidJsonl()
     {

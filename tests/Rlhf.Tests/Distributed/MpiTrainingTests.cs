@@ -42,14 +42,18 @@ public class MpiTrainingTests : IDisposable
 
     private static double Loss(string line) => System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("loss").GetDouble();
 
-    [SkippableFact]
-    public void DpoOnTwoRanksMatchesOneProcessWithAccumulationTwo()
+    // With --precompute-ref-log-probs each rank computes a share of the reference's log-probs and one all-reduce
+    // gives every rank all of them (a rank missing the others' would train on zeros there and drift from one process).
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DpoOnTwoRanksMatchesOneProcessWithAccumulationTwo(bool precompute)
     {
         MpiJob.RequireMpi();
         string[] Dpo(string output, int accumulation) =>
             ["dpo", "--model", model, "--dataset", sample, "--let-me-explain", "--output", output, "--max-steps", "2",
              "--per-device-train-batch-size", "2", "--gradient-accumulation-steps", $"{accumulation}", "--learning-rate", "1e-3",
-             "--seed", "3", "--save-steps", "0", "--threads", "1"];
+             "--seed", "3", "--save-steps", "0", "--threads", "1", .. (precompute ? new[] { "--precompute-ref-log-probs", "--per-device-eval-batch-size", "4" } : [])];
         var single = MpiJob.Alone(Dpo(dir.Sub("single"), 2));
         Assert.True(single.Code == 0, single.Error);
         var parallel = MpiJob.Ranks(2, Dpo(dir.Sub("parallel"), 1));
@@ -78,6 +82,40 @@ public class MpiTrainingTests : IDisposable
         // minibatches: each rank trains one of every group of 2).
         var last = System.Text.Json.JsonDocument.Parse(File.ReadAllLines(Path.Combine(dir.Sub("first"), "metrics.jsonl"))[^1]).RootElement;
         Assert.Equal(8, last.GetProperty("episode").GetDouble());
+    }
+
+    // GRPO and RLOO (β > 0: the KL-shaped rewards need every rank's reference log-probs; μ = 2: old log-probs):
+    // each rank samples and scores its share of the prompts, every rank sees the whole generation batch, the run
+    // repeats exactly, and step 1's logged reward is the mean over both ranks' 8 completions (the reward command
+    // writes each score it gives to a file as well).
+    [SkippableTheory]
+    [InlineData("grpo")]
+    [InlineData("rloo")]
+    public void GrpoOnTwoRanksIsDeterministicRunToRunAndSeesTheWholeBatch(string verb)
+    {
+        MpiJob.RequireMpi();
+        string prompts = dir.Sub("math.jsonl");
+        File.WriteAllLines(prompts, Enumerable.Range(0, 8).Select(i => $"{{\"prompt\": \"What is {i} + 1?\", \"answer\": \"{i + 1}\"}}"));
+        string[] Grpo(string output, string scores) =>
+            [verb, "--model", model, "--dataset", prompts, "--output", output, "--max-steps", "2", "--num-generations", "2",
+             "--per-device-train-batch-size", "4", "--max-completion-length", "4", "--learning-rate", "1e-3", "--beta", "0.05",
+             "--num-iterations", "2", "--reward-command", $"while read -r line; do echo ${{#line}} >> '{scores}'; echo ${{#line}}; done",
+             "--seed", "5", "--save-steps", "0", "--logging-steps", "1", "--threads", "1"];
+        string scores = dir.Sub("scores.txt");
+        var first = MpiJob.Ranks(2, Grpo(dir.Sub("first"), scores));
+        Assert.True(first.Code == 0, first.Output + first.Error);
+        var second = MpiJob.Ranks(2, Grpo(dir.Sub("second"), dir.Sub("scores-second.txt")));
+        Assert.True(second.Code == 0, second.Output + second.Error);
+        Assert.True(MpiJob.MaxDifference(model, dir.Sub("first")) > 1e-4, $"{verb} did not move the weights");
+        Assert.Equal(0, MpiJob.MaxDifference(dir.Sub("first"), dir.Sub("second")));
+
+        var lines = File.ReadAllLines(Path.Combine(dir.Sub("first"), "metrics.jsonl"));
+        Assert.Equal(2, lines.Length);
+        var given = File.ReadAllLines(scores).Select(double.Parse).ToArray();
+        Assert.Equal(16, given.Length); // 2 steps × 2 ranks × 2 prompts × 2 completions
+        var step = System.Text.Json.JsonDocument.Parse(lines[0]).RootElement;
+        Assert.Equal(given.Take(8).Average(), step.GetProperty("rewards/command/mean").GetDouble(), 1e-9);
+        Assert.True(double.IsFinite(step.GetProperty("loss").GetDouble()), lines[0]);
     }
 
     [SkippableFact]

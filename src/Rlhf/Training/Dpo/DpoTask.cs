@@ -57,18 +57,27 @@ internal sealed class DpoTask : IShardedTrainingTask<DpoExample>, IDisposable
         return sums;
     }
 
-    /// <summary>Computes and stores the reference log-probs of every example, then releases the reference model.</summary>
-    public IReadOnlyList<DpoExample> PrecomputeReferenceLogProbs(IReadOnlyList<DpoExample> examples, int batchSize)
+    /// <summary>
+    /// Computes and stores the reference log-probs of every example. In a data-parallel job each rank computes every
+    /// <paramref name="communicator"/>.Size-th chunk of <paramref name="batchSize"/> examples and one all-reduce shares
+    /// them (each value has one non-zero term, so the sum is exact and every rank gets the same numbers).
+    /// </summary>
+    public IReadOnlyList<DpoExample> PrecomputeReferenceLogProbs(IReadOnlyList<DpoExample> examples, int batchSize,
+        Distributed.ICommunicator? communicator = null)
     {
         if (Config.ReferenceFree) return examples;
-        var result = new List<DpoExample>(examples.Count);
-        for (int start = 0; start < examples.Count; start += batchSize)
+        int rank = communicator?.Rank ?? 0, size = communicator?.Size ?? 1;
+        var sums = new float[2 * examples.Count];
+        for (int chunkIndex = 0, start = 0; start < examples.Count; chunkIndex++, start += batchSize)
         {
+            if (chunkIndex % size != rank) continue;
             var chunk = examples.Skip(start).Take(batchSize).ToArray();
-            var sums = ReferenceSums(chunk);
-            for (int i = 0; i < chunk.Length; i++)
-                result.Add(chunk[i] with { ReferenceChosen = sums[2 * i], ReferenceRejected = sums[2 * i + 1] });
+            ReferenceSums(chunk).CopyTo(sums, 2 * start);
         }
+        if (size > 1) communicator!.AllReduceSum(sums);
+        var result = new List<DpoExample>(examples.Count);
+        for (int i = 0; i < examples.Count; i++)
+            result.Add(examples[i] with { ReferenceChosen = sums[2 * i], ReferenceRejected = sums[2 * i + 1] });
         return result;
     }
 

@@ -9,7 +9,7 @@ using Rlhf.Text;
 
 namespace Rlhf.Training.Grpo;
 
-internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
+internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDataParallelSelfSteppingTask, IDisposable
 {
     private readonly Arena arena = new();
     private readonly Tape tape = new();
@@ -17,6 +17,9 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
     private readonly Action<string>? saveModel;
     private readonly ulong seed;
     private long generationCount;
+    private Distributed.ICommunicator communicator = Distributed.SingleProcess.Instance;
+
+    Distributed.ICommunicator IDataParallelSelfSteppingTask.Communicator { set => communicator = value; }
 
     public ICausalLm Policy { get; }
     /// <summary>The frozen reference; null when β = 0 (it is then never needed).</summary>
@@ -72,9 +75,9 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         long index = generationCount++;
         int groupSize = Config.NumGenerations;
 
-        // (1)–(2) sample and score.
-        var samples = Sample(prompts, groupSize, Mix(seed, (ulong)index, 0));
-        var each = Rewards.ScoreEach(samples.Select(s => s.Sample).ToArray());
+        // (1)–(2) sample and score; in a data-parallel job each rank its share of the prompts, then all of them.
+        int rank = communicator.Rank, size = communicator.Size;
+        var (samples, each) = size == 1 ? SampleAndScore(prompts, groupSize, Mix(seed, (ulong)index, 0)) : SampleAndScoreShared(prompts, groupSize, index);
         var rewards = Rewards.Combine(each);
         int unscorable = Array.FindIndex(rewards, r => !double.IsFinite(r));
         if (unscorable >= 0)
@@ -90,11 +93,14 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         new Rng(Mix(seed, (ulong)index, 1)).Shuffle(order.AsSpan());
         var chunks = order.Chunk(Config.PerDeviceTrainBatchSize).ToArray();
 
-        // (3) log-probs of the sampling policy (ratios for μ > 1; RLOO's KL) and of the reference, in the same chunks.
+        // (3) log-probs of the sampling policy (ratios for μ > 1; RLOO's KL) and of the reference, in the same chunks;
+        // each rank those of the chunks it trains (chunk c on rank c mod size).
+        var owned = Enumerable.Range(0, chunks.Length).Where(c => c % size == rank).ToArray();
         bool needOld = Config.NumIterations > 1 || (Config.Estimator == GroupEstimator.LeaveOneOut && Config.Beta > 0);
         if (needOld || Reference is not null)
-            foreach (var chunk in chunks) ScoreFrozen(chunk.Select(i => samples[i]).ToArray(), needOld);
-        if (samples.Any(s => (s.Old is not null && !AllFinite(s.Old)) || (s.Reference is not null && !AllFinite(s.Reference))))
+            foreach (int c in owned) ScoreFrozen(chunks[c].Select(i => samples[i]).ToArray(), needOld);
+        bool frozenFailed = samples.Any(s => (s.Old is not null && !AllFinite(s.Old)) || (s.Reference is not null && !AllFinite(s.Reference)));
+        if (size > 1 ? Ppo.PpoRolloutExchange.Any(communicator, frozenFailed) : frozenFailed)
             return new Dictionary<string, double> { ["reward"] = double.NaN };
 
         // (4) advantages; RLOO first takes β·Σₜ(log π_old − log π_ref) off each reward.
@@ -102,15 +108,21 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         var shaped = (double[])rewards.Clone();
         if (Config.Estimator == GroupEstimator.LeaveOneOut && Config.Beta > 0)
         {
+            // Σₜ per completion on the rank that scored it; a sum over the ranks shares them (one non-zero term each: exact).
+            var sequenceKl = new double[samples.Count];
+            foreach (int i in owned.SelectMany(c => chunks[c]))
+            {
+                if (!samples[i].Included) continue;
+                for (int t = 0; t < samples[i].Length; t++) sequenceKl[i] += samples[i].Old![t] - samples[i].Reference![t];
+            }
+            if (size > 1) communicator.AllReduceSum(sequenceKl);
             double klSum = 0;
             long klTokens = 0;
             for (int i = 0; i < samples.Count; i++)
             {
                 if (!samples[i].Included) continue;
-                double kl = 0;
-                for (int t = 0; t < samples[i].Length; t++) kl += samples[i].Old![t] - samples[i].Reference![t];
-                shaped[i] -= Config.Beta * kl;
-                klSum += kl;
+                shaped[i] -= Config.Beta * sequenceKl[i];
+                klSum += sequenceKl[i];
                 klTokens += samples[i].Length;
             }
             metrics["kl"] = klSum / Math.Max(1, klTokens);
@@ -137,24 +149,73 @@ internal sealed class GrpoTask : ISelfSteppingTask<GrpoExample>, IDisposable
         FirstRatios = null;
         for (int iteration = 0; iteration < Config.NumIterations; iteration++)
         {
-            for (int c = 0; c < chunks.Length; c++)
+            bool failed = false;
+            foreach (int c in owned)
             {
                 var result = TrainMicroBatch(chunks[c].Select(i => samples[i]).ToArray(), generationTokens, chunks.Length, iteration == 0 && c == 0);
                 if (result is null)
                 {
-                    Parameters.ZeroGradients();
-                    return new Dictionary<string, double> { ["loss"] = double.NaN };
+                    failed = true;
+                    break;
                 }
                 loss += result.Loss;
                 foreach (var (name, value) in result.Metrics) sums[name] = sums.GetValueOrDefault(name) + value;
-                passes++;
             }
-            update();
+            passes += chunks.Length;
+            if (size > 1 ? Ppo.PpoRolloutExchange.Any(communicator, failed) : failed)
+            {
+                Parameters.ZeroGradients();
+                return new Dictionary<string, double> { ["loss"] = double.NaN };
+            }
+            update(); // sums the ranks' gradients first (the loop's one all-reduce per update)
+        }
+        if (size > 1)
+        {
+            sums["loss"] = loss;
+            sums = Distributed.Collectives.SumMetrics(communicator, sums, false).Metrics;
+            loss = sums["loss"];
+            sums.Remove("loss");
         }
         foreach (var (name, sum) in sums) metrics[name] = sum / passes;
         metrics["loss"] = loss / Config.NumIterations; // each iteration's micro-batch losses add up to its objective
         metrics["tokens"] = samples.Sum(s => s.Sample.PromptIds.Length + s.Length) * (double)(1 + Config.NumIterations);
         return metrics;
+    }
+
+    private (List<Completion> Samples, double[][] Each) SampleAndScore(IReadOnlyList<GrpoExample> prompts, int perPrompt, ulong sampleSeed)
+    {
+        var samples = Sample(prompts, perPrompt, sampleSeed);
+        return (samples, Rewards.ScoreEach(samples.Select(s => s.Sample).ToArray()));
+    }
+
+    /// <summary>
+    /// Stages 1–2 across the ranks: this rank samples and scores prompts rank, rank + size, … (rank 0 with the seed one
+    /// process would use), then every rank receives every completion and reward, in the order one process makes them.
+    /// </summary>
+    private (List<Completion> Samples, double[][] Each) SampleAndScoreShared(IReadOnlyList<GrpoExample> prompts, int perPrompt, long index)
+    {
+        int rank = communicator.Rank, size = communicator.Size;
+        var mine = Enumerable.Range(0, prompts.Count).Where(i => i % size == rank).ToArray();
+        var local = new List<GrpoExchange.SharedCompletion>();
+        if (mine.Length > 0)
+        {
+            ulong sampleSeed = Mix(seed, (ulong)index, 0);
+            if (rank > 0) sampleSeed = Mix(sampleSeed, (ulong)rank, 2);
+            var (samples, each) = SampleAndScore(mine.Select(i => prompts[i]).ToArray(), perPrompt, sampleSeed);
+            for (int j = 0; j < samples.Count; j++)
+                local.Add(new(mine[j / perPrompt], samples[j].Sample.PromptIds, samples[j].Sample.CompletionIds, samples[j].Sample.EndedWithEos,
+                    each.Select(scores => scores[j]).ToArray()));
+        }
+        var all = GrpoExchange.GatherByPrompt(communicator, local);
+        var completions = all.Select(c =>
+        {
+            var prompt = prompts[c.Prompt];
+            var sample = new CompletionSample(prompt.Prompt, Tokenizer.Decode(c.CompletionIds, skipSpecialTokens: true), c.PromptIds, c.CompletionIds,
+                c.EndedWithEos, prompt.Row);
+            return new Completion(sample, !Config.MaskTruncatedCompletions || c.EndedWithEos);
+        }).ToList();
+        var rewards = Enumerable.Range(0, Rewards.Functions.Count).Select(k => all.Select(c => c.Rewards[k]).ToArray()).ToArray();
+        return (completions, rewards);
     }
 
     /// <summary>Stage 1: num_generations completions per prompt, sampled from the full policy at the temperature.</summary>

@@ -3,7 +3,13 @@
 namespace Rlhf.Training.Ppo;
 
 /// <summary>TRL's <c>kl_estimator</c>: k1 = log π − log π_ref; k3 = (r − 1) − log r with r = π_ref/π (Schulman 2020, always ≥ 0).</summary>
-internal enum KlEstimator { K1, K3 }
+public enum KlEstimator
+{
+    /// <summary>k1: log π − log π_ref per token (TRL's default).</summary>
+    K1,
+    /// <summary>k3: (r − 1) − log r with r = π_ref/π, unbiased and never negative.</summary>
+    K3,
+}
 
 /// <summary>Per-token rewards [B·T] (0 at masked positions) and TRL's objective/* metrics.</summary>
 internal sealed record TokenRewardsResult(float[] Rewards, IReadOnlyDictionary<string, double> Metrics);

@@ -1,7 +1,6 @@
 // PPO across the ranks of a data-parallel job: each rank samples and scores its share of the prompts, and values and
 // reference log-probs its share of the first epoch's minibatches; these all-gathers give every rank the whole global
 // batch, so reward whitening, GAE, advantage whitening and the KL controller see it as one process would.
-using System.Runtime.InteropServices;
 using Rlhf.Distributed;
 
 namespace Rlhf.Training.Ppo;
@@ -17,8 +16,8 @@ internal static class PpoRolloutExchange
             writer.Write(mine.Count);
             foreach (var r in mine)
             {
-                Write(writer, r.PromptIds);
-                Write(writer, r.ResponseIds);
+                Collectives.WriteArray(writer, r.PromptIds);
+                Collectives.WriteArray(writer, r.ResponseIds);
                 writer.Write(r.EndedWithEos);
                 writer.Write(r.Score);
             }
@@ -29,7 +28,7 @@ internal static class PpoRolloutExchange
             using var reader = new BinaryReader(new MemoryStream(block));
             int count = reader.ReadInt32();
             for (int i = 0; i < count; i++)
-                all.Add(new PpoRollout { PromptIds = Read<int>(reader), ResponseIds = Read<int>(reader), EndedWithEos = reader.ReadBoolean(), Score = reader.ReadSingle() });
+                all.Add(new PpoRollout { PromptIds = Collectives.ReadArray<int>(reader), ResponseIds = Collectives.ReadArray<int>(reader), EndedWithEos = reader.ReadBoolean(), Score = reader.ReadSingle() });
         }
         return all;
     }
@@ -43,7 +42,7 @@ internal static class PpoRolloutExchange
             {
                 writer.Write(i);
                 foreach (var values in new[] { rollouts[i].OldLogProbs, rollouts[i].ReferenceLogProbs, rollouts[i].Values, rollouts[i].Entropy })
-                    Write(writer, values);
+                    Collectives.WriteArray(writer, values);
             }
         foreach (var block in Collectives.GatherAll(communicator, buffer.ToArray()))
         {
@@ -51,7 +50,7 @@ internal static class PpoRolloutExchange
             while (reader.BaseStream.Position < block.Length)
             {
                 var r = rollouts[reader.ReadInt32()];
-                (r.OldLogProbs, r.ReferenceLogProbs, r.Values, r.Entropy) = (Read<float>(reader), Read<float>(reader), Read<float>(reader), Read<float>(reader));
+                (r.OldLogProbs, r.ReferenceLogProbs, r.Values, r.Entropy) = (Collectives.ReadArray<float>(reader), Collectives.ReadArray<float>(reader), Collectives.ReadArray<float>(reader), Collectives.ReadArray<float>(reader));
             }
         }
     }
@@ -62,18 +61,5 @@ internal static class PpoRolloutExchange
         Span<double> flag = [mine ? 1 : 0];
         communicator.AllReduceSum(flag);
         return flag[0] > 0;
-    }
-
-    private static void Write<T>(BinaryWriter writer, T[] values) where T : unmanaged
-    {
-        writer.Write(values.Length);
-        writer.Write(MemoryMarshal.AsBytes(values.AsSpan()));
-    }
-
-    private static T[] Read<T>(BinaryReader reader) where T : unmanaged
-    {
-        var values = new T[reader.ReadInt32()];
-        reader.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
     }
 }

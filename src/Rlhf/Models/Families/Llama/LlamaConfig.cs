@@ -76,6 +76,18 @@ internal sealed record LlamaConfig : CausalLmConfig
     /// <summary>o_proj carries a bias (llama/mistral with attention_bias; never qwen2).</summary>
     public bool OutputBias => modelType != "qwen2" && AttentionBias;
 
+    /// <summary>
+    /// Sliding-window attention as config.json sets it (mistral: <c>sliding_window</c>; qwen2: <c>use_sliding_window</c>
+    /// with <c>sliding_window</c> and <c>max_window_layers</c>), written back as read; null: none. The window masks key j
+    /// for query i only where i − j ≥ window, so it changes nothing while a sequence is no longer than the window:
+    /// <see cref="CausalLmConfig.ContextLength"/> is capped at it (longer sequences are refused as too long for the
+    /// context) and <see cref="MaxPositionEmbeddings"/> keeps the file's value.
+    /// </summary>
+    public SlidingWindowAttention? SlidingWindow { get; init; }
+
+    /// <summary><c>max_position_embeddings</c> as read, when the sliding window capped <see cref="CausalLmConfig.ContextLength"/> below it.</summary>
+    public int? MaxPositionEmbeddings { get; init; }
+
     /// <summary><c>torch_dtype</c> written to config.json ("float32" or "bfloat16", after the weights).</summary>
     public string TorchDtype { get; init; } = "float32";
 
@@ -175,7 +187,7 @@ internal sealed record LlamaConfig : CausalLmConfig
     /// <summary>
     /// The keys of a parsed config.json (model_type llama, qwen2 or mistral). Required: vocab_size, hidden_size,
     /// intermediate_size, num_hidden_layers, num_attention_heads; unsupported settings (another hidden_act, a sliding
-    /// window shorter than the context, rope scaling other than llama3) name their key.
+    /// window without its size, rope scaling other than llama3) name their key.
     /// </summary>
     public static LlamaConfig FromJson(string path, JsonElement root)
     {
@@ -194,7 +206,7 @@ internal sealed record LlamaConfig : CausalLmConfig
         string act = ConfigJson.OptionalString(path, root, "hidden_act", "silu");
         if (act != "silu") throw new ModelFormatException(path, $"key 'hidden_act' is '{act}'; the Llama family here supports only 'silu' (SwiGLU).");
         int context = ConfigJson.OptionalInt(path, root, "max_position_embeddings", defaults.ContextLength) ?? defaults.ContextLength;
-        CheckSlidingWindow(path, root, type, context);
+        var window = ReadSlidingWindow(path, root, type);
         var config = new LlamaConfig
         {
             Family = type,
@@ -205,7 +217,9 @@ internal sealed record LlamaConfig : CausalLmConfig
             HeadCount = heads,
             KeyValueHeadCount = kvHeads,
             HeadDim = explicitHeadDim ?? hidden / heads,
-            ContextLength = context,
+            ContextLength = window is { Size: var size } && size < context ? size : context,
+            MaxPositionEmbeddings = window is { Size: var cap } && cap < context ? context : null,
+            SlidingWindow = window,
             RmsNormEpsilon = ConfigJson.OptionalFloat(path, root, "rms_norm_eps", defaults.RmsNormEpsilon),
             RopeTheta = ConfigJson.OptionalDouble(path, root, "rope_theta", defaults.RopeTheta),
             RopeScaling = ReadRopeScaling(path, root),
@@ -230,14 +244,18 @@ internal sealed record LlamaConfig : CausalLmConfig
         return config;
     }
 
-    private static void CheckSlidingWindow(string path, JsonElement root, string type, int context)
+    private static SlidingWindowAttention? ReadSlidingWindow(string path, JsonElement root, string type)
     {
-        // Sliding-window attention is not implemented: accept it only where it never applies.
-        if (type == "qwen2" && ConfigJson.OptionalBool(path, root, "use_sliding_window", false))
-            throw new ModelFormatException(path, "key 'use_sliding_window' is true; sliding-window attention is not supported (set it to false).");
-        if (type == "mistral" && ConfigJson.OptionalInt(path, root, "sliding_window", null) is int window && window < context)
-            throw new ModelFormatException(path,
-                $"key 'sliding_window' ({window}) is shorter than max_position_embeddings ({context}); sliding-window attention is not supported (set it to null).");
+        int? size = ConfigJson.OptionalInt(path, root, "sliding_window", null);
+        if (type == "qwen2")
+        {
+            if (!ConfigJson.OptionalBool(path, root, "use_sliding_window", false)) return null;
+            if (size is not int qwenSize) throw new ModelFormatException(path, "key 'use_sliding_window' is true but 'sliding_window' is missing or null.");
+            size = qwenSize;
+        }
+        else if (type != "mistral" || size is null) return null;
+        if (size <= 0) throw new ModelFormatException(path, $"key 'sliding_window' must be positive, got {size}.");
+        return new SlidingWindowAttention(size.Value, type == "qwen2" ? ConfigJson.OptionalInt(path, root, "max_window_layers", null) : null);
     }
 
     private static Llama3RopeScaling? ReadRopeScaling(string path, JsonElement root)
@@ -288,7 +306,8 @@ internal sealed record LlamaConfig : CausalLmConfig
             json.WriteNumber("hidden_size", Hidden);
             json.WriteNumber("initializer_range", ConfigJson.Shortest(InitializerRange));
             json.WriteNumber("intermediate_size", IntermediateSize);
-            json.WriteNumber("max_position_embeddings", ContextLength);
+            json.WriteNumber("max_position_embeddings", MaxPositionEmbeddings ?? ContextLength);
+            if (SlidingWindow?.MaxWindowLayers is int windowLayers) json.WriteNumber("max_window_layers", windowLayers);
             if (modelType == "llama") json.WriteBoolean("mlp_bias", MlpBias);
             json.WriteString("model_type", modelType);
             json.WriteNumber("num_attention_heads", HeadCount);
@@ -308,11 +327,11 @@ internal sealed record LlamaConfig : CausalLmConfig
             }
             else json.WriteNull("rope_scaling");
             json.WriteNumber("rope_theta", RopeTheta);
-            if (modelType == "qwen2") json.WriteBoolean("use_sliding_window", false);
-            if (modelType == "mistral") json.WriteNull("sliding_window");
+            if (modelType is "qwen2" or "mistral") ConfigJson.WriteNullable(json, "sliding_window", SlidingWindow?.Size);
             json.WriteBoolean("tie_word_embeddings", TieWordEmbeddings);
             json.WriteString("torch_dtype", TorchDtype);
             json.WriteBoolean("use_cache", true);
+            if (modelType == "qwen2") json.WriteBoolean("use_sliding_window", SlidingWindow is not null);
             json.WriteNumber("vocab_size", VocabSize);
             json.WriteEndObject();
             json.Flush();
@@ -320,3 +339,6 @@ internal sealed record LlamaConfig : CausalLmConfig
         });
     }
 }
+
+/// <summary>A sliding attention window of <paramref name="Size"/> tokens (qwen2 also names <paramref name="MaxWindowLayers"/>).</summary>
+internal sealed record SlidingWindowAttention(int Size, int? MaxWindowLayers);
