@@ -1,6 +1,6 @@
 // --use-peft --base-dtype bfloat16 through the commands (the frozen base held only in bf16): dpo on a Llama and sft and
 // reward on a GPT-2, with gradient checkpointing, write adapter folders that merge (from the fp32 base on disk) into
-// models that load and generate; grpo generates on the bf16 base; `bench dpo` measures it; bf16 without LoRA is refused.
+// models that load and generate; ppo and grpo generate on the bf16 base; `bench dpo` measures it; bf16 without LoRA is refused.
 using System.Text.Json;
 using Rlhf.Cli.Commands;
 using Rlhf.Models;
@@ -64,7 +64,7 @@ public sealed class FrozenBaseCommandTests : IDisposable
     }
 
     [SkippableFact]
-    public void GrpoGeneratesOnTheBFloat16Base()
+    public void PpoAndGrpoGenerateOnTheBFloat16Base()
     {
         Skip.IfNot(InferenceWeights.Supported, "a bf16 frozen base needs AVX-512");
         string model = TinyModels.Create(dir.Sub("llama"), context: 128, family: ModelFamilies.Llama);
@@ -75,6 +75,14 @@ public sealed class FrozenBaseCommandTests : IDisposable
             "--use-peft", "--base-dtype", "bfloat16");
         Assert.True(code == 0, error + text);
         Assert.True(File.Exists(Path.Combine(dir.Sub("grpo"), PeftAdapterFolder.ConfigFileName)));
+
+        string rewardModel = TinyModels.CreateRewardModel(dir.Sub("rm"), model);
+        var ppo = CliRun.Separate("ppo", "--model", model, "--reward-model", rewardModel, "--dataset", prompts, "--output", dir.Sub("ppo"),
+            "--max-steps", "1", "--per-device-train-batch-size", "4", "--mini-batch-size", "2", "--max-new-tokens", "4", "--use-peft", "--lora-r", "4",
+            "--base-dtype", "bfloat16", "--gradient-checkpointing");
+        Assert.True(ppo.Code == 0, ppo.Error + ppo.Output);
+        Assert.True(File.Exists(Path.Combine(dir.Sub("ppo"), PeftAdapterFolder.WeightsFileName)));
+        Assert.True(File.Exists(Path.Combine(dir.Sub("ppo"), PolicyWithValueHead.ValueHeadFileName)));
     }
 
     [Fact]
