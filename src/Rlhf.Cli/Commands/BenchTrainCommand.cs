@@ -1,12 +1,15 @@
 // `rlhf bench train`: one training step of a causal LM of any family (forward + backward + AdamW, fp32) beside the
-// PyTorch reference on the same shape, the GEMM throughput of this machine measured in the same command, and (with
-// --breakdown) the time of every op kind in the step.
+// PyTorch reference on the same shape and setup (full fine-tuning or LoRA, with or without gradient checkpointing), the
+// GEMM throughput of this machine measured in the same command, and (with --breakdown) the time of every op kind in the step.
+using System.Globalization;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Rlhf.Models;
 using Rlhf.Models.Gpt2;
 using Rlhf.Models.Llama;
+using Rlhf.Models.Lora;
 using Rlhf.Tensors;
 using Rlhf.Training;
 using Spectre.Console;
@@ -22,12 +25,16 @@ internal static class BenchTrainCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps (their mean and median are reported).", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (the first two touch fresh memory: the step arena is sized by step 1 and first used whole by step 2).", DefaultValueFactory = _ => 2 };
         var breakdown = new Option<bool>("--breakdown") { Description = "Also time every op kind (forward and backward) over the timed steps, and the model's GEMM shapes alone." };
+        var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each block in backward (as the trainers' option); the PyTorch reference likewise (torch.utils.checkpoint per block)." };
+        var baseDtype = new Option<string>("--base-dtype") { Description = "With --use-peft: the frozen base's linear layers in float32 or bfloat16.", DefaultValueFactory = _ => "float32" };
         var shape = new ModelShapeOptions();
+        var lora = new LoraCliOptions();
         var command = new Command("train", "One training step of a causal LM (forward + backward + AdamW, fp32; default GPT-2 124M; --preset smollm2-135m etc.): ms/step, tokens/s, GFLOP/s and its share of this machine's GEMM throughput, peak memory, beside PyTorch.")
         {
-            batchSize, seqLen, steps, warmup, breakdown, BenchCommand.GemmProvider, BenchCommand.Threads, BenchCommand.NoReference, BenchCommand.Json,
+            batchSize, seqLen, steps, warmup, breakdown, checkpointing, baseDtype, BenchCommand.GemmProvider, BenchCommand.Threads, BenchCommand.NoReference, BenchCommand.Json,
         };
         shape.AddTo(command);
+        lora.AddTrainingTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             if (BenchCommand.RerunWithoutCoreTypeOverride() is int code) return code;
@@ -37,16 +44,19 @@ internal static class BenchTrainCommand
             if (b <= 0 || t <= 0 || n <= 0 || w < 0) throw new ArgumentException("--batch-size, --seq-len and --steps must be positive, --warmup not negative.");
             if (t > config.ContextLength) throw new ArgumentException($"--seq-len {t} exceeds the model's context ({config.ContextLength}).");
             bool json = parse.GetValue(BenchCommand.Json);
+            var setup = new TrainSetup(lora.Resolve(CommandSettings.Load(parse, null), $"random {config.ModelType}", seed: 3),
+                parse.GetValue(checkpointing), FrozenCopy.ParseDtype(parse.GetValue(baseDtype)!));
+            setup.Validate();
 
             // The machine's GEMM throughput first (small buffers), as `rlhf bench gemm` measures it: 1024³, best of 3.
             var square = GemmBenchmark.Run([GemmBenchmark.DefaultShapes[0]], [Gemm.Provider], runs: 3)[0];
             // One thread: the breakdown counts the thread's CPU time, which other processes on a shared machine do not inflate.
             var profile = !parse.GetValue(breakdown) ? null : Parallelism.ThreadCount == 1 && ThreadCpuMilliseconds() is not null
                 ? new TapeProfile(() => ThreadCpuMilliseconds()!.Value) : new TapeProfile();
-            var ours = Run(config, b, t, n, w, json, profile);
-            var gemmShapes = profile is null ? null : ModelGemms(config, b * t);
+            var ours = Run(config, setup, b, t, n, w, json, profile);
+            var gemmShapes = profile is null ? null : ModelGemms(config, b * t, frozenBase: setup.Lora is not null);
             string? failure = "skipped (--no-reference)";
-            var reference = parse.GetValue(BenchCommand.NoReference) ? null : RunReference(config, b, t, n, w, json, out failure);
+            var reference = parse.GetValue(BenchCommand.NoReference) ? null : RunReference(config, ours, b, t, n, w, json, out failure);
             Report(config, ours, square, reference, failure, json, profile, gemmShapes);
             return 0;
         }));
@@ -72,13 +82,34 @@ internal static class BenchTrainCommand
         }
     }
 
+    /// <summary>What the step trains: every weight (Lora null) or LoRA adapters on a frozen base; checkpointing; the base's storage.</summary>
+    internal sealed record TrainSetup(LoraOptions? Lora, bool GradientCheckpointing, WeightPrecision BaseDtype)
+    {
+        public void Validate()
+        {
+            if (BaseDtype == WeightPrecision.Float32) return;
+            if (Lora is null) throw new ArgumentException("--base-dtype bfloat16 needs --use-peft (only frozen weights are stored in bfloat16; full fine-tuning trains them all in float32).");
+            throw new ArgumentException("--base-dtype bfloat16 with --use-peft is not supported in training yet (the frozen base is float32); use float32.");
+        }
+
+        public string Describe(IReadOnlyList<string>? modules) => string.Join(", ", new[]
+        {
+            Lora is null ? "full fine-tuning" : $"LoRA r={Lora.Rank} α={Lora.Alpha:G4} dropout {Lora.Dropout:G3} on {string.Join(",", modules ?? Lora.TargetModules ?? LoraOptions.DefaultTargets)}",
+            Lora is null ? null : BaseDtype == WeightPrecision.BFloat16 ? "bf16 base" : "fp32 base",
+            GradientCheckpointing ? "gradient checkpointing" : null,
+        }.Where(s => s is not null));
+    }
+
     internal sealed record TrainResult(string ModelType, string Provider, int Threads, long Parameters, int BatchSize, int SeqLen, double MsPerStep,
         double TokensPerSecond, double GflopsPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss, double MedianMsPerStep,
-        double MedianTokensPerSecond, double FlopsPerToken, double UpdateMsPerStep, int Steps, double ProfiledStepMs, double ProfiledUpdateMs);
+        double MedianTokensPerSecond, double FlopsPerToken, double UpdateMsPerStep, int Steps, double ProfiledStepMs, double ProfiledUpdateMs,
+        string Setup, long TrainableParameters, [property: JsonIgnore] TrainSetup Options, IReadOnlyList<string>? LoraTargetModules);
 
-    private static TrainResult Run(CausalLmConfig config, int batch, int tokens, int steps, int warmup, bool quiet, TapeProfile? profile)
+    private static TrainResult Run(CausalLmConfig config, TrainSetup setup, int batch, int tokens, int steps, int warmup, bool quiet, TapeProfile? profile)
     {
         using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
+        model.GradientCheckpointing = setup.GradientCheckpointing;
+        var adapters = setup.Lora is { } lora ? LoraAdapters.Attach(model, lora) : null; // freezes the base: no gradient buffer, no AdamW state
         using var step = new LanguageModelStep(model, new AdamWOptions(WeightDecay: 0.01f));
         var rng = new Rng(2);
         var ids = new int[batch * tokens];
@@ -119,28 +150,32 @@ internal static class BenchTrainCommand
         double flops = TrainingFlopsPerToken(model, tokens);
         return new TrainResult(config.ModelType, Gemm.Provider.Name, Parallelism.ThreadCount, model.Parameters.ParameterCount, batch, tokens, ms,
             tokensPerSecond, flops * tokensPerSecond / 1e9, ProcessMemory.PeakResidentMiB(), firstLoss, lastLoss,
-            median, batch * tokens / (median / 1000), flops, update / steps, steps, profiledStep / steps, profiledUpdate / steps);
+            median, batch * tokens / (median / 1000), flops, update / steps, steps, profiledStep / steps, profiledUpdate / steps,
+            setup.Describe(adapters?.Options.TargetModules), model.Parameters.TrainableParameterCount, setup, adapters?.Options.TargetModules);
     }
 
     /// <summary>
-    /// Matmul FLOPs of one training token: 3 × forward (the backward costs two forwards), where the forward is
-    /// 2·(weights of the linear layers) + 2·C·V (LM head) + 4·L·T·(H·D) (QKᵀ and PV over the full T, as PaLM's MFU
-    /// counts them; the kernels skip the causal upper half). For GPT-2 the linear weights are 12·L·C², for the Llama
-    /// family L·(2·C·H·D + 2·C·KV·D + 3·C·I).
+    /// Matmul FLOPs of one training token. A trained weight W costs 3 × its forward's 2·|W| (the backward's dX and dW
+    /// GEMMs are one forward each); a frozen one (under LoRA) 2 × (no weight gradient). The weights: the linear layers'
+    /// (GPT-2: 12·L·C², the Llama family: L·(2·C·H·D + 2·C·KV·D + 3·C·I)) and the LM head's C·V; the attention adds
+    /// 3 × 4·L·T·(H·D) (QKᵀ and PV over the full T, as PaLM's MFU counts them; the kernels skip the causal upper half);
+    /// each LoRA adapter 3 × 2·r·(in + out) (A then B). Recomputation under gradient checkpointing is not counted (MFU).
     /// </summary>
     public static double TrainingFlopsPerToken(ICausalLm model, int tokens)
     {
-        double linear = model.LinearWeights.Sum(w => (double)model.Parameters[w.Name].Value.Length);
+        double Passes(string name) => model.Parameters[name].Frozen ? 2 : 3;
+        double linear = model.LinearWeights.Sum(w => Passes(w.Name) * 2 * model.Parameters[w.Name].Value.Length);
         double c = model.Config.HiddenSize, l = model.Config.LayerCount, attention = model.Config switch
         {
             LlamaConfig llama => llama.HeadCount * llama.HeadDim,
             _ => c,
         };
-        return 3 * (2 * linear + 4 * l * tokens * attention + 2 * c * model.Config.VocabSize);
+        double adapters = model.Adapters is { } lora ? lora.Targets.Sum(t => 3 * 2.0 * lora.Options.Rank * (t.In + t.Out)) : 0;
+        return linear + 3 * 4 * l * tokens * attention + Passes(model.LmHeadWeightName) * 2 * c * model.Config.VocabSize + adapters;
     }
 
     /// <summary>The PyTorch reference on the same shape: GPT-2 by its sizes, the Llama family through a config.json.</summary>
-    private static JsonElement? RunReference(CausalLmConfig config, int batch, int tokens, int steps, int warmup, bool quiet, out string? failure)
+    private static JsonElement? RunReference(CausalLmConfig config, TrainResult ours, int batch, int tokens, int steps, int warmup, bool quiet, out string? failure)
     {
         string? script = ReferenceScripts.Find("bench/pytorch_train.py");
         if (script is null)
@@ -148,7 +183,13 @@ internal static class BenchTrainCommand
             failure = "bench/pytorch_train.py not found";
             return null;
         }
-        string[] common = ["--batch-size", $"{batch}", "--seq-len", $"{tokens}", "--steps", $"{steps}", "--warmup", $"{warmup}", "--threads", $"{Parallelism.ThreadCount}"];
+        List<string> common = ["--batch-size", $"{batch}", "--seq-len", $"{tokens}", "--steps", $"{steps}", "--warmup", $"{warmup}", "--threads", $"{Parallelism.ThreadCount}"];
+        // The same setup: LoRA on the modules our side adapted (resolved names), checkpointing per block.
+        if (ours.Options.Lora is { } lora)
+            common.AddRange(["--lora-r", $"{lora.Rank}", "--lora-alpha", lora.Alpha.ToString("R", CultureInfo.InvariantCulture),
+                "--lora-dropout", lora.Dropout.ToString("R", CultureInfo.InvariantCulture), "--lora-target-modules", string.Join(",", ours.LoraTargetModules!)]);
+        if (ours.Options.GradientCheckpointing) common.Add("--gradient-checkpointing");
+        if (ours.Options.BaseDtype == WeightPrecision.BFloat16) common.AddRange(["--base-dtype", "bfloat16"]);
         if (!quiet) AnsiConsole.MarkupLine("[grey]Running the PyTorch reference (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OMP_WAIT_POLICY=PASSIVE)…[/]");
         switch (config)
         {
@@ -178,10 +219,10 @@ internal static class BenchTrainCommand
     }
 
     /// <summary>
-    /// The GEMMs of one training step of the linear layers (per distinct weight shape: forward, dX and dW, with the
-    /// transposes the kernels use) timed alone, best of 3: what the step's products reach outside the step.
+    /// The GEMMs of one training step of the linear layers (per distinct weight shape: forward, dX and dW, no dW for a
+    /// frozen base, with the transposes the kernels use) timed alone, best of 3: what the step's products reach outside the step.
     /// </summary>
-    private static IReadOnlyList<(GemmBenchmarkResult Result, int Count)> ModelGemms(CausalLmConfig config, int rows)
+    private static IReadOnlyList<(GemmBenchmarkResult Result, int Count)> ModelGemms(CausalLmConfig config, int rows, bool frozenBase)
     {
         using var model = CausalLmRegistry.Create(config);
         var shapes = new List<(GemmShape Shape, int Count)>();
@@ -195,14 +236,14 @@ internal static class BenchTrainCommand
                 int output = dims[0], input = dims[1];
                 shapes.Add((new GemmShape($"{name} fwd", false, true, rows, output, input), count));
                 shapes.Add((new GemmShape($"{name} dX", false, false, rows, input, output), count));
-                shapes.Add((new GemmShape($"{name} dW", true, false, output, input, rows), count));
+                if (!frozenBase) shapes.Add((new GemmShape($"{name} dW", true, false, output, input, rows), count));
             }
             else
             {
                 int input = dims[0], output = dims[1];
                 shapes.Add((new GemmShape($"{name} fwd", false, false, rows, output, input), count));
                 shapes.Add((new GemmShape($"{name} dX", false, true, rows, input, output), count));
-                shapes.Add((new GemmShape($"{name} dW", true, false, input, output, rows), count));
+                if (!frozenBase) shapes.Add((new GemmShape($"{name} dW", true, false, input, output, rows), count));
             }
         }
         var results = GemmBenchmark.Run(shapes.Select(s => s.Shape), [Gemm.Provider], runs: 3);
@@ -250,13 +291,15 @@ internal static class BenchTrainCommand
                 r.TryGetProperty("median_ms_per_step", out var medianMs) ? $"{medianMs.GetDouble():F0}" : "?", referenceMedian is double rb ? $"{rb:F1}" : "?",
                 $"{refTokens * ours.FlopsPerToken / 1e9:F1}", referenceRss is double rss2 ? $"{rss2:F0}" : "?");
         }
-        AnsiConsole.MarkupLine($"{config.ModelType} with {ours.Parameters:N0} parameters, batch {ours.BatchSize} × {ours.SeqLen} tokens; loss {ours.FirstLoss:F4} → {ours.LastLoss:F4}");
+        AnsiConsole.MarkupLine($"{config.ModelType} with {ours.Parameters:N0} parameters ({ours.TrainableParameters:N0} trained), batch {ours.BatchSize} × {ours.SeqLen} tokens; loss {ours.FirstLoss:F4} → {ours.LastLoss:F4}");
+        AnsiConsole.MarkupLine($"Setup: {Markup.Escape(ours.Setup)}" + (reference is JsonElement rs && rs.TryGetProperty("setup", out var theirs) ? $"; PyTorch: {Markup.Escape(theirs.GetString() ?? "?")}" : ""));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine(ratio is double x
             ? $"Speed-up over PyTorch: [bold]{x:F2}×[/] (mean step){(medianRatio is double y ? $", [bold]{y:F2}×[/] (median step)" : "")}"
             : $"[yellow]No PyTorch reference: {Markup.Escape(failure ?? "?")}[/]");
         AnsiConsole.MarkupLine($"GEMM throughput here ({square.Provider}, 1024³): {square.Gflops:F1} GFLOP/s; the step reaches [bold]{gemmShare:P0}[/] of it " +
-            $"({medianGemmShare:P0} at the median step), counting {ours.FlopsPerToken / 1e6:F0} MFLOP per token = 6·(linear weights + C·V) + 12·L·T·H·D.");
+            $"({medianGemmShare:P0} at the median step), counting {ours.FlopsPerToken / 1e6:F0} MFLOP per token = 6·(linear weights + C·V) + 12·L·T·H·D" +
+            (ours.Options.Lora is null ? "." : " with 4· for the frozen weights (no weight gradients), plus 6·r·(in + out) per adapter."));
         if (ours.PeakRssMiB is double ourRss && referenceRss is double theirRss)
             AnsiConsole.MarkupLine($"Peak RSS: {ourRss:F0} MiB vs PyTorch's {theirRss:F0} MiB ({ourRss / theirRss:P0}).");
         if (ops is not null)

@@ -19,11 +19,18 @@ internal sealed class DataOptions
     public Option<bool> NoSingleTurn { get; } = new("--no-single-turn") { Description = "Keep multi-turn dialogues (the textbook's hh-rlhf preparation keeps single-turn rows only)." };
     public Option<bool> LetMeExplain { get; } = new("--let-me-explain") { Description = "The textbook's DPO example pairs: chosen = \"Let me explain. \" + answer, rejected = answer." };
     public Option<bool> SkipBadRows { get; } = new("--skip-bad-rows") { Description = "Count malformed rows and go on instead of stopping." };
-    public Option<int> MaxLineLength { get; } = new("--max-line-length")
+    public Option<int> MaxLineLength { get; } = CreateMaxLineLength();
+
+    /// <summary>--max-line-length, for the commands that read a --dataset without the other data options (ppo, grpo, score).</summary>
+    public static Option<int> CreateMaxLineLength() => new("--max-line-length")
     {
         Description = "Longest line (or JSON array element) read from the data, in characters after decompression; longer ones are bad rows.",
         DefaultValueFactory = _ => DataRowReader.DefaultMaxLineLength,
     };
+
+    /// <summary>The --max-line-length value, checked.</summary>
+    public static int ResolveMaxLineLength(CommandSettings settings, Option<int> option) =>
+        settings.Get(option) > 0 ? settings.Get(option) : throw new ArgumentException("--max-line-length must be positive.");
 
     public Option<bool> DropEmptyAnswers { get; } = new("--drop-empty-answers") { Description = "Drop examples whose prompt or an answer is empty (the textbook keeps them)." };
     public Option<bool> DropIdenticalPairs { get; } = new("--drop-identical-pairs") { Description = "Drop preference pairs whose chosen and rejected texts are the same (not a textbook step)." };
@@ -117,7 +124,7 @@ internal sealed class DataOptions
             DropIdenticalPairs = settings.Get(DropIdenticalPairs),
             CheckRejectedLength = settings.Get(CheckRejectedLength),
             Extraction = settings.Get(HhExtraction) == "last-turn" ? Rlhf.Data.HhExtraction.LastTurn : Rlhf.Data.HhExtraction.Seed,
-            MaxLineLength = settings.Get(MaxLineLength) > 0 ? settings.Get(MaxLineLength) : throw new ArgumentException("--max-line-length must be positive."),
+            MaxLineLength = ResolveMaxLineLength(settings, MaxLineLength),
             MaxLength = maxLength,
             MaxPromptLength = maxPromptLength,
             Encoder = tokenizer is null ? null : new DelegateTextEncoder(text => tokenizer.Encode(text)),

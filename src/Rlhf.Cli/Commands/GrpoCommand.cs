@@ -49,12 +49,13 @@ internal static class GrpoCommand
         var scaleRewards = new Option<string>("--scale-rewards") { Description = "Divide advantages by the group's std (group), the batch's (batch), or not at all (none).", DefaultValueFactory = _ => "group" };
         scaleRewards.AcceptOnlyFromAmong("group", "batch", "none");
         var normalize = new Option<bool>("--normalize-advantages") { Description = "Whiten the advantages over the generation batch." };
+        var maxLineLength = DataOptions.CreateMaxLineLength();
         var promptOptions = new PromptOptions();
         var training = new TrainingOptions(GrpoTrainer.DefaultArguments); // TRL's GRPOConfig / RLOOConfig training defaults
         var cmd = new Command(name, description)
         {
             model, refModel, dataset, rewardModels, exactMatch, numeric, regex, contains, length, command, commandTimeout, weights,
-            generations, maxLength, temperature, beta, epsilon, epsilonHigh, iterations, maskTruncated,
+            generations, maxLength, temperature, beta, epsilon, epsilonHigh, iterations, maskTruncated, maxLineLength,
         };
         if (rloo) cmd.Options.Add(normalize);
         else
@@ -125,8 +126,9 @@ internal static class GrpoCommand
                 int room = folder.Model.Config.ContextLength - config.MaxCompletionLength;
                 if (room <= 0)
                     throw new ArgumentException($"--max-completion-length ({config.MaxCompletionLength}) leaves no room for a prompt in the model's context ({folder.Model.Config.ContextLength} tokens).");
-                var prompts = ReadPrompts(console, data, folder.Tokenizer, promptTemplate, room);
-                var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, folder.Tokenizer, promptTemplate, room));
+                int longestLine = DataOptions.ResolveMaxLineLength(settings, maxLineLength);
+                var prompts = ReadPrompts(console, data, folder.Tokenizer, promptTemplate, room, longestLine);
+                var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, folder.Tokenizer, promptTemplate, room, longestLine));
                 rewards.CheckColumns(train.Concat(eval ?? []).Select(p => p.Row));
 
                 ICausalLm? reference = null;
@@ -168,9 +170,10 @@ internal static class GrpoCommand
     /// Prompts from JSONL rows (prompt / instruction / question; the row is kept for rule rewards) or plain text lines,
     /// rendered with the template; prompts that leave no room for the completion are counted and dropped.
     /// </summary>
-    public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens)
+    public static IReadOnlyList<GrpoExample> ReadPrompts(IAnsiConsole console, string path, BpeTokenizer tokenizer, PromptStyle style, int maxPromptTokens,
+        int maxLineLength = DataRowReader.DefaultMaxLineLength)
     {
-        var rows = PromptRows.Read(path, style.ChatTemplate);
+        var rows = PromptRows.Read(path, style.ChatTemplate, maxLineLength: maxLineLength);
         var prompts = new List<GrpoExample>();
         int tooLong = 0;
         foreach (var (text, rendered, row) in rows)

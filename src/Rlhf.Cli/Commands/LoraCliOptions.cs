@@ -25,9 +25,14 @@ internal sealed class LoraCliOptions
     /// <summary>Training commands get every option; inference commands only --adapter.</summary>
     public void AddTo(Command command, bool training)
     {
-        if (training)
-            foreach (Option option in new Option[] { UsePeft, Rank, Alpha, Dropout, TargetModules }) command.Options.Add(option);
+        if (training) AddTrainingTo(command);
         command.Options.Add(Adapter);
+    }
+
+    /// <summary>Only the options of fresh adapters (--use-peft, --lora-*): the benchmarks, which have no model folder.</summary>
+    public void AddTrainingTo(Command command)
+    {
+        foreach (Option option in new Option[] { UsePeft, Rank, Alpha, Dropout, TargetModules }) command.Options.Add(option);
     }
 
     /// <summary>The --adapter folder when given (checked to exist).</summary>

@@ -37,6 +37,7 @@ internal static class PpoCommand
         var clipValue = new Option<double>("--cliprange-value") { Description = "Value clip ε_v.", DefaultValueFactory = _ => 0.2 };
         var vfCoef = new Option<double>("--vf-coef") { Description = "Weight of the value loss.", DefaultValueFactory = _ => 0.1 };
         var whitenRewards = new Option<bool>("--whiten-rewards") { Description = "Whiten per-token rewards before GAE." };
+        var maxLineLength = DataOptions.CreateMaxLineLength();
         var missingEos = new Option<float?>("--missing-eos-penalty") { Description = "Subtract this from the score of responses without EOS." };
         var promptOptions = new PromptOptions();
         var training = new TrainingOptions(PpoTrainer.DefaultArguments); // the textbook's PPOConfig
@@ -44,7 +45,7 @@ internal static class PpoCommand
         var command = new Command("ppo", "Train a policy with PPO against a reward model, with a KL penalty to the reference.")
         {
             model, refModel, rewardModel, dataset, miniBatch, epochs, maxNewTokens, temperature, initKl, klControl, target,
-            horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos,
+            horizon, estimator, gamma, lam, clip, clipValue, vfCoef, whitenRewards, missingEos, maxLineLength,
         };
         promptOptions.AddTo(command);
         training.AddTo(command);
@@ -84,7 +85,8 @@ internal static class PpoCommand
             var adapters = lora.Apply(console, settings, policy.Model, modelDir, arguments.Seed); // the value head stays fully trained
             FrozenReferenceOptions.PackBase(frozenPrecision, policy.Model, adapters);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
-            var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens);
+            var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens)
+                with { MaxLineLength = DataOptions.ResolveMaxLineLength(settings, maxLineLength) };
             var prompts = ReadPrompts(console, data, tokenizer, promptTemplate, room, queryOptions);
             var (train, eval) = training.Split(settings, prompts, arguments.Seed, path => ReadPrompts(console, path, tokenizer, promptTemplate, room, queryOptions));
 
@@ -149,7 +151,7 @@ internal static class PpoCommand
             if (queries.Examples.Count == 0) throw new ArgumentException($"No usable prompts in {path} (see the report above).");
             return queries.Examples.Select(q => tokenizer.Encode(q)).ToArray();
         }
-        var texts = PromptRows.Read(path, style.ChatTemplate, hhChosen: true);
+        var texts = PromptRows.Read(path, style.ChatTemplate, hhChosen: true, maxLineLength: queryOptions.MaxLineLength);
         var prompts = new List<int[]>();
         int tooLong = 0, empty = 0;
         foreach (var (text, rendered, _) in texts)

@@ -24,11 +24,12 @@ internal static class ScoreCommand
         var promptOptions = new PromptOptions();
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences scored together.", DefaultValueFactory = _ => 16 };
         var json = new Option<bool>("--json") { Description = "Machine-readable output." };
+        var maxLineLength = DataOptions.CreateMaxLineLength();
         var configFile = CommandSettings.CreateConfigOption();
         var command = new Command("score", "Score responses with a reward model. " + PromptOptions.Story
             + " Texts longer than the model's context are scored on their last tokens, counted in a warning.")
         {
-            rewardModel, prompt, responses, dataset, output, batchSize, json, configFile,
+            rewardModel, prompt, responses, dataset, output, batchSize, json, maxLineLength, configFile,
         };
         promptOptions.AddTo(command);
         var lora = new LoraCliOptions();
@@ -43,6 +44,7 @@ internal static class ScoreCommand
             if (instruction is not null) instruction = PromptStyle.Unescape(instruction);
             bool asJson = settings.Get(json);
             int batch = Math.Max(1, settings.Get(batchSize));
+            int longestLine = DataOptions.ResolveMaxLineLength(settings, maxLineLength);
             promptOptions.Resolve(settings, null); // the template is checked before the model loads
             if (path is not null)
             {
@@ -68,7 +70,7 @@ internal static class ScoreCommand
 
             if (path is not null)
             {
-                int code = ScoreDataset(console, scorer, path, outputPath, asJson);
+                int code = ScoreDataset(console, scorer, path, outputPath, asJson, longestLine);
                 scorer.WarnAboutCuts();
                 return code;
             }
@@ -88,9 +90,9 @@ internal static class ScoreCommand
 
     private static string Fmt(double value) => value.ToString("F4", CultureInfo.InvariantCulture);
 
-    private static int ScoreDataset(IAnsiConsole console, Scorer scorer, string path, string? output, bool json)
+    private static int ScoreDataset(IAnsiConsole console, Scorer scorer, string path, string? output, bool json, int maxLineLength)
     {
-        var rows = DataRowReader.Read(path).ToList();
+        var rows = DataRowReader.Read(path, maxLineLength: maxLineLength).ToList();
         if (rows.Count == 0) throw new ArgumentException($"{path} holds no rows.");
         var format = DataFormats.Detect(rows[0]);
         var outputs = new List<JsonObject>();

@@ -45,10 +45,11 @@ internal sealed unsafe partial class Ops
         CheckGroupedShapes(query, key, value, (long)batch * tokens, heads, kvHeads, headDim);
         int queryWidth = heads * headDim, keyValueWidth = kvHeads * headDim;
         var output = Output(query.RequiresGradient || key.RequiresGradient || value.RequiresGradient, batch * tokens, queryWidth);
-        var probabilities = Arena.AllocateUninitialized(batch, heads, tokens, tokens);
+        // Only each row's logsumexp is kept for backward (FlashAttention-2), not the [B, H, T, T] probabilities.
+        var logSumExp = output.RequiresGradient ? Arena.AllocateUninitialized(batch, heads, tokens) : null;
         float* mask = keyMask is null ? null : keyMask.Pointer;
-        AttentionKernels.Forward(output.Value.Pointer, probabilities.Pointer, query.Value.Pointer, key.Value.Pointer, value.Value.Pointer, mask,
-            batch, tokens, heads, kvHeads, headDim, queryWidth, keyValueWidth);
+        AttentionKernels.Forward(output.Value.Pointer, logSumExp is null ? null : logSumExp.Pointer, query.Value.Pointer, key.Value.Pointer,
+            value.Value.Pointer, mask, batch, tokens, heads, kvHeads, headDim, queryWidth, keyValueWidth);
         if (output.RequiresGradient)
         {
             Tape.Record(() =>
@@ -58,7 +59,7 @@ internal sealed unsafe partial class Ops
                 var keyGrad = key.RequiresGradient ? key.Gradient : Arena.Allocate(key.Shape);
                 var valueGrad = value.RequiresGradient ? value.Gradient : Arena.Allocate(value.Shape);
                 AttentionKernels.Backward(queryGrad.Pointer, keyGrad.Pointer, valueGrad.Pointer, output.Gradient.Pointer,
-                    query.Value.Pointer, key.Value.Pointer, value.Value.Pointer, probabilities.Pointer,
+                    query.Value.Pointer, key.Value.Pointer, value.Value.Pointer, logSumExp!.Pointer,
                     keyMask is null ? null : keyMask.Pointer, batch, tokens, heads, kvHeads, headDim, queryWidth, keyValueWidth);
                 if (!query.RequiresGradient) Arena.Recycle(queryGrad);
                 if (!key.RequiresGradient) Arena.Recycle(keyGrad);

@@ -36,6 +36,7 @@ internal sealed unsafe partial class Ops
             throw new ArgumentException($"The input's last dimension ({input.Shape[^1]}) differs from the weight's in-features ({inputChannels}).", nameof(input));
         int rows = (int)(input.Value.Length / inputChannels);
         var output = Output(input.RequiresGradient || weight.RequiresGradient || (bias?.RequiresGradient ?? false), rows, outputChannels);
+        Fresh(output);
         LinearKernels.ForwardOutIn(output.Value.Pointer, input.Value.Pointer, weight.Value.Pointer,
             bias is null ? null : bias.Value.Pointer, rows, inputChannels, outputChannels);
         if (output.RequiresGradient)

@@ -34,7 +34,18 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
         return new(parameter.Value.Reshape(shape), trainable, Arena, trainable ? parameter.Gradient.Reshape(shape) : null);
     }
 
-    private Node Output(bool requiresGradient, params int[] shape) => new(Arena.AllocateUninitialized(shape), requiresGradient && Recording, Arena);
+    private Node Output(bool requiresGradient, params int[] shape)
+    {
+        freshLinearOutput = null;
+        return new(Arena.AllocateUninitialized(shape), requiresGradient && Recording, Arena);
+    }
+
+    // Marks a linear op's output as fresh (see LowRankUpdate): its backward never reads it.
+    private Node Fresh(Node linearOutput)
+    {
+        freshLinearOutput = linearOutput;
+        return linearOutput;
+    }
 
     /// <summary>[N, C] = tokenTable[tokenIds] + positionTable[positionIds].</summary>
     public Node Embedding(Node tokenTable, Node positionTable, int[] tokenIds, int[] positionIds)
@@ -83,6 +94,7 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
         int inputChannels = weight.Shape[0], outputChannels = weight.Shape[1];
         int rows = (int)(input.Value.Length / inputChannels);
         var output = Output(input.RequiresGradient || weight.RequiresGradient || (bias?.RequiresGradient ?? false), rows, outputChannels);
+        Fresh(output);
         LinearKernels.Forward(output.Value.Pointer, input.Value.Pointer, weight.Value.Pointer,
             bias is null ? null : bias.Value.Pointer, rows, inputChannels, outputChannels);
         if (output.RequiresGradient)
@@ -107,7 +119,7 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
         if (Recording && bias is { RequiresGradient: true })
             throw new ArgumentException("A packed linear layer is frozen: its bias cannot be trained.", nameof(bias));
         int rows = (int)(input.Value.Length / weight.K);
-        var output = Output(input.RequiresGradient, rows, weight.N);
+        var output = Fresh(Output(input.RequiresGradient, rows, weight.N));
         weight.Multiply(rows, input.Value.Pointer, weight.K, output.Value.Pointer, weight.N, bias is null ? null : bias.Value.Pointer);
         if (output.RequiresGradient)
         {
@@ -174,14 +186,14 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
     {
         int channels = qkv.Shape[^1] / 3;
         var output = Output(qkv.RequiresGradient, batch * tokens, channels);
-        var probabilities = Arena.AllocateUninitialized(batch, heads, tokens, tokens);
+        var logSumExp = output.RequiresGradient ? Arena.AllocateUninitialized(batch, heads, tokens) : null; // not the probabilities
         float* mask = keyMask is null ? null : keyMask.Pointer;
-        AttentionKernels.Forward(output.Value.Pointer, probabilities.Pointer, qkv.Value.Pointer, mask, batch, tokens, channels, heads);
+        AttentionKernels.Forward(output.Value.Pointer, logSumExp is null ? null : logSumExp.Pointer, qkv.Value.Pointer, mask, batch, tokens, channels, heads);
         if (output.RequiresGradient)
         {
             Tape.Record(() =>
             {
-                AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, probabilities.Pointer,
+                AttentionKernels.Backward(qkv.Gradient.Pointer, output.Gradient.Pointer, qkv.Value.Pointer, logSumExp!.Pointer,
                     keyMask is null ? null : keyMask.Pointer, batch, tokens, channels, heads);
                 output.ReleaseGradient();
             });

@@ -1,32 +1,121 @@
 // Inverted dropout as torch.nn.functional.dropout: each value is kept with probability 1 − p and scaled by 1/(1 − p).
+// The mask is counter-based (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"): element i's draw is a
+// keyed hash of (seed, i), so any element's mask is computed on its own, sixteen at a time, on any thread, and backward
+// regenerates the mask instead of storing it.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-internal static unsafe class DropoutKernels
+/// <summary>
+/// The dropout mask of one seed: mask[i] = 0 when hash(seed, i) &lt; p·2³², else 1/(1 − p). The hash is two rounds of
+/// Wellons' lowbias32 integer mixer keyed by SplitMix64(seed) (32-bit uniform draws: the keep rate is 1 − p within 2⁻³²).
+/// Same seed, same mask, whatever the thread count or the order elements are visited in.
+/// </summary>
+internal readonly struct DropoutMask
 {
-    /// <summary>mask[i] = 0 with probability p, else 1/(1 − p); one uniform draw per value, in order.</summary>
-    public static void FillMask(float* mask, long count, float probability, Rng random)
+    private readonly uint key0, key1, threshold;
+
+    /// <summary>The factor kept values are multiplied by: 1/(1 − p).</summary>
+    public float KeepScale { get; }
+
+    /// <summary>False for p = 0: every value is kept unscaled.</summary>
+    public bool Enabled { get; }
+
+    public DropoutMask(float probability, ulong seed)
     {
-        float keep = 1f / (1f - probability);
-        for (long i = 0; i < count; i++) mask[i] = random.NextDouble() < probability ? 0f : keep;
+        if (!(probability >= 0f && probability < 1f)) throw new ArgumentOutOfRangeException(nameof(probability), $"Dropout probability {probability} is outside [0, 1).");
+        Enabled = probability > 0f;
+        KeepScale = Enabled ? 1f / (1f - probability) : 1f;
+        threshold = (uint)Math.Min(uint.MaxValue, Math.Round(probability * 4294967296.0));
+        ulong z = seed + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        (key0, key1) = ((uint)z, (uint)(z >> 32));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Mix(uint x)
+    {
+        x ^= x >> 16; x *= 0x21F0AAADu;
+        x ^= x >> 15; x *= 0x735A2D97u;
+        return x ^ (x >> 15);
+    }
+
+    // The high half of the element index (tensors of more than 2³² values) goes into the second round's key.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint HighKey(long index)
+    {
+        uint high = (uint)((ulong)index >> 32);
+        return high == 0 ? key1 : key1 ^ Mix(high * 0x9E3779B9u);
+    }
+
+    /// <summary>The 32-bit draw of element <paramref name="index"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Draw(long index) => Mix(Mix((uint)index ^ key0) ^ HighKey(index));
+
+    /// <summary>mask[index]: 0 or <see cref="KeepScale"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Value(long index) => !Enabled ? 1f : Draw(index) < threshold ? 0f : KeepScale;
+
+    /// <summary>mask[index .. index + 16) (sixteen consecutive elements), as <see cref="Value"/> computes each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Vector(long index)
+    {
+        if (!Enabled) return Vector512<float>.One;
+        uint low = (uint)index;
+        if (low > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
+        var x = (Vector512.Create(low) + Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) ^ Vector512.Create(key0);
+        x = MixVector(MixVector(x) ^ Vector512.Create(HighKey(index)));
+        var dropped = Vector512.LessThan(x, Vector512.Create(threshold)).AsSingle();
+        return Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512.Create(KeepScale));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> MixVector(Vector512<uint> x)
+    {
+        x ^= Vector512.ShiftRightLogical(x, 16); x *= Vector512.Create(0x21F0AAADu);
+        x ^= Vector512.ShiftRightLogical(x, 15); x *= Vector512.Create(0x735A2D97u);
+        return x ^ Vector512.ShiftRightLogical(x, 15);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Vector512<float> Straddling(long index)
+    {
+        var values = new float[16];
+        for (int i = 0; i < 16; i++) values[i] = Value(index + i);
+        return Vector512.Create(values);
+    }
+}
+
+internal static unsafe class DropoutKernels
+{
     /// <summary>
     /// output[i] = mask[i]·input[i] (forward), or with accumulate output[i] += mask[i]·input[i] (backward:
-    /// dInput += mask·dOutput, since ∂(m·x)/∂x = m).
+    /// dInput += mask·dOutput, since ∂(m·x)/∂x = m). Element i of the tensor is mask element <paramref name="first"/> + i.
+    /// Parallel over chunks.
     /// </summary>
-    public static void Multiply(float* output, float* input, float* mask, long count, bool accumulate = false)
+    public static void Multiply(float* output, float* input, long count, DropoutMask mask, bool accumulate = false, long first = 0) =>
+        KernelSupport.ForElements(count, (s, e) => MultiplyRange(output, input, s, e, mask, accumulate, first));
+
+    private static void MultiplyRange(float* output, float* input, long start, long end, DropoutMask mask, bool accumulate, long first)
     {
-        long i = 0;
+        long i = start;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; i <= count - 16; i += 16)
+            for (; i <= end - 16; i += 16)
             {
-                var x = Vector512.Load(input + i) * Vector512.Load(mask + i);
+                var x = Vector512.Load(input + i) * mask.Vector(first + i);
                 (accumulate ? Vector512.Load(output + i) + x : x).Store(output + i);
             }
         }
-        for (; i < count; i++) output[i] = accumulate ? output[i] + mask[i] * input[i] : mask[i] * input[i];
+        for (; i < end; i++) output[i] = accumulate ? output[i] + mask.Value(first + i) * input[i] : mask.Value(first + i) * input[i];
+    }
+
+    /// <summary>The mask itself, one value per element (tests and references; the ops never store it).</summary>
+    public static void FillMask(float* mask, long count, DropoutMask dropout)
+    {
+        for (long i = 0; i < count; i++) mask[i] = dropout.Value(i);
     }
 }

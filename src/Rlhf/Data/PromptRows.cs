@@ -28,12 +28,13 @@ internal static class PromptRows
     /// does); with <paramref name="flattenMessages"/> and no <paramref name="chatTemplate"/> message lists are flattened.
     /// </summary>
     /// <exception cref="DataFormatException">A row is malformed or has no prompt (the message names file and line).</exception>
-    public static IReadOnlyList<PromptRow> Read(string path, ChatTemplate? chatTemplate, bool hhChosen = false, bool flattenMessages = false)
+    public static IReadOnlyList<PromptRow> Read(string path, ChatTemplate? chatTemplate, bool hhChosen = false, bool flattenMessages = false,
+        int maxLineLength = DataRowReader.DefaultMaxLineLength)
     {
         if (IsPlainText(path))
             return File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => new PromptRow(PromptStyle.Unescape(l), null, null)).ToArray();
         var rows = new List<PromptRow>();
-        foreach (var row in DataRowReader.Read(path))
+        foreach (var row in DataRowReader.Read(path, maxLineLength: maxLineLength))
         {
             if (ConversationalRows.Prompt(row, chatTemplate, flattenMessages) is { } chat)
             {

@@ -1,5 +1,6 @@
-// `rlhf bench train` on a tiny Llama: the JSON report (FLOP count, GEMM share, per-op breakdown) and, where Debian's
-// PyTorch is installed, the Llama reference run through a config.json. Nothing here asserts a speed.
+// `rlhf bench train` on a tiny Llama: the JSON report (FLOP count, GEMM share, per-op breakdown; full fine-tuning,
+// LoRA, gradient checkpointing) and, where Debian's PyTorch is installed, the Llama reference run through a config.json
+// with the same setup. Nothing here asserts a speed.
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Rlhf.Tests.Support;
@@ -63,6 +64,66 @@ public sealed class BenchTrainCommandTests
         Assert.Equal(report["rlhf"]!["Parameters"]!.GetValue<long>(), pytorch["params"]!.GetValue<long>());
         Assert.Equal(2, pytorch["batch_size"]!.GetValue<int>());
         Assert.True(report["ratio"]!.GetValue<double>() > 0);
+    }
+
+    [Fact]
+    public void TrainsLoraAdaptersOnAFrozenBaseAndCountsNoWeightGradientsForIt()
+    {
+        var report = Report("--no-reference", "--breakdown", "--use-peft", "--lora-r", "4", "--lora-alpha", "8", "--lora-dropout", "0.1",
+            "--lora-target-modules", "q_proj,v_proj");
+        var ours = report["rlhf"]!;
+        Assert.Equal("LoRA r=4 α=8 dropout 0.1 on q_proj,v_proj, fp32 base", ours["Setup"]!.GetValue<string>());
+        Assert.Equal(["q_proj", "v_proj"], ours["LoraTargetModules"]!.AsArray().Select(m => m!.GetValue<string>()));
+        // Only the adapters train: r·(in + out) for q_proj (32 → 32) and v_proj (32 → 16) = 4·64 + 4·48 = 448.
+        Assert.Equal(448, ours["TrainableParameters"]!.GetValue<long>());
+        Assert.Equal(11_872 + 448, ours["Parameters"]!.GetValue<long>()); // the model's own 11,872, all frozen, and the adapters
+        Assert.NotEqual(ours["FirstLoss"]!.GetValue<double>(), ours["LastLoss"]!.GetValue<double>()); // the adapters did train
+        // Frozen weights: forward + dX = 2 × 2·|W|, no dW: 4·7680 (linear) + 4·C·V = 4·2048 (the LM head, frozen); attention
+        // unchanged 12·L·T·H·D = 3072; each adapter 3 × 2·r·(in + out) = 6·448 → 30,720 + 8,192 + 3,072 + 2,688 = 44,672.
+        Assert.Equal(44_672, ours["FlopsPerToken"]!.GetValue<double>());
+        var gemms = report["model_gemms"]!.AsArray();
+        Assert.Equal(2 * 4, gemms.Count); // forward and dX of the 4 weight shapes; no dW GEMM for a frozen base
+        Assert.DoesNotContain(gemms, g => g!["Label"]!.GetValue<string>().EndsWith(" dW", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void GradientCheckpointingReachesTheModel()
+    {
+        var report = Report("--no-reference", "--breakdown", "--gradient-checkpointing");
+        Assert.Equal("full fine-tuning, gradient checkpointing", report["rlhf"]!["Setup"]!.GetValue<string>());
+        var ops = report["breakdown"]!.AsArray().ToDictionary(o => o!["op"]!.GetValue<string>(), o => o!["per_step"]!.GetValue<double>());
+        Assert.Equal(1, ops["Checkpoint"]); // the one block runs as one recomputed op on the tape
+        Assert.False(ops.ContainsKey("GroupedAttention"));
+        // The FLOP count is the model's (MFU): recomputation is not counted.
+        Assert.Equal(61_440, report["rlhf"]!["FlopsPerToken"]!.GetValue<double>());
+    }
+
+    [Theory]
+    [InlineData("--base-dtype bfloat16", "--base-dtype bfloat16 needs --use-peft")]
+    [InlineData("--base-dtype float16", "--base-dtype 'float16' is not supported")]
+    [InlineData("--use-peft --lora-target-modules c_attn", "c_attn")]
+    [InlineData("--use-peft --lora-r 0", "--lora-r")]
+    public void RejectsBadSetupsWithAOneLineError(string options, string expected)
+    {
+        var (code, output, error) = CliRun.Separate([.. TinyLlama, "--no-reference", .. options.Split(' ')]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, error + output, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    [Trait("Category", "Reference")]
+    public void RunsThePyTorchReferenceWithTheSameLoraAndCheckpointing()
+    {
+        Skip.IfNot(TorchAvailable(), "needs Debian's /usr/bin/python3 with python3-torch to run the reference");
+        var report = Report("--use-peft", "--lora-r", "4", "--lora-target-modules", "all-linear", "--gradient-checkpointing");
+        Assert.Null(report["reference_error"]);
+        var (ours, pytorch) = (report["rlhf"]!, report["pytorch"]!);
+        // Both sides ran the same setup: the same description, the same adapted modules and trained parameter count.
+        Assert.Equal(ours["Setup"]!.GetValue<string>(), pytorch["setup"]!.GetValue<string>());
+        Assert.Equal(7, pytorch["lora_modules"]!.GetValue<int>());
+        Assert.Equal(ours["TrainableParameters"]!.GetValue<long>(), pytorch["trainable_params"]!.GetValue<long>());
+        Assert.Equal(ours["Parameters"]!.GetValue<long>(), pytorch["params"]!.GetValue<long>());
+        Assert.True(pytorch["gradient_checkpointing"]!.GetValue<bool>());
     }
 
     private static bool TorchAvailable()

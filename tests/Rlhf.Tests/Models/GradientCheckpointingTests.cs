@@ -10,14 +10,14 @@ namespace Rlhf.Tests.Models;
 
 public sealed class GradientCheckpointingTests
 {
-    private static readonly Gpt2Config Tiny = new()
+    internal static readonly Gpt2Config Tiny = new()
     {
         VocabSize = 13, ContextLength = 16, EmbeddingSize = 16, LayerCount = 4, HeadCount = 2, BosTokenId = 12, EosTokenId = 12,
         InitializerRange = 0.3f,
     };
 
     // Row 0 left-padded, row 1 right-padded; labels on part of each row.
-    private static CausalLmBatch PaddedBatch() => new(2, 8,
+    internal static CausalLmBatch PaddedBatch() => new(2, 8,
         [7, 7, 3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 7, 7],
         [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
         [false, false, false, true, true, true, true, true, false, false, true, true, true, true, false, false]);

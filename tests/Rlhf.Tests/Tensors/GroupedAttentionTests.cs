@@ -1,5 +1,5 @@
 // Grouped-query causal attention (separate q [B·T, H·D], k and v [B·T, KV·D]) against an independent double-precision
-// implementation with repeat_kv semantics, GEMM path vs scalar reference, finite differences of the backward, the
+// implementation with repeat_kv semantics, GEMM path (logsumexp kept, P recomputed in backward) vs scalar reference, finite differences of the backward, the
 // KV-cache form fed piecewise, and the ops wiring on the tape.
 using Rlhf.Tensors;
 using Rlhf.Tensors.Kernels;
@@ -80,10 +80,10 @@ public sealed unsafe class GroupedAttentionTests
         var expected = Naive(q.ToArray(), k.ToArray(), v.ToArray(), mask?.ToArray(), B, T, H, KV, D);
 
         var output = Zeros(B * T, H * D);
-        var probs = Zeros(B, H, T, T);
+        var lse = Zeros(B, H, T);
         output.Span.Fill(float.NaN);
-        probs.Span.Fill(float.NaN);
-        AttentionKernels.Forward(output.Pointer, probs.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+        lse.Span.Fill(float.NaN);
+        AttentionKernels.Forward(output.Pointer, lse.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
         var outScalar = Zeros(B * T, H * D);
         var probsScalar = Zeros(B, H, T, T);
         AttentionKernels.ForwardScalar(outScalar.Pointer, probsScalar.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
@@ -92,14 +92,26 @@ public sealed unsafe class GroupedAttentionTests
             Assert.True(Math.Abs(expected[i] - output.Span[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"output[{i}]: {expected[i]:G9} vs {output.Span[i]:G9}");
             Assert.True(Math.Abs(expected[i] - outScalar.Span[i]) <= 1e-5 * (1 + Math.Abs(expected[i])), $"scalar output[{i}]");
         }
-        KernelTests.AssertClose(probsScalar.Span, probs.Span, 1e-6, 1e-5, "probs");
+        // The kept logsumexp gives back the scalar reference's probabilities: exp(s − lse) = P (s recomputed in double).
+        for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+        for (int i = 0; i < T; i++)
+        for (int j = 0; j <= i; j++)
+        {
+            double dot = 0;
+            for (int d = 0; d < D; d++) dot += (double)q.Span[(b * T + i) * H * D + h * D + d] * k.Span[(b * T + j) * KV * D + h / (H / KV) * D + d];
+            double p = Math.Exp(dot / Math.Sqrt(D) - lse.Span[(b * H + h) * T + i]);
+            if (mask != null && mask.Span[b * T + j] == 0) p = 0;
+            Assert.True(Math.Abs(p - probsScalar.Span[((b * H + h) * T + i) * T + j]) <= 1e-5, $"P[{b},{h},{i},{j}] from lse");
+        }
 
         var dy = Random(B * T, H * D);
         var (dq, dk, dv) = (Random(B * T, H * D), Random(B * T, KV * D), Random(B * T, KV * D));
         var (dqs, dks, dvs) = (Zeros(B * T, H * D), Zeros(B * T, KV * D), Zeros(B * T, KV * D));
         dqs.CopyFrom(dq); dks.CopyFrom(dk); dvs.CopyFrom(dv);
-        AttentionKernels.Backward(dq.Pointer, dk.Pointer, dv.Pointer, dy.Pointer, q.Pointer, k.Pointer, v.Pointer, probs.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
-        AttentionKernels.BackwardScalar(dqs.Pointer, dks.Pointer, dvs.Pointer, dy.Pointer, q.Pointer, k.Pointer, v.Pointer, probs.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+        // Recomputed P (new) vs the scalar reference on kept probabilities (old): ≤ 1e-5 absolute (+ 1e-4 relative).
+        AttentionKernels.Backward(dq.Pointer, dk.Pointer, dv.Pointer, dy.Pointer, q.Pointer, k.Pointer, v.Pointer, lse.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+        AttentionKernels.BackwardScalar(dqs.Pointer, dks.Pointer, dvs.Pointer, dy.Pointer, q.Pointer, k.Pointer, v.Pointer, probsScalar.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
         KernelTests.AssertClose(dqs.Span, dq.Span, 1e-5, 1e-4, "dq");
         KernelTests.AssertClose(dks.Span, dk.Span, 1e-5, 1e-4, "dk");
         KernelTests.AssertClose(dvs.Span, dv.Span, 1e-5, 1e-4, "dv");
@@ -117,16 +129,16 @@ public sealed unsafe class GroupedAttentionTests
         var mask = masked ? LeftPadMask(B, T, 0, 2) : null;
         float* maskPtr = mask == null ? null : mask.Pointer;
         var output = Zeros(B * T, H * D);
-        var probs = Zeros(B, H, T, T);
+        var lse = Zeros(B, H, T);
         var weights = Random(B * T, H * D);
-        AttentionKernels.Forward(output.Pointer, probs.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+        AttentionKernels.Forward(output.Pointer, lse.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
         var (dq, dk, dv) = (Zeros(B * T, H * D), Zeros(B * T, KV * D), Zeros(B * T, KV * D));
-        AttentionKernels.Backward(dq.Pointer, dk.Pointer, dv.Pointer, weights.Pointer, q.Pointer, k.Pointer, v.Pointer, probs.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
-        var probs2 = Zeros(B, H, T, T);
+        AttentionKernels.Backward(dq.Pointer, dk.Pointer, dv.Pointer, weights.Pointer, q.Pointer, k.Pointer, v.Pointer, lse.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+        var perturbed = Zeros(B * T, H * D);
         double Loss()
         {
-            AttentionKernels.Forward(output.Pointer, probs2.Pointer, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
-            return FiniteDifference.Dot(output.Span, weights.Span);
+            AttentionKernels.Forward(perturbed.Pointer, null, q.Pointer, k.Pointer, v.Pointer, maskPtr, B, T, H, KV, D, H * D, KV * D);
+            return FiniteDifference.Dot(perturbed.Span, weights.Span);
         }
         FiniteDifference.Check("dq", q.Span, dq.Span, Loss, maxChecks: 1000);
         FiniteDifference.Check("dk", k.Span, dk.Span, Loss, maxChecks: 1000);
@@ -209,6 +221,27 @@ public sealed unsafe class GroupedAttentionTests
     /// left-padded positions, grouped-query attention, SwiGLU, output projection — checked by finite differences of a
     /// weighted sum of its output with respect to every parameter.
     /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void OpsKeepOnlyTheLogSumExpNotTheProbabilities(bool recording)
+    {
+        // B·H·T·T probabilities would be 2·6·96·96 = 110,592 floats; the ops keep the output and (recording) B·H·T = 1,152.
+        const int B = 2, T = 96, H = 6, KV = 2, D = 8;
+        var (q, k, v, qkv) = (Random(B * T, H * D), Random(B * T, KV * D), Random(B * T, KV * D), Random(B * T, 3 * H * D));
+        foreach (bool fused in new[] { false, true })
+        {
+            using var arena = new Arena();
+            var ops = new Ops(arena, new Tape { Enabled = recording });
+            var (nq, nk, nv, nqkv) = (new Node(q, true, arena), new Node(k, true, arena), new Node(v, true, arena), new Node(qkv, true, arena));
+            long before = arena.Used;
+            var output = fused ? ops.Attention(nqkv, null, B, T, H) : ops.GroupedAttention(nq, nk, nv, null, B, T, H, KV, D);
+            long kept = arena.PeakUsed - before, expected = (long)B * T * H * D + (recording ? (long)B * H * T : 0);
+            Assert.True(kept <= expected + 64, $"{(fused ? "Attention" : "GroupedAttention")} kept {kept} floats, expected {expected}");
+            Assert.Equal(B * T * H * D, output.Value.Length);
+        }
+    }
+
     [Fact]
     public void OpsBlockGradientsMatchFiniteDifferences()
     {

@@ -102,15 +102,16 @@ internal sealed class LoraAdapters
 
     /// <summary>
     /// The linear layer's output <paramref name="baseOutput"/> plus (α/r)·B·A·dropout(<paramref name="input"/>) when the
-    /// weight is adapted and the adapters are enabled; dropout only when <paramref name="training"/>.
+    /// weight is adapted and the adapters are enabled; dropout only when <paramref name="training"/>. One fused op
+    /// (<see cref="Ops.LowRankUpdate"/>): called right after the linear op that made <paramref name="baseOutput"/>, it adds
+    /// the update into that output in place and keeps only A·dropout(x) and the mask's seed for backward.
     /// </summary>
     public Node Apply(Ops ops, Node input, string weightName, Node baseOutput, bool training)
     {
         if (disabled > 0 || !byWeight.TryGetValue(weightName, out var entry)) return baseOutput;
-        var x = training && Options.Dropout > 0 ? ops.Dropout(input, Options.Dropout, DropoutSeed(DropoutDraws, entry.Index)) : input;
-        var low = ops.LinearOutIn(x, ops.Parameter(entry.A, training), null);
-        var update = ops.LinearOutIn(low, ops.Parameter(entry.B, training), null);
-        return ops.Add(baseOutput, ops.Scale(update, Options.Scaling));
+        float dropout = training ? Options.Dropout : 0f;
+        return ops.LowRankUpdate(baseOutput, input, ops.Parameter(entry.A, training), ops.Parameter(entry.B, training), Options.Scaling,
+            dropout, dropout > 0 ? DropoutSeed(DropoutDraws, entry.Index) : 0);
     }
 
     private ulong DropoutSeed(long forward, int layer) =>

@@ -1,0 +1,442 @@
+// A low-rank update added to a linear layer's output, fused (LoRA, Hu et al. 2021; PEFT's lora.Linear.forward:
+// result + lora_B(lora_A(dropout(x))) · scaling): y += s·(drop(x)·Aᵀ)·Bᵀ with A [r, in], B [out, r] and r small.
+// Forward reads x once (the dropout mask applied as x is read) and updates y in place; backward reads the output
+// gradient g once for dB and dlow = s·g·B, then x once for dA += dlowᵀ·drop(x) and dx += mask·(dlow·A). Only
+// low = drop(x)·Aᵀ [N, r] is kept between them; the mask is regenerated from its seed.
+using System.Runtime.Intrinsics;
+
+namespace Rlhf.Tensors.Kernels;
+
+internal static unsafe class LowRankKernels
+{
+    private const int RowBlock = 4, MinBlocksPerThread = 4;
+    [ThreadStatic] private static float[]? forwardScratch, backwardScratch;
+
+    // Scratch whose vectors are 64-byte aligned (a 512-bit load across two cache lines costs two).
+    private static float* Aligned(ref float[]? cache, long length) => Aligned(KernelSupport.Scratch(ref cache, length + 16));
+
+    private static float* Aligned(float* pointer) => (float*)(((nuint)pointer + 63) & ~(nuint)63);
+
+    /// <summary>The rank rounded up to whole vectors of 16 (the padded width of the kernels' r-wide rows).</summary>
+    public static int PaddedRank(int rank) => (rank + 15) & ~15;
+
+    /// <summary>
+    /// low [N, r] = drop(x)·Aᵀ and y [N, out] += scale·low·Bᵀ, with x [N, in], A [r, in], B [out, r]; drop(x)[n, k] =
+    /// mask[n·in + k]·x[n, k]. Parallel over blocks of four rows.
+    /// </summary>
+    public static void Forward(float* y, float* low, float* x, float* a, float* b, int rows, int inputs, int outputs, int rank,
+        float scale, DropoutMask mask)
+    {
+        if (rows == 0) return;
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            ForwardScalar(y, low, x, a, b, rows, inputs, outputs, rank, scale, mask);
+            return;
+        }
+        int padded = PaddedRank(rank), rows4 = (rank + 3) & ~3, width = (inputs + 15) & ~15;
+        // A zero-padded to [r rounded up to 4, in rounded up to 16] (so the dot products need no tails) and scale·Bᵀ [r, out].
+        float* scratch = Aligned(ref forwardScratch, (long)rows4 * width + (long)rank * outputs);
+        float* ap = scratch, bt = scratch + (long)rows4 * width;
+        new Span<float>(ap, rows4 * width).Clear();
+        for (int j = 0; j < rank; j++) Buffer.MemoryCopy(a + (long)j * inputs, ap + (long)j * width, inputs * 4L, inputs * 4L);
+        for (int j = 0; j < rank; j++)
+            for (int o = 0; o < outputs; o++) bt[(long)j * outputs + o] = scale * b[(long)o * rank + j];
+        int blocks = (rows + RowBlock - 1) / RowBlock;
+        Parallelism.For(blocks, MinBlocksPerThread, (first, last) => ForwardBlocks(y, low, x, ap, bt, rows, inputs, outputs, rank, padded, width, mask, first, last));
+    }
+
+    [ThreadStatic] private static float[]? maskedRows;
+
+    private static void ForwardBlocks(float* y, float* low, float* x, float* ap, float* bt, int rows, int inputs, int outputs, int rank,
+        int padded, int width, DropoutMask mask, int firstBlock, int lastBlock)
+    {
+        float* lowRowsStack = stackalloc float[RowBlock * padded + 16];
+        float* lowRows = Aligned(lowRowsStack);
+        float* masked = Aligned(ref maskedRows, (long)RowBlock * width); // this thread's
+        for (int block = firstBlock; block < lastBlock; block++)
+        {
+            int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
+            MaskRows(masked, x, n0, count, inputs, width, mask);
+            LowRows(lowRows, masked, ap, rank, padded, width);
+            for (int i = 0; i < count; i++)
+                Buffer.MemoryCopy(lowRows + i * padded, low + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
+            if (count == RowBlock) AddTimesTransposed4(y + (long)n0 * outputs, outputs, lowRows, padded, bt, rank);
+            else
+                for (int i = 0; i < count; i++) AddTimesTransposed1(y + (long)(n0 + i) * outputs, outputs, lowRows + i * padded, bt, rank);
+        }
+    }
+
+    /// <summary>masked[i, :] = drop(x)[n0 + i, :] zero-padded to <paramref name="width"/>; rows past the count are zero.</summary>
+    private static void MaskRows(float* masked, float* x, int n0, int count, int inputs, int width, DropoutMask mask)
+    {
+        for (int i = 0; i < RowBlock; i++)
+        {
+            float* target = masked + (long)i * width;
+            if (i >= count)
+            {
+                new Span<float>(target, width).Clear();
+                continue;
+            }
+            float* row = x + (long)(n0 + i) * inputs;
+            long first = (long)(n0 + i) * inputs;
+            int k = 0;
+            for (; k <= inputs - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
+            for (; k < inputs; k++) target[k] = row[k] * mask.Value(first + k);
+            for (; k < width; k++) target[k] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// lowRows[i, j] = masked[i, :]·A[j, :] for the block's four rows and every j: four rows of A at a time against the
+    /// four masked rows, sixteen accumulators, summed across lanes at the end.
+    /// </summary>
+    private static void LowRows(float* lowRows, float* masked, float* ap, int rank, int padded, int width)
+    {
+        float* x0 = masked, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width;
+        for (int j = 0; j < rank; j += 4)
+        {
+            float* w0 = ap + (long)j * width, w1 = w0 + width, w2 = w1 + width, w3 = w2 + width;
+            Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
+            Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
+            Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
+            Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+            for (int k = 0; k < width; k += 16)
+            {
+                var a0 = Vector512.Load(w0 + k); var a1 = Vector512.Load(w1 + k); var a2 = Vector512.Load(w2 + k); var a3 = Vector512.Load(w3 + k);
+                var v = Vector512.Load(x0 + k);
+                s00 = Vector512.FusedMultiplyAdd(v, a0, s00); s01 = Vector512.FusedMultiplyAdd(v, a1, s01);
+                s02 = Vector512.FusedMultiplyAdd(v, a2, s02); s03 = Vector512.FusedMultiplyAdd(v, a3, s03);
+                v = Vector512.Load(x1 + k);
+                s10 = Vector512.FusedMultiplyAdd(v, a0, s10); s11 = Vector512.FusedMultiplyAdd(v, a1, s11);
+                s12 = Vector512.FusedMultiplyAdd(v, a2, s12); s13 = Vector512.FusedMultiplyAdd(v, a3, s13);
+                v = Vector512.Load(x2 + k);
+                s20 = Vector512.FusedMultiplyAdd(v, a0, s20); s21 = Vector512.FusedMultiplyAdd(v, a1, s21);
+                s22 = Vector512.FusedMultiplyAdd(v, a2, s22); s23 = Vector512.FusedMultiplyAdd(v, a3, s23);
+                v = Vector512.Load(x3 + k);
+                s30 = Vector512.FusedMultiplyAdd(v, a0, s30); s31 = Vector512.FusedMultiplyAdd(v, a1, s31);
+                s32 = Vector512.FusedMultiplyAdd(v, a2, s32); s33 = Vector512.FusedMultiplyAdd(v, a3, s33);
+            }
+            // Columns j..j+3 of the four rows (those past the rank are padding rows of A, never read back).
+            float* l = lowRows + j;
+            l[0] = Vector512.Sum(s00); l[padded] = Vector512.Sum(s10); l[2 * padded] = Vector512.Sum(s20); l[3 * padded] = Vector512.Sum(s30);
+            if (j + 1 < rank) { l[1] = Vector512.Sum(s01); l[padded + 1] = Vector512.Sum(s11); l[2 * padded + 1] = Vector512.Sum(s21); l[3 * padded + 1] = Vector512.Sum(s31); }
+            if (j + 2 < rank) { l[2] = Vector512.Sum(s02); l[padded + 2] = Vector512.Sum(s12); l[2 * padded + 2] = Vector512.Sum(s22); l[3 * padded + 2] = Vector512.Sum(s32); }
+            if (j + 3 < rank) { l[3] = Vector512.Sum(s03); l[padded + 3] = Vector512.Sum(s13); l[2 * padded + 3] = Vector512.Sum(s23); l[3 * padded + 3] = Vector512.Sum(s33); }
+        }
+    }
+
+    /// <summary>y[i, :] += Σ_j lowRows[i, j]·bt[j, :] for four rows of y (ldy = outputs): 4 rows × 64 columns in registers.</summary>
+    private static void AddTimesTransposed4(float* y, int outputs, float* lowRows, int padded, float* bt, int rank)
+    {
+        float* y0 = y, y1 = y + outputs, y2 = y1 + outputs, y3 = y2 + outputs;
+        float* l0 = lowRows, l1 = l0 + padded, l2 = l1 + padded, l3 = l2 + padded;
+        int o = 0;
+        for (; o <= outputs - 64; o += 64)
+        {
+            var a00 = Vector512.Load(y0 + o); var a01 = Vector512.Load(y0 + o + 16); var a02 = Vector512.Load(y0 + o + 32); var a03 = Vector512.Load(y0 + o + 48);
+            var a10 = Vector512.Load(y1 + o); var a11 = Vector512.Load(y1 + o + 16); var a12 = Vector512.Load(y1 + o + 32); var a13 = Vector512.Load(y1 + o + 48);
+            var a20 = Vector512.Load(y2 + o); var a21 = Vector512.Load(y2 + o + 16); var a22 = Vector512.Load(y2 + o + 32); var a23 = Vector512.Load(y2 + o + 48);
+            var a30 = Vector512.Load(y3 + o); var a31 = Vector512.Load(y3 + o + 16); var a32 = Vector512.Load(y3 + o + 32); var a33 = Vector512.Load(y3 + o + 48);
+            float* w = bt + o;
+            for (int j = 0; j < rank; j++, w += outputs)
+            {
+                var b0 = Vector512.Load(w); var b1 = Vector512.Load(w + 16); var b2 = Vector512.Load(w + 32); var b3 = Vector512.Load(w + 48);
+                var c = Vector512.Create(l0[j]);
+                a00 = Vector512.FusedMultiplyAdd(c, b0, a00); a01 = Vector512.FusedMultiplyAdd(c, b1, a01);
+                a02 = Vector512.FusedMultiplyAdd(c, b2, a02); a03 = Vector512.FusedMultiplyAdd(c, b3, a03);
+                c = Vector512.Create(l1[j]);
+                a10 = Vector512.FusedMultiplyAdd(c, b0, a10); a11 = Vector512.FusedMultiplyAdd(c, b1, a11);
+                a12 = Vector512.FusedMultiplyAdd(c, b2, a12); a13 = Vector512.FusedMultiplyAdd(c, b3, a13);
+                c = Vector512.Create(l2[j]);
+                a20 = Vector512.FusedMultiplyAdd(c, b0, a20); a21 = Vector512.FusedMultiplyAdd(c, b1, a21);
+                a22 = Vector512.FusedMultiplyAdd(c, b2, a22); a23 = Vector512.FusedMultiplyAdd(c, b3, a23);
+                c = Vector512.Create(l3[j]);
+                a30 = Vector512.FusedMultiplyAdd(c, b0, a30); a31 = Vector512.FusedMultiplyAdd(c, b1, a31);
+                a32 = Vector512.FusedMultiplyAdd(c, b2, a32); a33 = Vector512.FusedMultiplyAdd(c, b3, a33);
+            }
+            a00.Store(y0 + o); a01.Store(y0 + o + 16); a02.Store(y0 + o + 32); a03.Store(y0 + o + 48);
+            a10.Store(y1 + o); a11.Store(y1 + o + 16); a12.Store(y1 + o + 32); a13.Store(y1 + o + 48);
+            a20.Store(y2 + o); a21.Store(y2 + o + 16); a22.Store(y2 + o + 32); a23.Store(y2 + o + 48);
+            a30.Store(y3 + o); a31.Store(y3 + o + 16); a32.Store(y3 + o + 32); a33.Store(y3 + o + 48);
+        }
+        if (o < outputs)
+            for (int i = 0; i < RowBlock; i++) AddTimesTransposedTail(y + (long)i * outputs, outputs, lowRows + i * padded, bt, rank, o);
+    }
+
+    /// <summary>One row of <see cref="AddTimesTransposed4"/>.</summary>
+    private static void AddTimesTransposed1(float* y, int outputs, float* lowRow, float* bt, int rank)
+    {
+        int o = 0;
+        for (; o <= outputs - 64; o += 64)
+        {
+            var a0 = Vector512.Load(y + o); var a1 = Vector512.Load(y + o + 16); var a2 = Vector512.Load(y + o + 32); var a3 = Vector512.Load(y + o + 48);
+            float* w = bt + o;
+            for (int j = 0; j < rank; j++, w += outputs)
+            {
+                var c = Vector512.Create(lowRow[j]);
+                a0 = Vector512.FusedMultiplyAdd(c, Vector512.Load(w), a0); a1 = Vector512.FusedMultiplyAdd(c, Vector512.Load(w + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(c, Vector512.Load(w + 32), a2); a3 = Vector512.FusedMultiplyAdd(c, Vector512.Load(w + 48), a3);
+            }
+            a0.Store(y + o); a1.Store(y + o + 16); a2.Store(y + o + 32); a3.Store(y + o + 48);
+        }
+        AddTimesTransposedTail(y, outputs, lowRow, bt, rank, o);
+    }
+
+    // Columns [first, outputs) of one row: sixteen at a time, then one at a time.
+    private static void AddTimesTransposedTail(float* y, int outputs, float* lowRow, float* bt, int rank, int first)
+    {
+        int o = first;
+        for (; o <= outputs - 16; o += 16)
+        {
+            var sum = Vector512.Load(y + o);
+            for (int j = 0; j < rank; j++) sum = Vector512.FusedMultiplyAdd(Vector512.Create(lowRow[j]), Vector512.Load(bt + (long)j * outputs + o), sum);
+            sum.Store(y + o);
+        }
+        for (; o < outputs; o++)
+        {
+            float sum = y[o];
+            for (int j = 0; j < rank; j++) sum = MathF.FusedMultiplyAdd(lowRow[j], bt[(long)j * outputs + o], sum);
+            y[o] = sum;
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="Forward"/> given g = dL/dy [N, out]: dB += s·gᵀ·low, dlow = s·g·B, dA += dlowᵀ·drop(x),
+    /// dx += mask·(dlow·A). g is only read. Any of dx, dA, dB may be null (not needed). Row chunks (one per thread) sum
+    /// dA and dB into partial buffers, added in chunk order afterwards (deterministic for a given thread count).
+    /// </summary>
+    public static void Backward(float* dx, float* da, float* db, float* g, float* low, float* x, float* a, float* b,
+        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask)
+    {
+        if (rows == 0 || (dx == null && da == null && db == null)) return;
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            BackwardScalar(dx, da, db, g, low, x, a, b, rows, inputs, outputs, rank, scale, mask);
+            return;
+        }
+        int padded = PaddedRank(rank);
+        int blocks = (rows + RowBlock - 1) / RowBlock;
+        int chunks = Math.Clamp(blocks / (2 * MinBlocksPerThread), 1, Parallelism.ThreadCount);
+        long bpLength = (long)outputs * padded, dbLength = db == null ? 0 : (long)outputs * padded, daLength = da == null ? 0 : (long)rank * inputs;
+        long partialLength = (dbLength + daLength + 15) & ~15L;
+        // scale·B [out, r'] zero-padded, then per chunk: dB partial [out, r'] (without the scale) and dA partial [r, in].
+        float* scratch = Aligned(ref backwardScratch, bpLength + chunks * partialLength);
+        float* bp = scratch, partials = scratch + bpLength;
+        new Span<float>(bp, (int)bpLength).Clear();
+        for (int o = 0; o < outputs; o++)
+            for (int j = 0; j < rank; j++) bp[(long)o * padded + j] = scale * b[(long)o * rank + j];
+        new Span<float>(partials, checked((int)(chunks * partialLength))).Clear();
+        Parallelism.For(chunks, 1, (c0, c1) =>
+        {
+            for (int chunk = c0; chunk < c1; chunk++)
+            {
+                float* dbPartial = db == null ? null : partials + chunk * partialLength;
+                float* daPartial = da == null ? null : partials + chunk * partialLength + dbLength;
+                BackwardBlocks(dx, daPartial, dbPartial, g, low, x, a, bp, rows, inputs, outputs, rank, padded, mask,
+                    (int)((long)blocks * chunk / chunks), (int)((long)blocks * (chunk + 1) / chunks));
+            }
+        });
+        if (db != null)
+            Parallelism.For(outputs, 64, (first, last) =>
+            {
+                for (int o = first; o < last; o++)
+                    for (int j = 0; j < rank; j++)
+                    {
+                        float sum = 0;
+                        for (int chunk = 0; chunk < chunks; chunk++) sum += partials[chunk * partialLength + (long)o * padded + j];
+                        db[(long)o * rank + j] += scale * sum;
+                    }
+            });
+        if (da != null)
+            KernelSupport.ForElements(daLength, (first, last) =>
+            {
+                for (int chunk = 0; chunk < chunks; chunk++)
+                    KernelSupport.AddInPlace(da + first, partials + chunk * partialLength + dbLength + first, last - first);
+            });
+    }
+
+    private static void BackwardBlocks(float* dx, float* daPartial, float* dbPartial, float* g, float* low, float* x, float* a, float* bp,
+        int rows, int inputs, int outputs, int rank, int padded, DropoutMask mask, int firstBlock, int lastBlock)
+    {
+        float* lowRowsStack = stackalloc float[RowBlock * padded + 16], dlowStack = stackalloc float[RowBlock * padded + 16];
+        float* lowRows = Aligned(lowRowsStack), dlow = Aligned(dlowStack);
+        for (int block = firstBlock; block < lastBlock; block++)
+        {
+            int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
+            // The block's low rows, r' lanes each; rows past the count are zero, so they add nothing to dB or dA.
+            new Span<float>(lowRows, RowBlock * padded).Clear();
+            for (int i = 0; i < count; i++) Buffer.MemoryCopy(low + (long)(n0 + i) * rank, lowRows + i * padded, rank * 4L, rank * 4L);
+            GradientPass(dlow, dbPartial, g, lowRows, bp, n0, count, outputs, padded);
+            if (dx != null || daPartial != null) InputPass(dx, daPartial, x, a, dlow, n0, count, inputs, rank, padded, mask);
+        }
+    }
+
+    /// <summary>
+    /// One read of the block's g rows: dlow[i, :] = Σ_o g[n0 + i, o]·(s·B)[o, :] and dB'[o, :] += Σ_i g[n0 + i, o]·low[i, :],
+    /// sixteen lanes of r' at a time. Rows past the count read row n0 and get dlow = 0.
+    /// </summary>
+    private static void GradientPass(float* dlow, float* dbPartial, float* g, float* lowRows, float* bp, int n0, int count, int outputs, int padded)
+    {
+        float* g0 = g + (long)n0 * outputs;
+        float* g1 = count > 1 ? g0 + outputs : g0, g2 = count > 2 ? g0 + 2L * outputs : g0, g3 = count > 3 ? g0 + 3L * outputs : g0;
+        for (int lane = 0; lane < padded; lane += 16)
+        {
+            var l0 = Vector512.Load(lowRows + lane); var l1 = Vector512.Load(lowRows + padded + lane);
+            var l2 = Vector512.Load(lowRows + 2 * padded + lane); var l3 = Vector512.Load(lowRows + 3 * padded + lane);
+            Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
+            float* w = bp + lane;
+            if (dbPartial != null)
+            {
+                float* p = dbPartial + lane;
+                for (int o = 0; o < outputs; o++, w += padded, p += padded)
+                {
+                    var row = Vector512.Load(w);
+                    var c0 = Vector512.Create(g0[o]); var c1 = Vector512.Create(g1[o]);
+                    var c2 = Vector512.Create(g2[o]); var c3 = Vector512.Create(g3[o]);
+                    d0 = Vector512.FusedMultiplyAdd(c0, row, d0); d1 = Vector512.FusedMultiplyAdd(c1, row, d1);
+                    d2 = Vector512.FusedMultiplyAdd(c2, row, d2); d3 = Vector512.FusedMultiplyAdd(c3, row, d3);
+                    var sum = Vector512.FusedMultiplyAdd(c0, l0, Vector512.Load(p));
+                    sum = Vector512.FusedMultiplyAdd(c1, l1, sum);
+                    sum = Vector512.FusedMultiplyAdd(c2, l2, sum);
+                    Vector512.FusedMultiplyAdd(c3, l3, sum).Store(p);
+                }
+            }
+            else
+            {
+                for (int o = 0; o < outputs; o++, w += padded)
+                {
+                    var row = Vector512.Load(w);
+                    d0 = Vector512.FusedMultiplyAdd(Vector512.Create(g0[o]), row, d0); d1 = Vector512.FusedMultiplyAdd(Vector512.Create(g1[o]), row, d1);
+                    d2 = Vector512.FusedMultiplyAdd(Vector512.Create(g2[o]), row, d2); d3 = Vector512.FusedMultiplyAdd(Vector512.Create(g3[o]), row, d3);
+                }
+            }
+            d0.Store(dlow + lane);
+            (count > 1 ? d1 : default).Store(dlow + padded + lane);
+            (count > 2 ? d2 : default).Store(dlow + 2 * padded + lane);
+            (count > 3 ? d3 : default).Store(dlow + 3 * padded + lane);
+        }
+    }
+
+    /// <summary>
+    /// One read of the block's x rows, sixteen inputs at a time with their mask: dA'[j, k] += Σ_i dlow[i, j]·drop(x)[i, k]
+    /// and dx[i, k] += mask[i, k]·Σ_j dlow[i, j]·A[j, k]. Rows past the count have dlow = 0 and are not written.
+    /// </summary>
+    private static void InputPass(float* dx, float* daPartial, float* x, float* a, float* dlow, int n0, int count, int inputs, int rank, int padded,
+        DropoutMask mask)
+    {
+        float* x0 = x + (long)n0 * inputs;
+        float* x1 = count > 1 ? x0 + inputs : x0, x2 = count > 2 ? x0 + 2L * inputs : x0, x3 = count > 3 ? x0 + 3L * inputs : x0;
+        long m0 = (long)n0 * inputs, m1 = count > 1 ? m0 + inputs : m0, m2 = count > 2 ? m0 + 2L * inputs : m0, m3 = count > 3 ? m0 + 3L * inputs : m0;
+        float* e0 = dlow, e1 = dlow + padded, e2 = dlow + 2 * padded, e3 = dlow + 3 * padded;
+        int k = 0;
+        for (; k <= inputs - 16; k += 16)
+        {
+            var k0 = mask.Vector(m0 + k); var k1 = mask.Vector(m1 + k); var k2 = mask.Vector(m2 + k); var k3 = mask.Vector(m3 + k);
+            Vector512<float> t0 = default, t1 = default, t2 = default, t3 = default;
+            if (daPartial != null)
+            {
+                var v0 = Vector512.Load(x0 + k) * k0; var v1 = Vector512.Load(x1 + k) * k1;
+                var v2 = Vector512.Load(x2 + k) * k2; var v3 = Vector512.Load(x3 + k) * k3;
+                float* p = daPartial + k, w = a + k;
+                for (int j = 0; j < rank; j++, p += inputs, w += inputs)
+                {
+                    var c0 = Vector512.Create(e0[j]); var c1 = Vector512.Create(e1[j]); var c2 = Vector512.Create(e2[j]); var c3 = Vector512.Create(e3[j]);
+                    var sum = Vector512.FusedMultiplyAdd(c0, v0, Vector512.Load(p));
+                    sum = Vector512.FusedMultiplyAdd(c1, v1, sum);
+                    sum = Vector512.FusedMultiplyAdd(c2, v2, sum);
+                    Vector512.FusedMultiplyAdd(c3, v3, sum).Store(p);
+                    if (dx != null)
+                    {
+                        var row = Vector512.Load(w);
+                        t0 = Vector512.FusedMultiplyAdd(c0, row, t0); t1 = Vector512.FusedMultiplyAdd(c1, row, t1);
+                        t2 = Vector512.FusedMultiplyAdd(c2, row, t2); t3 = Vector512.FusedMultiplyAdd(c3, row, t3);
+                    }
+                }
+            }
+            else
+            {
+                float* w = a + k;
+                for (int j = 0; j < rank; j++, w += inputs)
+                {
+                    var row = Vector512.Load(w);
+                    t0 = Vector512.FusedMultiplyAdd(Vector512.Create(e0[j]), row, t0); t1 = Vector512.FusedMultiplyAdd(Vector512.Create(e1[j]), row, t1);
+                    t2 = Vector512.FusedMultiplyAdd(Vector512.Create(e2[j]), row, t2); t3 = Vector512.FusedMultiplyAdd(Vector512.Create(e3[j]), row, t3);
+                }
+            }
+            if (dx != null)
+            {
+                float* d = dx + (long)n0 * inputs + k;
+                Vector512.FusedMultiplyAdd(k0, t0, Vector512.Load(d)).Store(d);
+                if (count > 1) Vector512.FusedMultiplyAdd(k1, t1, Vector512.Load(d + inputs)).Store(d + inputs);
+                if (count > 2) Vector512.FusedMultiplyAdd(k2, t2, Vector512.Load(d + 2L * inputs)).Store(d + 2L * inputs);
+                if (count > 3) Vector512.FusedMultiplyAdd(k3, t3, Vector512.Load(d + 3L * inputs)).Store(d + 3L * inputs);
+            }
+        }
+        for (; k < inputs; k++)
+            for (int i = 0; i < count; i++)
+            {
+                long index = (long)(n0 + i) * inputs + k;
+                float m = mask.Value(index), xd = x[index] * m, t = 0;
+                for (int j = 0; j < rank; j++)
+                {
+                    float e = dlow[i * padded + j];
+                    if (daPartial != null) daPartial[(long)j * inputs + k] = MathF.FusedMultiplyAdd(e, xd, daPartial[(long)j * inputs + k]);
+                    t = MathF.FusedMultiplyAdd(e, a[(long)j * inputs + k], t);
+                }
+                if (dx != null) dx[index] = MathF.FusedMultiplyAdd(m, t, dx[index]);
+            }
+    }
+
+    /// <summary>The forward in plain loops (no SIMD): the reference the tests compare the kernel with, and the path without AVX-512.</summary>
+    public static void ForwardScalar(float* y, float* low, float* x, float* a, float* b, int rows, int inputs, int outputs, int rank,
+        float scale, DropoutMask mask)
+    {
+        for (int n = 0; n < rows; n++)
+        {
+            for (int j = 0; j < rank; j++)
+            {
+                float sum = 0;
+                for (int k = 0; k < inputs; k++) sum += x[(long)n * inputs + k] * mask.Value((long)n * inputs + k) * a[(long)j * inputs + k];
+                low[(long)n * rank + j] = sum;
+            }
+            for (int o = 0; o < outputs; o++)
+            {
+                float sum = 0;
+                for (int j = 0; j < rank; j++) sum += low[(long)n * rank + j] * b[(long)o * rank + j];
+                y[(long)n * outputs + o] += scale * sum;
+            }
+        }
+    }
+
+    /// <summary>The backward in plain loops (see <see cref="ForwardScalar"/>).</summary>
+    public static void BackwardScalar(float* dx, float* da, float* db, float* g, float* low, float* x, float* a, float* b,
+        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask)
+    {
+        var dlow = new float[rank];
+        for (int n = 0; n < rows; n++)
+        {
+            for (int j = 0; j < rank; j++)
+            {
+                float sum = 0;
+                for (int o = 0; o < outputs; o++)
+                {
+                    float go = g[(long)n * outputs + o];
+                    sum += go * b[(long)o * rank + j];
+                    if (db != null) db[(long)o * rank + j] += scale * go * low[(long)n * rank + j];
+                }
+                dlow[j] = scale * sum;
+            }
+            for (int k = 0; k < inputs; k++)
+            {
+                long index = (long)n * inputs + k;
+                float m = mask.Value(index), t = 0;
+                for (int j = 0; j < rank; j++)
+                {
+                    if (da != null) da[(long)j * inputs + k] += dlow[j] * m * x[index];
+                    t += dlow[j] * a[(long)j * inputs + k];
+                }
+                if (dx != null) dx[index] += m * t;
+            }
+        }
+    }
+}
