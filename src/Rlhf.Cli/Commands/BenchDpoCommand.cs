@@ -31,7 +31,7 @@ internal static class BenchDpoCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps (their mean and median are reported).", DefaultValueFactory = _ => 3 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first.", DefaultValueFactory = _ => 2 };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each block in backward (as the trainers' option)." };
-        var baseDtype = new Option<string>("--base-dtype") { Description = "Frozen weights (the reference) in float32 or bfloat16 (packed).", DefaultValueFactory = _ => "float32" };
+        var baseDtype = new Option<string>("--base-dtype") { Description = "Frozen weights in float32 or bfloat16 (packed): with --use-peft the policy's base (and so the reference), else the reference.", DefaultValueFactory = _ => "float32" };
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the full fine-tuning run (fp32, no checkpointing) beside this one." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
@@ -56,8 +56,6 @@ internal static class BenchDpoCommand
                 : null;
             adapters?.Validate();
             var measured = new Setup(parse.GetValue(checkpointing), FrozenCopy.ParseDtype(parse.GetValue(baseDtype)!), adapters);
-            if (adapters is not null && measured.FrozenPrecision != WeightPrecision.Float32)
-                throw new ArgumentException("--base-dtype bfloat16 with --use-peft (the reference is the base without its adapters) is not supported yet.");
             if (Environment.GetEnvironmentVariable(RunVariable) is { } run)
             {
                 Parallelism.ThreadCount = parse.GetValue(threads);
@@ -83,13 +81,14 @@ internal static class BenchDpoCommand
         public string Describe() => string.Join(", ", new[]
         {
             Lora is null ? "full fine-tuning" : $"LoRA r={Lora.Rank} on {string.Join(",", Lora.TargetModules ?? LoraOptions.DefaultTargets)} (reference: adapters off)",
-            FrozenPrecision == WeightPrecision.BFloat16 ? "bf16 reference" : "fp32 reference",
+            (FrozenPrecision == WeightPrecision.BFloat16 ? "bf16 " : "fp32 ") + (Lora is null ? "reference" : "base"),
             GradientCheckpointing ? "gradient checkpointing" : null,
         }.Where(s => s is not null));
     }
 
     private sealed record Result(string Setup, long Parameters, int Pairs, int SeqLen, double MsPerStep, double MedianMsPerStep,
-        double TokensPerSecond, double MedianTokensPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss);
+        double TokensPerSecond, double MedianTokensPerSecond, double? PeakRssMiB, double FirstLoss, double LastLoss,
+        double PeakArenaMiB = 0, double GcHeapMiB = 0);
 
     /// <summary>Warm-up then timed DPO steps on random pairs (prompt = first half of each row); tokens = policy tokens (2·B·T).</summary>
     private static Result Measure(CausalLmConfig config, Setup setup, int pairs, int tokens, int steps, int warmup)
@@ -98,7 +97,11 @@ internal static class BenchDpoCommand
         policy.GradientCheckpointing = setup.GradientCheckpointing;
         ICausalLm reference;
         InferenceWeights? referenceWeights = null;
-        if (setup.Lora is { } lora) reference = LoraAdapters.Attach(policy, lora).BaseModel; // TRL with PEFT: no second copy
+        if (setup.Lora is { } lora)
+        {
+            reference = LoraAdapters.Attach(policy, lora).BaseModel; // TRL with PEFT: no second copy
+            FrozenBase.Enable(policy, setup.FrozenPrecision);
+        }
         else if (setup.FrozenPrecision == WeightPrecision.Float32)
         {
             reference = CausalLmRegistry.Create(config);
@@ -129,7 +132,8 @@ internal static class BenchDpoCommand
         double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
         double perStep = 2.0 * pairs * tokens;
         return new Result(setup.Describe(), policy.Parameters.ParameterCount, pairs, tokens, mean, median, perStep / (mean / 1000),
-            perStep / (median / 1000), ProcessMemory.PeakResidentMiB(), first, last);
+            perStep / (median / 1000), ProcessMemory.PeakResidentMiB(), first, last,
+            task.PeakArenaFloats * 4.0 / (1 << 20), GC.GetGCMemoryInfo().HeapSizeBytes / (double)(1 << 20));
     }
 
     /// <summary>Runs this command again in a child process measuring <paramref name="run"/>; returns its result.</summary>
@@ -164,10 +168,10 @@ internal static class BenchDpoCommand
             }, JsonOptions));
             return;
         }
-        var table = new Table().AddColumns("", "ms/step", "tokens/s", "median step ms", "median tokens/s", "peak RSS (MiB)", "loss");
+        var table = new Table().AddColumns("", "ms/step", "tokens/s", "median step ms", "median tokens/s", "peak RSS (MiB)", "arena peak (MiB)", "loss");
         foreach (var result in full is null ? [ours] : new[] { ours, full })
             table.AddRow(Markup.Escape(result.Setup), $"{result.MsPerStep:F0}", $"{result.TokensPerSecond:F1}", $"{result.MedianMsPerStep:F0}",
-                $"{result.MedianTokensPerSecond:F1}", result.PeakRssMiB is double r ? $"{r:F0}" : "?",
+                $"{result.MedianTokensPerSecond:F1}", result.PeakRssMiB is double r ? $"{r:F0}" : "?", $"{result.PeakArenaMiB:F0}",
                 string.Create(CultureInfo.InvariantCulture, $"{result.FirstLoss:F4} → {result.LastLoss:F4}"));
         AnsiConsole.MarkupLine($"DPO step, {config.ModelType} with {ours.Parameters:N0} parameters, {pairs} pairs × {tokens} tokens (policy on chosen + rejected, reference forward, AdamW)");
         AnsiConsole.Write(table);

@@ -89,7 +89,6 @@ internal static class BenchTrainCommand
         {
             if (BaseDtype == WeightPrecision.Float32) return;
             if (Lora is null) throw new ArgumentException("--base-dtype bfloat16 needs --use-peft (only frozen weights are stored in bfloat16; full fine-tuning trains them all in float32).");
-            throw new ArgumentException("--base-dtype bfloat16 with --use-peft is not supported in training yet (the frozen base is float32); use float32.");
         }
 
         public string Describe(IReadOnlyList<string>? modules) => string.Join(", ", new[]
@@ -110,6 +109,7 @@ internal static class BenchTrainCommand
         using var model = CausalLmRegistry.CreateRandom(config, seed: 1);
         model.GradientCheckpointing = setup.GradientCheckpointing;
         var adapters = setup.Lora is { } lora ? LoraAdapters.Attach(model, lora) : null; // freezes the base: no gradient buffer, no AdamW state
+        if (adapters is not null) FrozenBase.Enable(model, setup.BaseDtype); // bf16: the frozen linears as packed panels, fp32 pages given back
         using var step = new LanguageModelStep(model, new AdamWOptions(WeightDecay: 0.01f));
         var rng = new Rng(2);
         var ids = new int[batch * tokens];

@@ -62,6 +62,7 @@ internal static class DpoCommand
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var adapters = lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
+            FrozenReferenceOptions.PackBase(frozenPrecision, folder.Model, adapters);
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Dpo, modelDir) with { EosTokenId = folder.EosTokenId };
             var config = new DpoConfig
             {

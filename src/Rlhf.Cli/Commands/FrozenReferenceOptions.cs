@@ -1,5 +1,6 @@
-// --base-dtype for the trainers with a frozen reference (dpo, ppo): the reference in fp32, or with its linear layers
-// packed once in bfloat16 (half their bytes, no fp32 copy; products and sums in fp32).
+// --base-dtype for the trainers: with LoRA (--use-peft or --adapter) the model's frozen base is held once in bfloat16
+// and the reference is that base with the adapters off; without LoRA, dpo's and ppo's frozen reference has its
+// linear layers packed once in bfloat16. Half the bytes of those matrices, no fp32 copy; products and sums in fp32.
 using System.CommandLine;
 using Rlhf.Models;
 using Rlhf.Models.Lora;
@@ -11,7 +12,8 @@ internal sealed class FrozenReferenceOptions
 {
     public Option<string> BaseDtype { get; } = new("--base-dtype")
     {
-        Description = "Storage of the frozen reference's linear layers: float32, or bfloat16 (packed once, half the bytes; fp32 sums).",
+        Description = "Storage of the frozen linear weights: float32, or bfloat16 (packed once, half the bytes; fp32 sums). With --use-peft/--adapter " +
+            "the model's frozen base (and so the reference); otherwise the reference's (dpo, ppo).",
         DefaultValueFactory = _ => "float32",
     };
 
@@ -21,16 +23,32 @@ internal sealed class FrozenReferenceOptions
     public WeightPrecision Resolve(CommandSettings settings) => FrozenCopy.ParseDtype(settings.Get(BaseDtype)!);
 
     /// <summary>
+    /// As <see cref="Resolve(CommandSettings)"/>, for a trainer whose only frozen weights would be a LoRA base
+    /// (<paramref name="lora"/>: --use-peft or --adapter given): bfloat16 without LoRA is an error.
+    /// </summary>
+    public WeightPrecision Resolve(CommandSettings settings, bool lora, bool hasReference)
+    {
+        var precision = Resolve(settings);
+        if (precision != WeightPrecision.Float32 && !lora && !hasReference)
+            throw new ArgumentException("--base-dtype bfloat16 stores a frozen base: it needs --use-peft or --adapter (fully trained weights stay float32).");
+        return precision;
+    }
+
+    /// <summary>With LoRA adapters, holds the model's frozen base in <paramref name="precision"/> (<see cref="FrozenBase.Enable"/>).</summary>
+    public static void PackBase(WeightPrecision precision, ICausalLm model, LoraAdapters? adapters)
+    {
+        if (adapters is not null) FrozenBase.Enable(model, precision);
+    }
+
+    /// <summary>
     /// The reference of a policy that may carry LoRA adapters: with adapters and no --ref-model, the policy's own base
-    /// with the adapters off (TRL with a PEFT model: no second copy; its storage stays float32 for now); otherwise
-    /// <see cref="Load"/>.
+    /// with the adapters off (TRL with a PEFT model: no second copy; in bf16 when <see cref="PackBase"/> packed it);
+    /// otherwise <see cref="Load"/>.
     /// </summary>
     public static (ICausalLm Model, InferenceWeights? Weights) Load(WeightPrecision precision, ICausalLm policy, LoraAdapters? adapters,
         string modelDir, string? referenceDir)
     {
         if (adapters is null || referenceDir is not null) return Load(precision, policy, modelDir, referenceDir);
-        if (precision != WeightPrecision.Float32)
-            throw new ArgumentException("--base-dtype bfloat16 with --use-peft and no --ref-model (the reference is then the base without its adapters) is not supported yet; use float32, or give --ref-model.");
         return (adapters.BaseModel, null);
     }
 

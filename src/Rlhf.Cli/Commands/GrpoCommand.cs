@@ -67,14 +67,16 @@ internal static class GrpoCommand
         training.AddTo(cmd);
         var lora = new LoraCliOptions();
         lora.AddTo(cmd, training: true);
+        var frozen = new FrozenReferenceOptions();
+        frozen.AddTo(cmd);
         cmd.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
             string modelDir = settings.Require(model), data = settings.Require(dataset);
             var resolved = training.Resolve(settings);
-            lora.Resolve(settings, modelDir, resolved.Seed);
-            lora.AdapterFolder(settings);
+            bool useLora = lora.Resolve(settings, modelDir, resolved.Seed) is not null | lora.AdapterFolder(settings) is not null;
+            var basePrecision = frozen.Resolve(settings, useLora, hasReference: false); // without LoRA its reference stays fp32
             var (config, arguments) = (defaults with
             {
                 NumGenerations = settings.Get(generations), NumIterations = settings.Get(iterations),
@@ -101,6 +103,7 @@ internal static class GrpoCommand
                 disposables.Add(folder);
                 folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
                 var adapters = lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
+                FrozenReferenceOptions.PackBase(basePrecision, folder.Model, adapters);
                 foreach (var dir in settings.Get(rewardModels) ?? [])
                 {
                     var rewardModel = RewardModel.Load(dir);

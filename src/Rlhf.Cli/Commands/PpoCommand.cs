@@ -83,6 +83,7 @@ internal static class PpoCommand
             using var policy = PolicyWithValueHead.Load(modelDir, arguments.Seed);
             policy.Model.GradientCheckpointing = arguments.GradientCheckpointing;
             var adapters = lora.Apply(console, settings, policy.Model, modelDir, arguments.Seed); // the value head stays fully trained
+            FrozenReferenceOptions.PackBase(frozenPrecision, policy.Model, adapters);
             int room = policy.Model.Config.ContextLength - config.MaxNewTokens;
             var queryOptions = QueryOptions(tokenizer, promptTemplate.Template, policy.Model.Config.ContextLength, config.MaxNewTokens)
                 with { MaxLineLength = DataOptions.ResolveMaxLineLength(settings, maxLineLength) };

@@ -42,6 +42,8 @@ internal static class RewardCommand
         training.AddTo(command);
         var lora = new LoraCliOptions();
         lora.AddTo(command, training: true);
+        var frozen = new FrozenReferenceOptions();
+        frozen.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
@@ -57,12 +59,13 @@ internal static class RewardCommand
             var poolingKind = RewardModel.ParsePooling(settings.Get(pooling));
             bool useMargins = settings.Get(marginColumn);
             var arguments = training.Resolve(settings);
-            lora.Resolve(settings, modelDir, arguments.Seed);
-            lora.AdapterFolder(settings);
+            bool useLora = lora.Resolve(settings, modelDir, arguments.Seed) is not null | lora.AdapterFolder(settings) is not null;
+            var basePrecision = frozen.Resolve(settings, useLora, hasReference: false);
             var tokenizer = BpeTokenizer.FromFolder(modelDir);
             using var rewardModel = RewardModel.LoadOrCreate(modelDir, poolingKind, arguments.Seed);
             rewardModel.Model.GradientCheckpointing = arguments.GradientCheckpointing;
-            lora.Apply(console, settings, rewardModel.Model, modelDir, arguments.Seed); // the score head stays fully trained (modules_to_save)
+            var adapters = lora.Apply(console, settings, rewardModel.Model, modelDir, arguments.Seed); // the score head stays fully trained (modules_to_save)
+            FrozenReferenceOptions.PackBase(basePrecision, rewardModel.Model, adapters);
             var modelConfig = rewardModel.Model.Config;
             int pad = rewardModel.PadTokenId ?? tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? modelConfig.EosTokenId ?? 0;
             rewardModel.PadTokenId = pad; // saved in config.json: transformers pools at the last id that is not this one

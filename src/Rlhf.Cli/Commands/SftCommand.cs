@@ -29,17 +29,19 @@ internal static class SftCommand
         data.AddTo(command);
         training.AddTo(command);
         lora.AddTo(command, training: true);
+        var frozen = new FrozenReferenceOptions();
+        frozen.AddTo(command);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var console = TrainingRunner.CreateConsole();
             var settings = CommandSettings.Load(parse, training.Config);
             string modelDir = InputFiles.RequireFolder(settings.Require(model), "--model"), dataset = data.CheckEarly(settings);
             var arguments = training.Resolve(settings);
-            lora.Resolve(settings, modelDir, arguments.Seed);
-            lora.AdapterFolder(settings);
+            bool useLora = lora.Resolve(settings, modelDir, arguments.Seed) is not null | lora.AdapterFolder(settings) is not null;
+            var basePrecision = frozen.Resolve(settings, useLora, hasReference: false);
             using var folder = ModelFolder.Load(modelDir);
             folder.Model.GradientCheckpointing = arguments.GradientCheckpointing;
-            lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed);
+            FrozenReferenceOptions.PackBase(basePrecision, folder.Model, lora.Apply(console, settings, folder.Model, modelDir, arguments.Seed));
             var options = data.Resolve(settings, folder.Tokenizer, folder.Model.Config.ContextLength, DataTask.Sft, modelDir) with { EosTokenId = folder.EosTokenId };
             var examples = Prepare(console, dataset, options, folder);
             var (train, eval) = training.Split(settings, examples, arguments.Seed, path => Prepare(console, path, options, folder));

@@ -14,12 +14,17 @@ internal sealed unsafe partial class PackedMatrix
     /// <summary>
     /// A[m, k] += C[m, n]·op(B)ᵀ, i.e. dA[r, p] += Σ_j dC[r, j]·op(B)[p, j] (the input gradient of <see cref="Multiply"/>).
     /// Each element is one dot product over whole panels (dC zero-padded past n), summed in the same order whatever the
-    /// thread count; the threads split the k columns of A.
+    /// thread count; the threads split the k columns of A. From <see cref="WidenedRows"/> rows, the GEMM on widened blocks.
     /// </summary>
     public void MultiplyTransposedAdd(int m, float* c, int ldc, float* a, int lda)
     {
         if (!Supported) throw new PlatformNotSupportedException("PackedMatrix needs AVX-512 (see Supported).");
         if (m <= 0 || K == 0 || N == 0) return;
+        if (m >= WidenedRows)
+        {
+            MultiplyTransposedAddWidened(m, c, ldc, a, lda);
+            return;
+        }
         // dC copied into whole panels' width with zeros past n (the panels are zero there too).
         int width = panels * PanelWidth;
         float* padded = Kernels.KernelSupport.Scratch(ref transposedScratch, (long)m * width);

@@ -124,7 +124,8 @@ internal sealed unsafe partial class PackedMatrix : IDisposable
 
     /// <summary>
     /// C[m, n] = A[m, k]·op(B) + bias (bias [n] or null; C is overwritten). Any m; panels are split across the
-    /// worker threads, and every element is summed over k in the same order whatever the thread count.
+    /// worker threads, and every element is summed over k in the same order whatever the thread count. From
+    /// <see cref="WidenedRows"/> rows the panels are widened to fp32 block by block and multiplied by the GEMM.
     /// </summary>
     public void Multiply(int m, float* a, int lda, float* c, int ldc, float* bias, bool parallel = true)
     {
@@ -134,6 +135,11 @@ internal sealed unsafe partial class PackedMatrix : IDisposable
         {
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < N; j++) c[(long)i * ldc + j] = bias == null ? 0f : bias[j];
+            return;
+        }
+        if (m >= WidenedRows)
+        {
+            MultiplyWidened(m, a, lda, c, ldc, bias, parallel);
             return;
         }
         // A repacked in 8-row tiles, k-major: tile t holds A[8t..8t+7, p] at [t][p][0..7] (zero rows past m).

@@ -61,6 +61,26 @@ internal sealed unsafe class NativeSlab : SafeHandle
         Buffer.MemoryCopy(Pointer, destination.Pointer, destination.Length * 4L, Length * 4L);
     }
 
+    /// <summary>
+    /// Gives the whole pages inside floats [<paramref name="offset"/>, offset + <paramref name="length"/>) back to the
+    /// system (madvise MADV_DONTNEED on a mapped slab): they stop counting as resident memory and read as zeros until
+    /// written again. For storage whose values now live elsewhere (a frozen weight kept packed in bf16). Returns the
+    /// bytes given back (0 for a slab that is not a mapping, or a range holding no whole page).
+    /// </summary>
+    public long Discard(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (!mapped || length == 0) return 0;
+        long start = (long)Pointer + offset * sizeof(float), end = start + length * sizeof(float);
+        long page = Environment.SystemPageSize;
+        long first = (start + page - 1) & ~(page - 1), last = end & ~(page - 1);
+        if (last <= first) return 0;
+        if (MAdvise((void*)first, (nuint)(last - first), MadviseDontNeed) != 0)
+            throw new InvalidOperationException($"madvise(MADV_DONTNEED) failed on {last - first} bytes (errno {Marshal.GetLastPInvokeError()}).");
+        return last - first;
+    }
+
+    private const int MadviseDontNeed = 4; // MADV_DONTNEED
     private const nuint HugePageBytes = 2 << 20;
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE
 
@@ -73,7 +93,7 @@ internal sealed unsafe class NativeSlab : SafeHandle
     [DllImport("libc", EntryPoint = "munmap")]
     private static extern int MUnmap(void* address, nuint length);
 
-    [DllImport("libc", EntryPoint = "madvise")]
+    [DllImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static extern int MAdvise(void* address, nuint length, int advice);
 
     public override bool IsInvalid => handle == IntPtr.Zero;

@@ -66,6 +66,10 @@ internal sealed unsafe class Tensor
 
     public void Zero() => Span.Clear();
 
+    /// <summary>Gives the whole pages under this tensor back to the system (see <see cref="NativeSlab.Discard"/>); its
+    /// values are lost (they read as zeros there). Returns the bytes given back.</summary>
+    public long Discard() => slab.Discard(offset, Length);
+
     public void CopyFrom(Tensor source)
     {
         if (source.Length != Length) throw new ArgumentException("Tensor sizes differ.");

@@ -35,7 +35,8 @@ internal interface ICausalLm : IDisposable
     /// so they are passed explicitly). keyMask [B, T]: 1 for real tokens, 0 for padding; null when none.
     /// With a <paramref name="cache"/> (inference), the T tokens follow those already cached and attend to them
     /// too; their keys and values are appended and the cache advances by T. With <paramref name="packed"/> weights
-    /// (inference only) the linear layers run on those instead of the parameters.
+    /// (inference only) the linear layers run on those instead of the parameters; without, on
+    /// <see cref="FrozenBaseWeights"/> when the model has them (training too: they are frozen, the input gets its gradient).
     /// </summary>
     Node Forward(Ops ops, int[] tokenIds, int[] positionIds, Tensor? keyMask, int batch, int tokens,
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null);
@@ -47,6 +48,13 @@ internal interface ICausalLm : IDisposable
     /// blocks' outputs.
     /// </summary>
     bool GradientCheckpointing { get; set; }
+
+    /// <summary>
+    /// The frozen linear weights held only packed (a LoRA model's bf16 base, <see cref="FrozenBase.Enable"/>), or null:
+    /// when set, every forward given no <c>packed</c> weights runs its linear layers on these, and the fp32 copies
+    /// of those weights are gone. Disposed with the model.
+    /// </summary>
+    InferenceWeights? FrozenBaseWeights { get; set; }
 
     /// <summary>The LM head's weight [V, C] (nn.Linear layout): the token embedding when tied.</summary>
     Node LmHeadWeight(Ops ops, bool trainable = true);

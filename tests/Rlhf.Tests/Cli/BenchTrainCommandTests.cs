@@ -98,6 +98,18 @@ public sealed class BenchTrainCommandTests
         Assert.Equal(61_440, report["rlhf"]!["FlopsPerToken"]!.GetValue<double>());
     }
 
+    [SkippableFact]
+    public void TrainsLoraOnABfloat16Base()
+    {
+        Skip.IfNot(Rlhf.Models.InferenceWeights.Supported, "the packed bf16 kernels need AVX-512");
+        var report = Report("--no-reference", "--use-peft", "--lora-r", "4", "--lora-target-modules", "all-linear", "--base-dtype", "bfloat16",
+            "--gradient-checkpointing");
+        var ours = report["rlhf"]!;
+        Assert.EndsWith("bf16 base, gradient checkpointing", ours["Setup"]!.GetValue<string>());
+        Assert.True(double.IsFinite(ours["LastLoss"]!.GetValue<double>()));
+        Assert.NotEqual(ours["FirstLoss"]!.GetValue<double>(), ours["LastLoss"]!.GetValue<double>());
+    }
+
     [Theory]
     [InlineData("--base-dtype bfloat16", "--base-dtype bfloat16 needs --use-peft")]
     [InlineData("--base-dtype float16", "--base-dtype 'float16' is not supported")]

@@ -14,6 +14,7 @@ public sealed unsafe class PackedMatrixTests
     {
         { 1, 1, 1 }, { 1, 33, 17 }, { 2, 32, 5 }, { 7, 31, 64 }, { 8, 64, 256 }, { 9, 65, 257 }, { 16, 100, 300 },
         { 17, 40, 513 }, { 33, 3, 8 }, { 4, 0, 12 }, { 3, 20, 0 },
+        { 64, 65, 257 }, { 131, 100, 37 }, // many rows: the panels widened to fp32 and multiplied by the GEMM
     };
 
     [SkippableTheory]

@@ -20,7 +20,8 @@ internal static unsafe class Generator
         if (weights is not null && !ReferenceEquals(weights.Model, model))
             throw new ArgumentException("The packed inference weights belong to a different model.", nameof(weights));
         if (prompts.Count == 0) return [];
-        InferenceWeights? owned = weights is null && InferenceWeights.Supported ? InferenceWeights.Pack(model) : null;
+        // A model whose base is held packed (FrozenBaseWeights) runs on it; its LM head stays fp32.
+        InferenceWeights? owned = weights is null && model.FrozenBaseWeights is null && InferenceWeights.Supported ? InferenceWeights.Pack(model) : null;
         try
         {
             return Run(model, prompts, options, weights ?? owned);
@@ -137,7 +138,7 @@ internal static unsafe class Generator
             hidden.Value.Span.Slice(((b + 1) * tokens - 1) * channels, channels).CopyTo(last.Span.Slice(b * channels, channels));
         fixed (float* output = logits)
         {
-            if (weights is not null) weights.LmHead.Multiply(batch, last.Pointer, channels, output, vocab, null);
+            if (weights is { HasLmHead: true }) weights.LmHead.Multiply(batch, last.Pointer, channels, output, vocab, null);
             else Gemm.Sgemm(false, true, batch, vocab, channels, 1f, last.Pointer, channels, model.LmHeadWeight(ops, trainable: false).Value.Pointer, channels, 0f, output, vocab);
         }
     }

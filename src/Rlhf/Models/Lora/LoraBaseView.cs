@@ -30,6 +30,12 @@ internal sealed class LoraBaseView(LoraAdapters adapters) : ICausalLm
         set => Inner.GradientCheckpointing = value;
     }
 
+    public InferenceWeights? FrozenBaseWeights
+    {
+        get => Inner.FrozenBaseWeights;
+        set => throw new InvalidOperationException("The base view of a LoRA model shares the model's frozen base.");
+    }
+
     public LoraAdapters? Adapters
     {
         get => null;

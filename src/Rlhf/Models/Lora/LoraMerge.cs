@@ -10,6 +10,8 @@ internal static class LoraMerge
     /// <summary>Adds (α/r)·B·A to every adapted weight, then detaches the adapters: the model alone computes what it computed with them.</summary>
     public static void MergeAndUnload(LoraAdapters adapters)
     {
+        if (adapters.Model.FrozenBaseWeights is not null)
+            throw new InvalidOperationException("This model's base is held only in bf16 (--base-dtype bfloat16): merge its saved adapter folder with `rlhf merge`, which loads the fp32 base.");
         float scaling = adapters.Options.Scaling;
         int rank = adapters.Options.Rank;
         foreach (var target in adapters.Targets)

@@ -19,6 +19,9 @@ internal sealed class DpoTask : IShardedTrainingTask<DpoExample>, IDisposable
     public int PadTokenId { get; }
     public ParameterSet Parameters => Policy.Parameters;
 
+    /// <summary>The most floats the step arena (activations, their gradients, recomputed segments) held at once (benchmarks).</summary>
+    internal long PeakArenaFloats => arena.PeakUsed;
+
     /// <summary>The reference's linear layers packed (e.g. bf16, see <c>FrozenCopy</c>); its forward then runs on them.
     /// Owned by the task from here on.</summary>
     public InferenceWeights? ReferenceWeights { get; init; }

@@ -111,7 +111,7 @@ internal sealed class Gpt2Model : ICausalLm
             Config.Save(Path.Combine(directory, ConfigFileName));
             return;
         }
-        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
+        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => !Lora.LoraAdapters.IsAdapterParameter(p.Name) && (include?.Invoke(p.Name) ?? true)).Select(p => (p.Name, p.Value)).ToList(),
             WeightsFormat);
         Config.Save(Path.Combine(directory, ConfigFileName));
     }
@@ -140,6 +140,7 @@ internal sealed class Gpt2Model : ICausalLm
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null)
     {
         CausalLm.CheckForward(this, tokenIds, positionIds, batch, tokens, trainable, packed);
+        packed ??= FrozenBaseWeights;
         Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
         var adapters = Adapters;
         adapters?.BeginForward(trainable);
@@ -185,7 +186,14 @@ internal sealed class Gpt2Model : ICausalLm
     /// <inheritdoc/>
     public bool GradientCheckpointing { get; set; }
 
-    public void Dispose() => Parameters.Dispose();
+    /// <inheritdoc/>
+    public InferenceWeights? FrozenBaseWeights { get; set; }
+
+    public void Dispose()
+    {
+        FrozenBaseWeights?.Dispose();
+        Parameters.Dispose();
+    }
 
     // Parameter names of block i, built once (Forward runs per decoded token; no string building there).
     private sealed record BlockNames(string Ln1Weight, string Ln1Bias, string AttentionWeight, string AttentionBias,

@@ -111,6 +111,7 @@ internal sealed class LlamaModel : ICausalLm
         bool trainable = true, KvCache? cache = null, InferenceWeights? packed = null)
     {
         CausalLm.CheckForward(this, tokenIds, positionIds, batch, tokens, trainable, packed);
+        packed ??= FrozenBaseWeights;
         Node P(Ops o, string name) => o.Parameter(Parameters[name], trainable);
         Node? OptionalP(Ops o, string? name) => name is null ? null : P(o, name);
         var adapters = Adapters;
@@ -167,7 +168,7 @@ internal sealed class LlamaModel : ICausalLm
             Config.Save(Path.Combine(directory, ICausalLm.ConfigFileName));
             return;
         }
-        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => include?.Invoke(p.Name) ?? true).Select(p => (p.Name, p.Value)).ToList(),
+        CheckpointWriter.Save(directory, Parameters.Parameters.Where(p => !Lora.LoraAdapters.IsAdapterParameter(p.Name) && (include?.Invoke(p.Name) ?? true)).Select(p => (p.Name, p.Value)).ToList(),
             WeightsFormat);
         (Config with { TorchDtype = WeightsFormat.BFloat16 ? "bfloat16" : "float32" }).Save(Path.Combine(directory, ICausalLm.ConfigFileName));
     }
@@ -197,8 +198,12 @@ internal sealed class LlamaModel : ICausalLm
     /// <inheritdoc/>
     public bool GradientCheckpointing { get; set; }
 
+    /// <inheritdoc/>
+    public InferenceWeights? FrozenBaseWeights { get; set; }
+
     public void Dispose()
     {
+        FrozenBaseWeights?.Dispose();
         Parameters.Dispose();
         rotarySlab.Dispose();
     }
