@@ -150,9 +150,10 @@ internal static class DataRowReader
         }
     }
 
-    private static IEnumerable<DataRow> ReadParquet(string path, bool skipBadRows, DataReport? report, int maxRowLength)
+    /// <summary>The rows that pass <see cref="CheckRow"/>; the others throw, or are counted and skipped.</summary>
+    private static IEnumerable<DataRow> Checked(IEnumerable<DataRow> rows, bool skipBadRows, DataReport? report)
     {
-        foreach (var row in ParquetRows.Read(path, skipBadRows, report, maxRowLength))
+        foreach (var row in rows)
         {
             if (CheckRow(row) is { } error)
             {
@@ -165,25 +166,18 @@ internal static class DataRowReader
         }
     }
 
-    private static IEnumerable<DataRow> ReadArray(string path, bool skipBadRows, DataReport? report, int maxLineLength)
+    private static IEnumerable<DataRow> ReadParquet(string path, bool skipBadRows, DataReport? report, int maxRowLength) =>
+        Checked(ParquetRows.Read(path, skipBadRows, report, maxRowLength), skipBadRows, report);
+
+    private static IEnumerable<DataRow> ReadArray(string path, bool skipBadRows, DataReport? report, int maxLineLength) =>
+        Checked(ArrayElements(path, maxLineLength), skipBadRows, report);
+
+    private static IEnumerable<DataRow> ArrayElements(string path, int maxLineLength)
     {
         using var stream = OpenText(path);
         var parser = new ArrayParser(stream, path, maxLineLength);
-        while (true)
-        {
-            JsonElement? element = parser.Next();
-            if (element is null)
-                yield break;
-            var row = new DataRow(path, parser.Index, true, element.Value);
-            if (CheckRow(row) is { } error)
-            {
-                if (!skipBadRows)
-                    throw error;
-                report?.AddBadRow(error);
-                continue;
-            }
-            yield return row;
-        }
+        while (parser.Next() is { } element)
+            yield return new DataRow(path, parser.Index, true, element);
     }
 
     /// <summary>
