@@ -82,10 +82,12 @@ internal static class ConversationalRows
     /// <summary>
     /// A conversational preference row, raw: TRL's prompt extraction (an explicit <c>prompt</c> list, or the messages
     /// chosen and rejected share), the answers as the completions' last contents, and the messages for rendering.
+    /// A <c>prompt</c> that is not a list (HuggingFaceH4/ultrafeedback_binarized's string) is ignored, as TRL's
+    /// maybe_extract_prompt ignores a prompt that is not conversational when chosen and rejected are.
     /// </summary>
     public static PreferencePair RawPreference(DataRow row)
     {
-        IReadOnlyList<ChatMessage>? prompt = row.HasValue("prompt") ? DataFormats.ParseMessages(row, "prompt") : null;
+        IReadOnlyList<ChatMessage>? prompt = DataFormats.ListPrompt(row);
         var chosen = DataFormats.ParseMessages(row, "chosen");
         var rejected = DataFormats.ParseMessages(row, "rejected");
         IReadOnlyList<ChatMessage> p, c, r;
