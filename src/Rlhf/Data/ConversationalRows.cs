@@ -90,6 +90,7 @@ internal static class ConversationalRows
         IReadOnlyList<ChatMessage>? prompt = DataFormats.ListPrompt(row);
         var chosen = DataFormats.ParseMessages(row, "chosen");
         var rejected = DataFormats.ParseMessages(row, "rejected");
+        if (chosen.Count == 0 || rejected.Count == 0) throw row.Error("empty conversation", $"field '{(chosen.Count == 0 ? "chosen" : "rejected")}' has no messages");
         IReadOnlyList<ChatMessage> p, c, r;
         try
         {
@@ -99,7 +100,6 @@ internal static class ConversationalRows
         {
             throw row.Error("no prompt", e.Message);
         }
-        if (c.Count == 0 || r.Count == 0) throw row.Error("empty conversation", $"field '{(c.Count == 0 ? "chosen" : "rejected")}' has no messages after the prompt");
         return new PreferencePair(DataFormats.FlattenPrompt(p), c[^1].Content, r[^1].Content, (float?)row.GetOptionalNumber("margin"))
         {
             Conversation = new ChatConversation(p, c, r),
