@@ -1,13 +1,11 @@
 // TRL's rules for turning conversational rows into text with a chat template (trl/data_utils.py
-// maybe_extract_prompt and apply_chat_template): a prompt rendered with add_generation_prompt, and each completion
+// maybe_extract_prompt and apply_chat_template): a prompt rendered with add_generation_prompt (or continuing its final
+// assistant message), and each completion
 // as the rendering of prompt + completion minus that prompt's text, so prompt and completion ids stay apart (PITFALLS 12).
 namespace Rlhf.Text;
 
 internal static class ChatRendering
 {
-    /// <summary>A PPO/GRPO prompt: apply_chat_template(prompt, add_generation_prompt=True).</summary>
-    public static string Prompt(ChatTemplate template, IReadOnlyList<ChatMessage> prompt, DateTime? now = null) => template.Render(prompt, addGenerationPrompt: true, now);
-
     /// <summary>Prompt and completion texts for a prompt-completion row (SFT) or one side of a preference pair:
     /// completion = apply_chat_template(prompt + completion)[len(prompt_text):].</summary>
     public static (string Prompt, string Completion) PromptCompletion(ChatTemplate template, IReadOnlyList<ChatMessage> prompt, IReadOnlyList<ChatMessage> completion, DateTime? now = null)
@@ -18,7 +16,7 @@ internal static class ChatRendering
     }
 
     /// <summary>A preference row as TRL renders it (trl/data_utils.py apply_chat_template, after maybe_extract_prompt):
-    /// the prompt as <see cref="TrlPrompt"/>, each side the rendering of prompt + completion after the prompt text, which
+    /// the prompt as <see cref="Prompt"/>, each side the rendering of prompt + completion after the prompt text, which
     /// is first cut to the text all three renderings share (TRL's guard for templates such as DeepSeek-R1's, whose
     /// generation prompt differs from the start of the assistant turn; usually a no-op). Without an explicit prompt
     /// (implicit form), the prompt is extracted as <see cref="SplitPrompt"/> does.</summary>
@@ -26,7 +24,7 @@ internal static class ChatRendering
     {
         now ??= DateTime.Now;
         (prompt, chosen, rejected) = SplitPrompt(prompt, chosen, rejected);
-        string promptText = TrlPrompt(template, prompt, now);
+        string promptText = Prompt(template, prompt, now);
         string promptChosen = template.Render([.. prompt, .. chosen], addGenerationPrompt: false, now);
         string promptRejected = template.Render([.. prompt, .. rejected], addGenerationPrompt: false, now);
         promptText = promptText[..SharedLength(promptText, promptChosen)];
@@ -41,9 +39,10 @@ internal static class ChatRendering
         return n;
     }
 
-    /// <summary>TRL's prompt text: add_generation_prompt after a user or tool message; continue_final_message after an
-    /// assistant message (transformers: the rendering cut right after that message's text); any other last role is an error.</summary>
-    public static string TrlPrompt(ChatTemplate template, IReadOnlyList<ChatMessage> prompt, DateTime? now = null)
+    /// <summary>A prompt as TRL's apply_chat_template renders it (PPO/GRPO prompts, prompt-completion and preference rows):
+    /// add_generation_prompt after a user or tool message; continue_final_message after an assistant message
+    /// (transformers: the rendering cut right after that message's text); any other last role is an error.</summary>
+    public static string Prompt(ChatTemplate template, IReadOnlyList<ChatMessage> prompt, DateTime? now = null)
     {
         string role = prompt[^1].Role;
         if (role is "user" or "tool") return template.Render(prompt, addGenerationPrompt: true, now);
