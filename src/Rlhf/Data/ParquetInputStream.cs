@@ -4,7 +4,8 @@
 namespace Rlhf.Data;
 
 /// <summary>A read-only, seekable view of <paramref name="file"/>: reading a byte at its end throws, and reading more than
-/// <see cref="ReadBudgetPerFileByte"/> times the file's length (plus 1 MiB) in all throws <see cref="InvalidDataException"/>.</summary>
+/// <see cref="ReadBudgetPerFileByte"/> times the file's length (plus 1 MiB; an empty read counts as one byte) in all
+/// throws <see cref="InvalidDataException"/>.</summary>
 internal sealed class ParquetInputStream(Stream file) : Stream
 {
     /// <summary>A reader reads each column chunk once per row group and the footer once; 16 is far above that.</summary>
@@ -42,9 +43,11 @@ internal sealed class ParquetInputStream(Stream file) : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+    /// <summary>Adds a read to the tally; one that returns nothing at the end of the file counts as a byte, so a loop
+    /// that keeps asking there runs out of budget too.</summary>
     private int Count(int bytes)
     {
-        read += bytes;
+        read += Math.Max(bytes, 1);
         if (read > budget)
             throw new InvalidDataException($"the reader has read {read:N0} bytes of a {file.Length:N0}-byte file (page offsets or sizes that loop)");
         return bytes;

@@ -151,5 +151,15 @@ public sealed class ParquetFooterGuardTests : IDisposable
             }
         });
         Assert.Contains("page offsets or sizes that loop", e.Message);
+
+        // Reads that return nothing at the end of the file run out of the budget too.
+        using var empty = new ParquetInputStream(new MemoryStream([7]));
+        empty.Seek(0, SeekOrigin.End);
+        Assert.Throws<InvalidDataException>(() =>
+        {
+            int total = 0;
+            for (long i = 0; i <= budget; i++) total += empty.Read(buffer, 0, 3);
+            return total;
+        });
     }
 }
