@@ -19,12 +19,17 @@ internal static unsafe partial class LowRankKernels
 # (1) RowsTimesThin
 w("""    /// <summary>
     /// result[i·resultStride + (0..16)] = Σ_k x[i·xStride + k]·m[k·mStride + (0..16)] for i &lt; 12 over k &lt; depth:
-    /// twelve rows of x against sixteen lanes of m (e.g. low = drop(x)·Aᵀ with m = Aᵀ, dlow = g·(s·B) with m = s·B).
+    /// twelve rows of x against sixteen lanes of m (e.g. low = drop(x)·Aᵀ with m = Aᵀ, dlow = g·(s·B) with m = s·B);
+    /// with <paramref name=\"accumulate\"/> the sums are added to result.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsTimesThin(float* x, nint xStride, float* m, nint mStride, int depth, float* result, nint resultStride)
+    private static void RowsTimesThin(float* x, nint xStride, float* m, nint mStride, int depth, float* result, nint resultStride, bool accumulate)
     {""")
 w("        " + " ".join(f"Vector512<float> c{i} = default;" for i in range(R)))
+w("        if (accumulate)")
+w("        {")
+for i in range(R): w(f"            c{i} = Vector512.Load(result + {i} * resultStride);")
+w("        }")
 w("        " + " ".join(f"float* x{i} = x + {i} * xStride;" for i in range(R)))
 w("""        for (int k = 0; k < depth; k++)
         {
@@ -50,10 +55,11 @@ w("        " + " ".join(f"float* g{i} = g + {i} * gStride;" for i in range(R)))
 w("""        for (int o = 0; o < depth; o++)
         {
             var v = Vector512.Load(sb + o * stride);
-            var p = Vector512.Load(partial + o * stride);""")
+            // Four independent sums (rows i ≡ 0, 1, 2, 3 mod 4): a chain of twelve dependent FMAs would stall on their latency.
+            var p0 = Vector512.Load(partial + o * stride); var p1 = Vector512<float>.Zero; var p2 = Vector512<float>.Zero; var p3 = Vector512<float>.Zero;""")
 for i in range(R):
-    w(f"            var b{i} = Vector512.Create(g{i}[o]); d{i} = Vector512.FusedMultiplyAdd(b{i}, v, d{i}); p = Vector512.FusedMultiplyAdd(b{i}, l{i}, p);")
-w("            p.Store(partial + o * stride);")
+    w(f"            var b{i} = Vector512.Create(g{i}[o]); d{i} = Vector512.FusedMultiplyAdd(b{i}, v, d{i}); p{i%4} = Vector512.FusedMultiplyAdd(b{i}, l{i}, p{i%4});")
+w("            ((p0 + p1) + (p2 + p3)).Store(partial + o * stride);")
 w("        }")
 for i in range(R):
     w(f"        d{i}.Store(dlow + {i} * dlowStride);")
@@ -70,10 +76,10 @@ w("        " + " ".join(f"var l{i} = Vector512.Load(l + {i} * lStride);" for i i
 w("        " + " ".join(f"float* x{i} = x + {i} * xStride;" for i in range(R)))
 w("""        for (int k = 0; k < depth; k++)
         {
-            var p = Vector512.Load(partial + k * stride);""")
+            var p0 = Vector512.Load(partial + k * stride); var p1 = Vector512<float>.Zero; var p2 = Vector512<float>.Zero; var p3 = Vector512<float>.Zero;""")
 for i in range(R):
-    w(f"            p = Vector512.FusedMultiplyAdd(Vector512.Create(x{i}[k]), l{i}, p);")
-w("            p.Store(partial + k * stride);")
+    w(f"            p{i%4} = Vector512.FusedMultiplyAdd(Vector512.Create(x{i}[k]), l{i}, p{i%4});")
+w("            ((p0 + p1) + (p2 + p3)).Store(partial + k * stride);")
 w("        }")
 w("    }")
 w("}")

@@ -58,12 +58,17 @@ internal static unsafe partial class LowRankKernels
     {
         float* lowStack = stackalloc float[TileRows * padded + 16];
         float* lowRows = Aligned(lowStack);
-        float* buffer = Aligned(ref tileRows, (long)TileRows * inputs); // this thread's
+        float* buffer = Aligned(ref tileRows, (long)TileRows * DepthChunk); // this thread's
         for (int tile = firstTile; tile < lastTile; tile++)
         {
             int n0 = tile * TileRows, count = Math.Min(TileRows, rows - n0);
-            float* source = Rows(buffer, x, n0, count, inputs, mask);
-            for (int lane = 0; lane < padded; lane += 16) RowsTimesThin(source, inputs, at + lane, padded, inputs, lowRows + lane, padded);
+            for (int k0 = 0; k0 < inputs; k0 += DepthChunk)
+            {
+                int depth = Math.Min(DepthChunk, inputs - k0);
+                float* source = Rows(buffer, x, inputs, n0, count, k0, depth, mask, out nint stride);
+                for (int lane = 0; lane < padded; lane += 16)
+                    RowsTimesThin(source, stride, at + (long)k0 * padded + lane, padded, depth, lowRows + lane, padded, accumulate: k0 > 0);
+            }
             for (int i = 0; i < count; i++)
                 Buffer.MemoryCopy(lowRows + i * padded, low + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
             if (y == null) continue;
@@ -77,28 +82,36 @@ internal static unsafe partial class LowRankKernels
     }
 
     /// <summary>
-    /// Twelve rows n0.. of drop(x) [·, width] for a tile: x itself when whole and undropped, else a copy in
-    /// <paramref name="buffer"/> with the mask applied and the rows past the count zero.
+    /// Columns k0..k0+depth of rows n0.. (twelve) of drop(x) [·, width]: x itself when the tile is whole and undropped,
+    /// else a copy in <paramref name="buffer"/> (row stride depth) with the mask applied and the rows past the count zero.
     /// </summary>
-    private static float* Rows(float* buffer, float* x, int n0, int count, int width, DropoutMask mask)
+    private static float* Rows(float* buffer, float* x, int width, int n0, int count, int k0, int depth, DropoutMask mask, out nint stride)
     {
-        if (count == TileRows && !mask.Enabled) return x + (long)n0 * width;
+        if (count == TileRows && !mask.Enabled)
+        {
+            stride = width;
+            return x + (long)n0 * width + k0;
+        }
+        stride = depth;
         for (int i = 0; i < TileRows; i++)
         {
-            float* target = buffer + (long)i * width;
+            float* target = buffer + (long)i * depth;
             if (i >= count)
             {
-                new Span<float>(target, width).Clear();
+                new Span<float>(target, depth).Clear();
                 continue;
             }
-            float* row = x + (long)(n0 + i) * width;
-            long first = (long)(n0 + i) * width;
+            long first = (long)(n0 + i) * width + k0;
+            float* row = x + first;
             int k = 0;
-            for (; k <= width - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
-            for (; k < width; k++) target[k] = row[k] * mask.Value(first + k);
+            for (; k <= depth - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
+            for (; k < depth; k++) target[k] = row[k] * mask.Value(first + k);
         }
         return buffer;
     }
+
+    // Columns of drop(x) per pass of a tile: twelve rows of them (12 KiB) stay in L1.
+    private const int DepthChunk = 256;
 
 
     /// <summary>y[i, :] += Σ_j lowRows[i, j]·bt[j, :] for four rows of y (ldy = outputs): 4 rows × 64 columns in registers.</summary>
@@ -244,7 +257,7 @@ internal static unsafe partial class LowRankKernels
     {
         float* lowStack = stackalloc float[TileRows * padded + 16], dlowStack = stackalloc float[TileRows * padded + 16];
         float* lowRows = Aligned(lowStack), dlowRows = Aligned(dlowStack);
-        float* xBuffer = daPartial == null ? null : Aligned(ref tileRows, (long)TileRows * inputs);
+        float* xBuffer = daPartial == null ? null : Aligned(ref tileRows, (long)TileRows * DepthChunk);
         float* gBuffer = Aligned(ref gradientRows, (long)TileRows * outputs);
         var keepAll = new DropoutMask(0f, 0);
         for (int tile = firstTile; tile < lastTile; tile++)
@@ -253,18 +266,23 @@ internal static unsafe partial class LowRankKernels
             // The tile's low rows, r' lanes each; lanes past the rank and rows past the count are zero.
             new Span<float>(lowRows, TileRows * padded).Clear();
             for (int i = 0; i < count; i++) Buffer.MemoryCopy(low + (long)(n0 + i) * rank, lowRows + i * padded, rank * 4L, rank * 4L);
-            float* gs = Rows(gBuffer, g, n0, count, outputs, keepAll);
+            float* gs = Rows(gBuffer, g, outputs, n0, count, 0, outputs, keepAll, out nint gStride);
             for (int lane = 0; lane < padded; lane += 16)
             {
-                if (dbPartial != null) GradientTile(gs, outputs, sb + lane, lowRows + lane, padded, dbPartial + lane, padded, outputs, dlowRows + lane, padded);
-                else RowsTimesThin(gs, outputs, sb + lane, padded, outputs, dlowRows + lane, padded);
+                if (dbPartial != null) GradientTile(gs, gStride, sb + lane, lowRows + lane, padded, dbPartial + lane, padded, outputs, dlowRows + lane, padded);
+                else RowsTimesThin(gs, gStride, sb + lane, padded, outputs, dlowRows + lane, padded, accumulate: false);
             }
             if (dlowOut != null)
                 for (int i = 0; i < count; i++) Buffer.MemoryCopy(dlowRows + i * padded, dlowOut + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
             if (daPartial != null)
             {
-                float* xs = Rows(xBuffer, x, n0, count, inputs, mask);
-                for (int lane = 0; lane < padded; lane += 16) OuterAccumulate(xs, inputs, dlowRows + lane, padded, daPartial + lane, padded, inputs);
+                for (int k0 = 0; k0 < inputs; k0 += DepthChunk)
+                {
+                    int depth = Math.Min(DepthChunk, inputs - k0);
+                    float* xs = Rows(xBuffer, x, inputs, n0, count, k0, depth, mask, out nint stride);
+                    for (int lane = 0; lane < padded; lane += 16)
+                        OuterAccumulate(xs, stride, dlowRows + lane, padded, daPartial + (long)k0 * padded + lane, padded, depth);
+                }
             }
             if (dx != null)
                 for (int s = 0; s < count; s += 4) InputPass(dx, null, x, a, dlowRows + s * padded, n0 + s, Math.Min(4, count - s), inputs, rank, padded, mask);

@@ -13,12 +13,28 @@ internal static unsafe partial class LowRankKernels
 
     /// <summary>
     /// result[i·resultStride + (0..16)] = Σ_k x[i·xStride + k]·m[k·mStride + (0..16)] for i &lt; 12 over k &lt; depth:
-    /// twelve rows of x against sixteen lanes of m (e.g. low = drop(x)·Aᵀ with m = Aᵀ, dlow = g·(s·B) with m = s·B).
+    /// twelve rows of x against sixteen lanes of m (e.g. low = drop(x)·Aᵀ with m = Aᵀ, dlow = g·(s·B) with m = s·B);
+    /// with <paramref name="accumulate"/> the sums are added to result.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsTimesThin(float* x, nint xStride, float* m, nint mStride, int depth, float* result, nint resultStride)
+    private static void RowsTimesThin(float* x, nint xStride, float* m, nint mStride, int depth, float* result, nint resultStride, bool accumulate)
     {
         Vector512<float> c0 = default; Vector512<float> c1 = default; Vector512<float> c2 = default; Vector512<float> c3 = default; Vector512<float> c4 = default; Vector512<float> c5 = default; Vector512<float> c6 = default; Vector512<float> c7 = default; Vector512<float> c8 = default; Vector512<float> c9 = default; Vector512<float> c10 = default; Vector512<float> c11 = default;
+        if (accumulate)
+        {
+            c0 = Vector512.Load(result + 0 * resultStride);
+            c1 = Vector512.Load(result + 1 * resultStride);
+            c2 = Vector512.Load(result + 2 * resultStride);
+            c3 = Vector512.Load(result + 3 * resultStride);
+            c4 = Vector512.Load(result + 4 * resultStride);
+            c5 = Vector512.Load(result + 5 * resultStride);
+            c6 = Vector512.Load(result + 6 * resultStride);
+            c7 = Vector512.Load(result + 7 * resultStride);
+            c8 = Vector512.Load(result + 8 * resultStride);
+            c9 = Vector512.Load(result + 9 * resultStride);
+            c10 = Vector512.Load(result + 10 * resultStride);
+            c11 = Vector512.Load(result + 11 * resultStride);
+        }
         float* x0 = x + 0 * xStride; float* x1 = x + 1 * xStride; float* x2 = x + 2 * xStride; float* x3 = x + 3 * xStride; float* x4 = x + 4 * xStride; float* x5 = x + 5 * xStride; float* x6 = x + 6 * xStride; float* x7 = x + 7 * xStride; float* x8 = x + 8 * xStride; float* x9 = x + 9 * xStride; float* x10 = x + 10 * xStride; float* x11 = x + 11 * xStride;
         for (int k = 0; k < depth; k++)
         {
@@ -64,20 +80,21 @@ internal static unsafe partial class LowRankKernels
         for (int o = 0; o < depth; o++)
         {
             var v = Vector512.Load(sb + o * stride);
-            var p = Vector512.Load(partial + o * stride);
-            var b0 = Vector512.Create(g0[o]); d0 = Vector512.FusedMultiplyAdd(b0, v, d0); p = Vector512.FusedMultiplyAdd(b0, l0, p);
-            var b1 = Vector512.Create(g1[o]); d1 = Vector512.FusedMultiplyAdd(b1, v, d1); p = Vector512.FusedMultiplyAdd(b1, l1, p);
-            var b2 = Vector512.Create(g2[o]); d2 = Vector512.FusedMultiplyAdd(b2, v, d2); p = Vector512.FusedMultiplyAdd(b2, l2, p);
-            var b3 = Vector512.Create(g3[o]); d3 = Vector512.FusedMultiplyAdd(b3, v, d3); p = Vector512.FusedMultiplyAdd(b3, l3, p);
-            var b4 = Vector512.Create(g4[o]); d4 = Vector512.FusedMultiplyAdd(b4, v, d4); p = Vector512.FusedMultiplyAdd(b4, l4, p);
-            var b5 = Vector512.Create(g5[o]); d5 = Vector512.FusedMultiplyAdd(b5, v, d5); p = Vector512.FusedMultiplyAdd(b5, l5, p);
-            var b6 = Vector512.Create(g6[o]); d6 = Vector512.FusedMultiplyAdd(b6, v, d6); p = Vector512.FusedMultiplyAdd(b6, l6, p);
-            var b7 = Vector512.Create(g7[o]); d7 = Vector512.FusedMultiplyAdd(b7, v, d7); p = Vector512.FusedMultiplyAdd(b7, l7, p);
-            var b8 = Vector512.Create(g8[o]); d8 = Vector512.FusedMultiplyAdd(b8, v, d8); p = Vector512.FusedMultiplyAdd(b8, l8, p);
-            var b9 = Vector512.Create(g9[o]); d9 = Vector512.FusedMultiplyAdd(b9, v, d9); p = Vector512.FusedMultiplyAdd(b9, l9, p);
-            var b10 = Vector512.Create(g10[o]); d10 = Vector512.FusedMultiplyAdd(b10, v, d10); p = Vector512.FusedMultiplyAdd(b10, l10, p);
-            var b11 = Vector512.Create(g11[o]); d11 = Vector512.FusedMultiplyAdd(b11, v, d11); p = Vector512.FusedMultiplyAdd(b11, l11, p);
-            p.Store(partial + o * stride);
+            // Four independent sums (rows i ≡ 0, 1, 2, 3 mod 4): a chain of twelve dependent FMAs would stall on their latency.
+            var p0 = Vector512.Load(partial + o * stride); var p1 = Vector512<float>.Zero; var p2 = Vector512<float>.Zero; var p3 = Vector512<float>.Zero;
+            var b0 = Vector512.Create(g0[o]); d0 = Vector512.FusedMultiplyAdd(b0, v, d0); p0 = Vector512.FusedMultiplyAdd(b0, l0, p0);
+            var b1 = Vector512.Create(g1[o]); d1 = Vector512.FusedMultiplyAdd(b1, v, d1); p1 = Vector512.FusedMultiplyAdd(b1, l1, p1);
+            var b2 = Vector512.Create(g2[o]); d2 = Vector512.FusedMultiplyAdd(b2, v, d2); p2 = Vector512.FusedMultiplyAdd(b2, l2, p2);
+            var b3 = Vector512.Create(g3[o]); d3 = Vector512.FusedMultiplyAdd(b3, v, d3); p3 = Vector512.FusedMultiplyAdd(b3, l3, p3);
+            var b4 = Vector512.Create(g4[o]); d4 = Vector512.FusedMultiplyAdd(b4, v, d4); p0 = Vector512.FusedMultiplyAdd(b4, l4, p0);
+            var b5 = Vector512.Create(g5[o]); d5 = Vector512.FusedMultiplyAdd(b5, v, d5); p1 = Vector512.FusedMultiplyAdd(b5, l5, p1);
+            var b6 = Vector512.Create(g6[o]); d6 = Vector512.FusedMultiplyAdd(b6, v, d6); p2 = Vector512.FusedMultiplyAdd(b6, l6, p2);
+            var b7 = Vector512.Create(g7[o]); d7 = Vector512.FusedMultiplyAdd(b7, v, d7); p3 = Vector512.FusedMultiplyAdd(b7, l7, p3);
+            var b8 = Vector512.Create(g8[o]); d8 = Vector512.FusedMultiplyAdd(b8, v, d8); p0 = Vector512.FusedMultiplyAdd(b8, l8, p0);
+            var b9 = Vector512.Create(g9[o]); d9 = Vector512.FusedMultiplyAdd(b9, v, d9); p1 = Vector512.FusedMultiplyAdd(b9, l9, p1);
+            var b10 = Vector512.Create(g10[o]); d10 = Vector512.FusedMultiplyAdd(b10, v, d10); p2 = Vector512.FusedMultiplyAdd(b10, l10, p2);
+            var b11 = Vector512.Create(g11[o]); d11 = Vector512.FusedMultiplyAdd(b11, v, d11); p3 = Vector512.FusedMultiplyAdd(b11, l11, p3);
+            ((p0 + p1) + (p2 + p3)).Store(partial + o * stride);
         }
         d0.Store(dlow + 0 * dlowStride);
         d1.Store(dlow + 1 * dlowStride);
@@ -104,20 +121,20 @@ internal static unsafe partial class LowRankKernels
         float* x0 = x + 0 * xStride; float* x1 = x + 1 * xStride; float* x2 = x + 2 * xStride; float* x3 = x + 3 * xStride; float* x4 = x + 4 * xStride; float* x5 = x + 5 * xStride; float* x6 = x + 6 * xStride; float* x7 = x + 7 * xStride; float* x8 = x + 8 * xStride; float* x9 = x + 9 * xStride; float* x10 = x + 10 * xStride; float* x11 = x + 11 * xStride;
         for (int k = 0; k < depth; k++)
         {
-            var p = Vector512.Load(partial + k * stride);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x0[k]), l0, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x1[k]), l1, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x2[k]), l2, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x3[k]), l3, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x4[k]), l4, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x5[k]), l5, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x6[k]), l6, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x7[k]), l7, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x8[k]), l8, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x9[k]), l9, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x10[k]), l10, p);
-            p = Vector512.FusedMultiplyAdd(Vector512.Create(x11[k]), l11, p);
-            p.Store(partial + k * stride);
+            var p0 = Vector512.Load(partial + k * stride); var p1 = Vector512<float>.Zero; var p2 = Vector512<float>.Zero; var p3 = Vector512<float>.Zero;
+            p0 = Vector512.FusedMultiplyAdd(Vector512.Create(x0[k]), l0, p0);
+            p1 = Vector512.FusedMultiplyAdd(Vector512.Create(x1[k]), l1, p1);
+            p2 = Vector512.FusedMultiplyAdd(Vector512.Create(x2[k]), l2, p2);
+            p3 = Vector512.FusedMultiplyAdd(Vector512.Create(x3[k]), l3, p3);
+            p0 = Vector512.FusedMultiplyAdd(Vector512.Create(x4[k]), l4, p0);
+            p1 = Vector512.FusedMultiplyAdd(Vector512.Create(x5[k]), l5, p1);
+            p2 = Vector512.FusedMultiplyAdd(Vector512.Create(x6[k]), l6, p2);
+            p3 = Vector512.FusedMultiplyAdd(Vector512.Create(x7[k]), l7, p3);
+            p0 = Vector512.FusedMultiplyAdd(Vector512.Create(x8[k]), l8, p0);
+            p1 = Vector512.FusedMultiplyAdd(Vector512.Create(x9[k]), l9, p1);
+            p2 = Vector512.FusedMultiplyAdd(Vector512.Create(x10[k]), l10, p2);
+            p3 = Vector512.FusedMultiplyAdd(Vector512.Create(x11[k]), l11, p3);
+            ((p0 + p1) + (p2 + p3)).Store(partial + k * stride);
         }
     }
 }
