@@ -5,6 +5,8 @@
 //     list<struct<content, role>>, float64 score_chosen/score_rejected) and an hh-rlhf-shaped one
 //     (chosen/rejected strings) with parquet-wasm (the Rust arrow/parquet crates, writing version-1 data pages as
 //     pyarrow does by default), each beside a JSON Lines twin holding the same rows;
+//  2b. writes ultrafeedback_prefs.parquet (HuggingFaceH4/ultrafeedback_binarized's columns) from the rows that
+//     trl_extract_prompt.py wrote to ultrafeedback_prefs.jsonl;
 //  3. writes the TRL rows once more with hyparquet-writer, which writes version-2 data pages (trl_preference.v2.parquet):
 //     Parquet.Net 6.1.0 cannot read nested columns from those, and the test checks the message that says so.
 // Usage: cd tools/reference && npm ci && node parquet_fixtures.mjs ../../tests/fixtures/parquet
@@ -108,4 +110,17 @@ writeArrow(path.join(dir, "hh_preference.parquet"), {
   rejected: vectorFromArray(hh.map(r => r.rejected), new Utf8()),
 }, 1024);
 fs.writeFileSync(path.join(dir, "hh_preference.jsonl"), hh.map(r => JSON.stringify(r)).join("\n") + "\n");
-console.log(`trl_preference: ${trl.length} rows, hh_preference: ${hh.length} rows`);
+
+// ---- HuggingFaceH4/ultrafeedback_binarized's layout (train_prefs): a string prompt beside conversations that repeat it.
+// The rows (and what TRL makes of them) come from trl_extract_prompt.py, which writes ultrafeedback_prefs.jsonl.
+const uf = fs.readFileSync(path.join(dir, "ultrafeedback_prefs.jsonl"), "utf8").split("\n").filter(l => l).map(l => JSON.parse(l));
+writeArrow(path.join(dir, "ultrafeedback_prefs.parquet"), {
+  prompt: vectorFromArray(uf.map(r => r.prompt), new Utf8()),
+  prompt_id: vectorFromArray(uf.map(r => r.prompt_id), new Utf8()),
+  chosen: vectorFromArray(uf.map(r => r.chosen), messageList),
+  rejected: vectorFromArray(uf.map(r => r.rejected), messageList),
+  messages: vectorFromArray(uf.map(r => r.messages), messageList),
+  score_chosen: vectorFromArray(uf.map(r => r.score_chosen), new Float64()),
+  score_rejected: vectorFromArray(uf.map(r => r.score_rejected), new Float64()),
+}, 5); // two row groups
+console.log(`trl_preference: ${trl.length} rows, hh_preference: ${hh.length} rows, ultrafeedback_prefs: ${uf.length} rows`);

@@ -26,8 +26,7 @@ internal sealed record ChatExample(string Location, string Kind, IReadOnlyList<(
         {
             if (IsList("chosen") && IsList("rejected"))
             {
-                var prompt = IsList("prompt") ? DataFormats.ParseMessages(row, "prompt") : null;
-                var (p, c, r) = ChatRendering.Preference(template, prompt, DataFormats.ParseMessages(row, "chosen"), DataFormats.ParseMessages(row, "rejected"));
+                var (p, c, r) = ChatRendering.Preference(template, DataFormats.ListPrompt(row), DataFormats.ParseMessages(row, "chosen"), DataFormats.ParseMessages(row, "rejected"));
                 return new ChatExample(row.Location, "preference", [("prompt", p, false), ("chosen", c, true), ("rejected", r, true)]);
             }
             if (IsList("messages"))

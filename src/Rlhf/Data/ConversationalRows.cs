@@ -82,12 +82,15 @@ internal static class ConversationalRows
     /// <summary>
     /// A conversational preference row, raw: TRL's prompt extraction (an explicit <c>prompt</c> list, or the messages
     /// chosen and rejected share), the answers as the completions' last contents, and the messages for rendering.
+    /// A <c>prompt</c> that is not a list (HuggingFaceH4/ultrafeedback_binarized's string) is ignored, as TRL's
+    /// maybe_extract_prompt ignores a prompt that is not conversational when chosen and rejected are.
     /// </summary>
     public static PreferencePair RawPreference(DataRow row)
     {
-        IReadOnlyList<ChatMessage>? prompt = row.HasValue("prompt") ? DataFormats.ParseMessages(row, "prompt") : null;
+        IReadOnlyList<ChatMessage>? prompt = DataFormats.ListPrompt(row);
         var chosen = DataFormats.ParseMessages(row, "chosen");
         var rejected = DataFormats.ParseMessages(row, "rejected");
+        if (chosen.Count == 0 || rejected.Count == 0) throw row.Error("empty conversation", $"field '{(chosen.Count == 0 ? "chosen" : "rejected")}' has no messages");
         IReadOnlyList<ChatMessage> p, c, r;
         try
         {
@@ -97,7 +100,6 @@ internal static class ConversationalRows
         {
             throw row.Error("no prompt", e.Message);
         }
-        if (c.Count == 0 || r.Count == 0) throw row.Error("empty conversation", $"field '{(c.Count == 0 ? "chosen" : "rejected")}' has no messages after the prompt");
         return new PreferencePair(DataFormats.FlattenPrompt(p), c[^1].Content, r[^1].Content, (float?)row.GetOptionalNumber("margin"))
         {
             Conversation = new ChatConversation(p, c, r),

@@ -72,7 +72,7 @@ internal static class DataFormats
                     (float?)row.GetOptionalNumber("margin"));
             case DataFormat.PreferenceConversational:
             {
-                var (prompt, chosen, rejected) = ParseConversation(row);
+                var (prompt, chosen, rejected, _) = ParseConversation(row);
                 return new PreferencePair(FlattenPrompt(prompt), chosen, rejected, (float?)row.GetOptionalNumber("margin"));
             }
             default:
@@ -80,10 +80,13 @@ internal static class DataFormats
         }
     }
 
-    /// <summary>The conversational row as prompt messages and the final chosen/rejected assistant texts.</summary>
-    public static (IReadOnlyList<ChatMessage> Prompt, string Chosen, string Rejected) ParseConversation(DataRow row)
+    /// <summary>
+    /// The conversational row as prompt messages and the final chosen/rejected assistant texts: the prompt (an explicit
+    /// <c>prompt</c> list, or TRL's extraction, <see cref="ChatRendering.SplitPrompt"/>) and the chosen side's messages
+    /// before its answer.
+    /// </summary>
+    public static (IReadOnlyList<ChatMessage> Prompt, string Chosen, string Rejected, bool MultiTurn) ParseConversation(DataRow row)
     {
-        var prompt = row.HasValue("prompt") ? ParseMessages(row, "prompt") : [];
         var chosen = ParseMessages(row, "chosen");
         var rejected = ParseMessages(row, "rejected");
         if (chosen.Count == 0 || rejected.Count == 0)
@@ -91,9 +94,31 @@ internal static class DataFormats
         foreach (var (name, list) in new[] { ("chosen", chosen), ("rejected", rejected) })
             if (list[^1].Role != "assistant")
                 throw row.Error("last message not assistant", $"the last message of '{name}' has role '{list[^1].Role}'; it must be the assistant's answer");
-        var fullPrompt = prompt.Concat(chosen.Take(chosen.Count - 1)).ToList();
-        return (fullPrompt, chosen[^1].Content, rejected[^1].Content);
+        IReadOnlyList<ChatMessage> prompt, chosenRest, rejectedRest;
+        try
+        {
+            (prompt, chosenRest, rejectedRest) = ChatRendering.SplitPrompt(ListPrompt(row), chosen, rejected);
+        }
+        catch (FormatException e)
+        {
+            throw row.Error("no prompt", e.Message);
+        }
+        var fullPrompt = prompt.Concat(chosenRest.Take(chosenRest.Count - 1)).ToList();
+        return (fullPrompt, chosen[^1].Content, rejected[^1].Content, IsMultiTurn(prompt, chosenRest, rejectedRest));
     }
+
+    /// <summary>The textbook's single-turn rule ("Human: " at most once in chosen and in rejected) for messages: more than
+    /// one user message in prompt + chosen or in prompt + rejected is multi-turn.</summary>
+    public static bool IsMultiTurn(IReadOnlyList<ChatMessage> prompt, IReadOnlyList<ChatMessage> chosen, IReadOnlyList<ChatMessage> rejected) =>
+        CountUserTurns(prompt) + Math.Max(CountUserTurns(chosen), CountUserTurns(rejected)) > 1;
+
+    /// <summary>
+    /// The row's <c>prompt</c> when it is a message list, else null: TRL's maybe_extract_prompt keeps a prompt only when it
+    /// is conversational like chosen and rejected, and otherwise extracts it from them (a string prompt beside message
+    /// lists, as in HuggingFaceH4/ultrafeedback_binarized, is not used).
+    /// </summary>
+    public static IReadOnlyList<ChatMessage>? ListPrompt(DataRow row) =>
+        row.Value.TryGetProperty("prompt", out var prompt) && prompt.ValueKind == JsonValueKind.Array ? ParseMessages(row, "prompt") : null;
 
     /// <summary>A list of {role, content} objects in field <paramref name="field"/>.</summary>
     public static IReadOnlyList<ChatMessage> ParseMessages(DataRow row, string field)

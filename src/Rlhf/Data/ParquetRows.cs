@@ -38,8 +38,9 @@ internal static class ParquetRows
     /// </summary>
     public static IEnumerable<DataRow> Read(string path, bool skipBadRows, DataReport? report, int maxRowLength)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        CheckFrame(path, stream);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        CheckFrame(path, file);
+        using var stream = new ParquetInputStream(file);
         ParquetReader reader;
         Columns columns;
         try
@@ -102,7 +103,11 @@ internal static class ParquetRows
         }
     }
 
-    /// <summary>Checks the leading and trailing <c>PAR1</c>, so that a wrong or truncated file gets a plain message.</summary>
+    /// <summary>
+    /// Checks the leading and trailing <c>PAR1</c>, so that a wrong or truncated file gets a plain message, then the
+    /// footer: its length (4 bytes little-endian before the trailing magic) must fit the file, and Parquet.Net's parse
+    /// of it must stay inside it (<see cref="ParquetFooterCheck"/>; a corrupt footer would otherwise hang that parse).
+    /// </summary>
     private static void CheckFrame(string path, FileStream stream)
     {
         Span<byte> head = stackalloc byte[4];
@@ -114,6 +119,23 @@ internal static class ParquetRows
             || !tail.SequenceEqual(Magic))
             throw new DataFormatException(path, "truncated Parquet",
                 "the Parquet file is truncated (it does not end with 'PAR1'); re-download or re-create it");
+        stream.Seek(-8, SeekOrigin.End);
+        stream.ReadExactly(tail);
+        long footerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(tail);
+        if (footerLength == 0 || footerLength > stream.Length - 12)
+            throw Corrupt(path, null, new InvalidDataException($"the footer length {footerLength:N0} does not fit a {stream.Length:N0}-byte file"));
+        var footer = new byte[footerLength];
+        stream.Seek(-8 - footerLength, SeekOrigin.End);
+        stream.ReadExactly(footer);
+        try
+        {
+            ParquetFooterCheck.Check(footer);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new DataFormatException(path, "corrupt Parquet",
+                $"corrupt Parquet footer ({e.Message}); re-download or re-create the file", e);
+        }
         stream.Position = 0;
     }
 
@@ -235,6 +257,8 @@ internal static class ParquetRows
     {
         using var rowGroup = reader.OpenRowGroupReader(group);
         long count = rowGroup.RowCount;
+        if (count < 0)
+            throw Corrupt(path, null, new InvalidDataException($"row group {group + 1} has {count} rows"));
         var rows = new List<Record>((int)Math.Min(count, 1 << 20));
         var index = new int[columns.MaxRepetition + 1];
         foreach (var (leaf, nodes, keys) in columns.Leaves)

@@ -171,14 +171,15 @@ internal static class PreferencePipeline
             case DataFormat.PreferenceConversational when ConversationalRows.TemplateFor(row, options) is not null:
             {
                 var pair = ConversationalRows.RawPreference(row);
-                return (DataFormats.CountUserTurns(pair.Conversation!.Prompt) > 1, [pair],
+                var conversation = pair.Conversation!;
+                return (DataFormats.IsMultiTurn(conversation.Prompt, conversation.Chosen, conversation.Rejected), [pair],
                     EmptyDrop(options, pair.Prompt, pair.Chosen, options.LetMeExplain ? pair.Chosen : pair.Rejected));
             }
             case DataFormat.PreferenceConversational:
             {
-                var (prompt, chosen, rejected) = DataFormats.ParseConversation(row);
+                var (prompt, chosen, rejected, multiTurn) = DataFormats.ParseConversation(row);
                 var pair = new PreferencePair(DataFormats.FlattenPrompt(prompt), chosen, rejected, (float?)row.GetOptionalNumber("margin"));
-                return (DataFormats.CountUserTurns(prompt) > 1, [pair], EmptyDrop(options, pair.Prompt, chosen, options.LetMeExplain ? chosen : rejected));
+                return (multiTurn, [pair], EmptyDrop(options, pair.Prompt, chosen, options.LetMeExplain ? chosen : rejected));
             }
             case DataFormat.Ranked:
             {

@@ -60,8 +60,9 @@ public sealed class DataFormatsTests
             {"prompt":[{"role":"system","content":"Be kind."},{"role":"user","content":"A"},{"role":"assistant","content":"B"},{"role":"user","content":"C"}],
              "chosen":[{"role":"assistant","content":"good"}], "rejected":[{"role":"assistant","content":"bad"}]}
             """);
-        var (prompt, chosen, rejected) = DataFormats.ParseConversation(explicitRow);
+        var (prompt, chosen, rejected, multiTurn) = DataFormats.ParseConversation(explicitRow);
         Assert.Equal(2, DataFormats.CountUserTurns(prompt));
+        Assert.True(multiTurn);
         Assert.Equal("Be kind.\n\nHuman: A\n\nAssistant: B\n\nHuman: C", DataFormats.FlattenPrompt(prompt));
         Assert.Equal(("good", "bad"), (chosen, rejected));
     }

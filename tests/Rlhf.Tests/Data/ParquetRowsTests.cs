@@ -151,7 +151,8 @@ public sealed class ParquetRowsTests : IDisposable
         byte[] bytes = File.ReadAllBytes(Fixtures.Path("parquet", "trl_preference.parquet"));
         // Overwrite the column data between the header magic and the footer; the frame stays valid.
         var pages = (byte[])bytes.Clone();
-        for (int i = 4; i < pages.Length / 2; i++)
+        int footerStart = pages.Length - 8 - BitConverter.ToInt32(pages, pages.Length - 8);
+        for (int i = 4; i < footerStart; i++)
             pages[i] = (byte)(i * 37);
         string pagesPath = dir.Sub("pages.parquet");
         File.WriteAllBytes(pagesPath, pages);

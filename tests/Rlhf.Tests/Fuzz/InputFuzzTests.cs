@@ -2,7 +2,7 @@
 // vocab.json/merges.txt, tokenizer.json, tokenizer_config.json) and data files (JSON Lines, JSON arrays, gzip, Parquet).
 // Every case must end with a correct result or one short, single-line error naming the file, within a memory bound.
 //
-// CI runs 300 cases (30 per model file, 30 per data layout); more with RLHF_FUZZ_CASES=N (cases per target) and RLHF_FUZZ_SEED=S, e.g.
+// CI runs 390 cases (30 per model file, 30 per data layout); more with RLHF_FUZZ_CASES=N (cases per target) and RLHF_FUZZ_SEED=S, e.g.
 //   RLHF_FUZZ_CASES=2000 dotnet test -c Release --filter FullyQualifiedName~InputFuzzTests
 using System.Diagnostics;
 using System.IO.Compression;
@@ -120,6 +120,8 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
             ("data.jsonl", jsonl, false), ("data.json", array, false), ("data.jsonl.gz", jsonl, true), ("data.json.gz", array, true),
             ("data.parquet", File.ReadAllBytes(Fixtures.Path("parquet", "hh_preference.parquet")), false),
             ("conversations.parquet", File.ReadAllBytes(Fixtures.Path("parquet", "trl_preference.parquet")), false),
+            // Last, so the targets above keep their cases: a string prompt beside conversations (ultrafeedback_binarized).
+            ("ultrafeedback.parquet", File.ReadAllBytes(Fixtures.Path("parquet", "ultrafeedback_prefs.parquet")), false),
         };
         var tally = new Tally();
         int perTarget = CasesPerTarget(30);
@@ -140,8 +142,9 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
                 File.WriteAllBytes(path, bytes);
                 bool skipBadRows = random.Next(2) == 0;
                 bool preference = random.Next(2) == 0;
-                RunCase(tally, $"{name} #{i} ({(mutateCompressed ? "compressed " : "")}{mutation.Name}{(skipBadRows ? ", skip bad rows" : "")})", name, path,
-                    () => UseDataFile(path, skipBadRows, preference));
+                bool flatten = random.Next(2) == 0; // conversational rows without a chat template: flattened, or an error
+                RunCase(tally, $"{name} #{i} ({(mutateCompressed ? "compressed " : "")}{mutation.Name}{(skipBadRows ? ", skip bad rows" : "")}{(flatten ? ", flattened" : "")})", name, path,
+                    () => UseDataFile(path, skipBadRows, preference, flatten));
                 File.Delete(path);
             }
         }
@@ -214,9 +217,9 @@ public sealed class InputFuzzTests(ITestOutputHelper output, InputFuzzTests.Base
     }
 
     /// <summary>Reads the file through a pipeline; every example it returns must be whole text.</summary>
-    private static void UseDataFile(string path, bool skipBadRows, bool preference)
+    private static void UseDataFile(string path, bool skipBadRows, bool preference, bool flatten)
     {
-        var options = new DataPipelineOptions { SkipBadRows = skipBadRows, MaxLineLength = 1 << 20, SingleTurnOnly = false };
+        var options = new DataPipelineOptions { SkipBadRows = skipBadRows, MaxLineLength = 1 << 20, SingleTurnOnly = false, FlattenMessages = flatten };
         if (preference)
         {
             var result = PreferencePipeline.Run(path, options);

@@ -66,6 +66,24 @@ public sealed class ChatRenderingTests
     }
 
     [Fact]
+    public void A_prompt_ending_with_an_assistant_message_is_continued()
+    {
+        // transformers' continue_final_message: the rendering cut after the final message's text, its trailing space kept
+        // where the template writes the message as given, else cut after the stripped text.
+        var chatml = Template("chatml");
+        Assert.Equal("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nStart: ",
+            ChatRendering.Prompt(chatml, [ChatMessage.User("Q"), ChatMessage.Assistant("Start: ")]));
+        var trimming = new ChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}</{{ m.role }}>{% endfor %}", "trimming");
+        Assert.Equal("<user>Q</user><assistant>Go on", ChatRendering.Prompt(trimming, [ChatMessage.User("Q"), ChatMessage.Assistant(" Go on  ")]));
+        // TRL renders a prompt only after a user, tool or assistant message.
+        var error = Assert.Throws<FormatException>(() => ChatRendering.Prompt(chatml, [ChatMessage.System("S")]));
+        Assert.Contains("role 'system'", error.Message);
+        // A preference prompt that ends with an assistant message: the sides start with the rest of that turn.
+        var pair = ChatRendering.Preference(chatml, [ChatMessage.User("Q"), ChatMessage.Assistant("Start:")], [ChatMessage.User("A")], [ChatMessage.User("B")]);
+        Assert.Equal(("<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nStart:", "<|im_end|>\n<|im_start|>user\nA<|im_end|>\n", "<|im_end|>\n<|im_start|>user\nB<|im_end|>\n"), pair);
+    }
+
+    [Fact]
     public void A_template_that_is_not_prefix_stable_is_refused()
     {
         // Puts the message count first: a longer conversation does not start with the shorter one's text.
