@@ -84,7 +84,7 @@ public sealed class DpoTrainer
     {
         var folder = policy.Folder;
         var encoder = new DelegateTextEncoder(policy.Encode);
-        int[] Response(string text) => TokenSequences.Response(encoder, text, PromptTemplate.Default, folder.EosTokenId);
+        int[] Response(string text) => TokenSequences.Response(encoder, text, TrainerRun.EosAppended, folder.EosTokenId);
         return pairs.Select(p => new DpoExample(policy.Encode(p.Prompt), Response(p.Chosen), Response(p.Rejected))
             .Truncate(Config.MaxLength, Config.MaxPromptLength)).ToArray();
     }

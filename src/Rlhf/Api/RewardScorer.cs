@@ -163,7 +163,7 @@ public sealed class RewardScorer : IDisposable
 
     /// <summary>What the reward model reads: prompt and response tokenised at once, then EOS (as in training).</summary>
     internal int[] Sequence(string prompt, string response) =>
-        TokenSequences.Whole(new DelegateTextEncoder(t => Tokenizer.Encode(t, allowSpecialTokens: false)), prompt, response, PromptTemplate.Default, EosTokenId);
+        TokenSequences.Whole(new DelegateTextEncoder(t => Tokenizer.Encode(t, allowSpecialTokens: false)), prompt, response, TrainerRun.EosAppended, EosTokenId);
 
     /// <summary>
     /// Writes the reward-model folder (weights, config.json, tokenizer), each file atomically; with adapters a PEFT

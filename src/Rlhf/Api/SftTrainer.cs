@@ -63,7 +63,7 @@ public sealed class SftTrainer
     private SftExample[] Tokenize(IReadOnlyList<Demonstration> examples)
     {
         var encoder = new DelegateTextEncoder(model.Encode);
-        return examples.Select(e => new SftExample(model.Encode(e.Prompt), TokenSequences.Response(encoder, e.Response, PromptTemplate.Default, model.EosTokenId)))
+        return examples.Select(e => new SftExample(model.Encode(e.Prompt), TokenSequences.Response(encoder, e.Response, TrainerRun.EosAppended, model.EosTokenId)))
             .Where(e => e.Length <= model.ContextLength).ToArray();
     }
 }
