@@ -101,6 +101,16 @@ public sealed class LoraApiTests : IDisposable
     }
 
     [Fact]
+    public void WithoutLoraSftTrainsTheWeightsRlhfSftTrainsEosIncluded()
+    {
+        // The API's responses come without the EOS text the CLI's pipeline renders; both end with the EOS id (PITFALLS #3).
+        RunCli(["sft", "--model", gpt2, "--dataset", demonstrations, .. Loop(dir.Sub("cli"))]);
+        using var model = LanguageModel.Load(gpt2);
+        new SftTrainer(model, Loop(SftCommand.Defaults, dir.Sub("api"))).Train(Datasets.ReadDemonstrations(demonstrations));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Sub("cli"), "model.safetensors")), File.ReadAllBytes(Path.Combine(dir.Sub("api"), "model.safetensors")));
+    }
+
+    [Fact]
     public void DpoWithALoraConfigUsesTheBaseAsItsReferenceAsRlhfDpoDoes()
     {
         RunCli(["dpo", "--model", gpt2, "--dataset", pairs, .. Loop(dir.Sub("cli")), .. LoraFlags]);
