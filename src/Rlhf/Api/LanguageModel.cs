@@ -13,7 +13,7 @@ namespace Rlhf;
 /// A causal language model with its tokenizer and generation defaults: a Hugging Face model folder (GPT-2 or the
 /// Llama family) in memory. Load one with <see cref="Load(string)"/> or create a small random one with
 /// <see cref="CreateRandom"/>; trainers update it in place; <see cref="Save"/> writes a folder transformers loads.
-/// With LoRA (<see cref="AddAdapters"/>, a trainer's <c>peftConfig</c>, or <see cref="Load(string, string, BaseDtype)"/>)
+/// With LoRA (<see cref="AddAdapters"/>, a trainer's <c>peftConfig</c>, or <see cref="Load(string, string, BaseDtype, ulong)"/>)
 /// only the adapters train and <see cref="Save"/> writes a PEFT adapter folder; <see cref="MergeAndUnload"/> folds them in.
 /// Dispose it to free its native memory; any use after that throws <see cref="ObjectDisposedException"/>.
 /// </summary>
@@ -70,11 +70,12 @@ public sealed class LanguageModel : IDisposable
     /// <param name="baseFolder">The base model folder the adapter was trained on.</param>
     /// <param name="adapterFolder">The adapter folder (adapter_config.json, adapter_model.safetensors).</param>
     /// <param name="baseDtype">How the frozen base is held; bfloat16 halves its matrices' memory (see <see cref="LoraConfig.BaseDtype"/>).</param>
+    /// <param name="seed">Seeds the adapters' dropout masks when they are trained further (the CLI's <c>--seed</c>).</param>
     /// <exception cref="ArgumentNullException">A folder is null.</exception>
     /// <exception cref="DirectoryNotFoundException">A folder does not exist.</exception>
     /// <exception cref="ModelFormatException">The adapter folder is malformed or was made for another base model
     /// (the message names the adapter's file and both folders).</exception>
-    public static LanguageModel Load(string baseFolder, string adapterFolder, BaseDtype baseDtype = BaseDtype.Float32)
+    public static LanguageModel Load(string baseFolder, string adapterFolder, BaseDtype baseDtype = BaseDtype.Float32, ulong seed = 42)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(baseFolder);
         ArgumentException.ThrowIfNullOrWhiteSpace(adapterFolder);
@@ -83,7 +84,7 @@ public sealed class LanguageModel : IDisposable
         var loaded = ModelFolder.Load(baseFolder);
         try
         {
-            var adapters = LoraSetup.Attach(loaded.Model, null, adapterFolder, baseFolder, seed: 42, modelSetting: nameof(baseFolder));
+            var adapters = LoraSetup.Attach(loaded.Model, null, adapterFolder, baseFolder, seed, modelSetting: nameof(baseFolder));
             LoraSetup.PackBase(loaded.Model, adapters, baseDtype.ToPrecision());
             return new LanguageModel(loaded, baseFolder);
         }

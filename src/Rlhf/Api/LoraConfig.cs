@@ -10,7 +10,7 @@ namespace Rlhf;
 /// W x + (α/r)·B·A·dropout(x) with A [r, in] and B [out, r]; the base weights stay frozen, only A and B (and a reward
 /// model's score head or PPO's value head) are trained. Saving a model with adapters writes a PEFT adapter folder
 /// (adapter_config.json, adapter_model.safetensors) that <c>PeftModel.from_pretrained</c> and
-/// <see cref="LanguageModel.Load(string, string, BaseDtype)"/> load.
+/// <see cref="LanguageModel.Load(string, string, BaseDtype, ulong)"/> load.
 /// </summary>
 public sealed record LoraConfig
 {

@@ -75,11 +75,12 @@ public sealed class RewardScorer : IDisposable
     /// <param name="baseFolder">The base folder the adapter was trained on.</param>
     /// <param name="adapterFolder">The adapter folder (adapter_config.json, adapter_model.safetensors with the score head).</param>
     /// <param name="baseDtype">How the frozen base is held (see <see cref="LoraConfig.BaseDtype"/>).</param>
+    /// <param name="seed">Seeds the adapters' dropout masks when they are trained further (the CLI's <c>--seed</c>).</param>
     /// <exception cref="ArgumentNullException">A folder is null.</exception>
     /// <exception cref="DirectoryNotFoundException">A folder does not exist.</exception>
     /// <exception cref="ModelFormatException">The adapter folder is malformed, lacks the score head, or was made for another
     /// base model (the message names the adapter's file and both folders).</exception>
-    public static RewardScorer Load(string baseFolder, string adapterFolder, BaseDtype baseDtype = BaseDtype.Float32)
+    public static RewardScorer Load(string baseFolder, string adapterFolder, BaseDtype baseDtype = BaseDtype.Float32, ulong seed = 42)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(baseFolder);
         ArgumentException.ThrowIfNullOrWhiteSpace(adapterFolder);
@@ -89,7 +90,7 @@ public sealed class RewardScorer : IDisposable
         var model = RewardModel.LoadOrCreate(baseFolder, RewardModel.ReadPooling(adapterFolder), seed: 0);
         try
         {
-            var adapters = PeftAdapterFolder.Attach(model.Model, baseFolder, adapterFolder, headsRequired: true, modelSetting: nameof(baseFolder));
+            var adapters = PeftAdapterFolder.Attach(model.Model, baseFolder, adapterFolder, seed, headsRequired: true, modelSetting: nameof(baseFolder));
             LoraSetup.PackBase(model.Model, adapters, baseDtype.ToPrecision());
             return new RewardScorer(model, BpeTokenizer.FromFolder(baseFolder), baseFolder);
         }

@@ -205,10 +205,12 @@ public sealed class LoraApiTests : IDisposable
         Assert.Equal(withAdapters, reloaded.Generate("What is the capital of France?", greedy));
         Assert.Throws<InvalidOperationException>(() => reloaded.MergeAndUnload());
 
-        // Training further on the loaded adapter: its reference is the base, and the output is an adapter folder again.
-        using var further = LanguageModel.Load(llama, adapter);
-        new DpoTrainer(further, Loop(DpoCommand.Defaults, dir.Sub("further")) with { MaxSteps = 1 }).Train(Datasets.ReadPreferences(pairs));
-        Assert.True(File.Exists(Path.Combine(dir.Sub("further"), PeftAdapterFolder.WeightsFileName)));
+        // Training further on the loaded adapter, its reference the base: what `rlhf dpo --model BASE --adapter DIR` trains.
+        RunCli(["dpo", "--model", llama, "--adapter", adapter, "--dataset", pairs, .. Loop(dir.Sub("cli-further"))]);
+        using var further = LanguageModel.Load(llama, adapter, seed: 7);
+        new DpoTrainer(further, Loop(DpoCommand.Defaults, dir.Sub("api-further")), new DpoConfig { Beta = 0.3f, MaxLength = 128, MaxPromptLength = 64 })
+            .Train(Datasets.ReadPreferences(pairs));
+        AssertSameAdapterFolder(dir.Sub("cli-further"), dir.Sub("api-further"));
     }
 
     [SkippableFact]
@@ -230,6 +232,13 @@ public sealed class LoraApiTests : IDisposable
         new DpoTrainer(policy, Loop(DpoCommand.Defaults, dir.Sub("api-dpo")), new DpoConfig { Beta = 0.3f, MaxLength = 128, MaxPromptLength = 64 },
             peftConfig: Lora() with { BaseDtype = BaseDtype.BFloat16 }).Train(Datasets.ReadPreferences(pairs));
         AssertSameAdapterFolder(dir.Sub("cli-dpo"), dir.Sub("api-dpo"));
+
+        // PPO trains a copy of the policy with a value head, which a bf16-only base cannot give: the error says what to load instead.
+        using var packed = LanguageModel.Load(gpt2, dir.Sub("api-dpo"), BaseDtype.BFloat16);
+        using var reward = RewardScorer.Load(TinyModels.CreateRewardModel(dir.Sub("rm"), gpt2));
+        var ppo = Assert.Throws<ArgumentException>(() => new PpoTrainer(packed, reward, PpoTrainer.DefaultArguments with { OutputDir = dir.Sub("ppo") }));
+        Assert.Equal("policy", ppo.ParamName);
+        Assert.Contains("BaseDtype.Float32", ppo.Message);
     }
 
     [Fact]
