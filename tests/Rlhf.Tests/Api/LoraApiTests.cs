@@ -233,9 +233,18 @@ public sealed class LoraApiTests : IDisposable
             peftConfig: Lora() with { BaseDtype = BaseDtype.BFloat16 }).Train(Datasets.ReadPreferences(pairs));
         AssertSameAdapterFolder(dir.Sub("cli-dpo"), dir.Sub("api-dpo"));
 
-        // PPO trains a copy of the policy with a value head, which a bf16-only base cannot give: the error says what to load instead.
+        // PPO packs the base of its copy of the policy (the one with the value head), as rlhf ppo packs its policy's.
+        string rewardModel = TinyModels.CreateRewardModel(dir.Sub("rm"), gpt2);
+        RunCli(["ppo", "--model", gpt2, "--reward-model", rewardModel, "--dataset", prompts, "--output", dir.Sub("cli-ppo"), "--max-steps", "1",
+            "--per-device-train-batch-size", "4", "--mini-batch-size", "2", "--max-new-tokens", "4", "--seed", "7", "--save-steps", "0", .. LoraFlags, "--base-dtype", "bfloat16"]);
+        using var reward = RewardScorer.Load(rewardModel);
+        using (var ppoPolicy = LanguageModel.Load(gpt2))
+            new PpoTrainer(ppoPolicy, reward, PpoTrainer.DefaultArguments with { OutputDir = dir.Sub("api-ppo"), MaxSteps = 1, PerDeviceTrainBatchSize = 4, Seed = 7, SaveSteps = 0 },
+                new PpoConfig { MiniBatchSize = 2, MaxNewTokens = 4 }, peftConfig: Lora() with { BaseDtype = BaseDtype.BFloat16 }).Train(Datasets.ReadPrompts(prompts));
+        AssertSameAdapterFolder(dir.Sub("cli-ppo"), dir.Sub("api-ppo"), PolicyWithValueHead.ValueHeadFileName);
+
+        // A policy whose own base is bf16 cannot be copied: the error says what to load instead.
         using var packed = LanguageModel.Load(gpt2, dir.Sub("api-dpo"), BaseDtype.BFloat16);
-        using var reward = RewardScorer.Load(TinyModels.CreateRewardModel(dir.Sub("rm"), gpt2));
         var ppo = Assert.Throws<ArgumentException>(() => new PpoTrainer(packed, reward, PpoTrainer.DefaultArguments with { OutputDir = dir.Sub("ppo") }));
         Assert.Equal("policy", ppo.ParamName);
         Assert.Contains("BaseDtype.Float32", ppo.Message);
