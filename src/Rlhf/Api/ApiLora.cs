@@ -1,5 +1,5 @@
-// What LanguageModel, RewardScorer and the trainers share for LoRA: attaching a LoraConfig's adapters (through the
-// CLI's LoraSetup), merging them, with errors naming the API's parameters.
+// What LanguageModel, RewardScorer and the trainers share for LoRA: attaching a LoraConfig's adapters and packing the
+// base as the CLI does (LoraAdapters.Attach, LoraSetup.PackBase), merging them, with errors naming the API's parameters.
 using Rlhf.Models;
 using Rlhf.Models.Lora;
 
@@ -25,7 +25,7 @@ internal static class ApiLora
         {
             throw new ArgumentException(error.Message, name, error);
         }
-        var adapters = LoraSetup.Attach(model, options, adapterFolder: null, baseModel ?? "", options.Seed)!;
+        var adapters = LoraAdapters.Attach(model, options);
         if (packBase) LoraSetup.PackBase(model, adapters, config.BaseDtype.ToPrecision());
         return adapters;
     }

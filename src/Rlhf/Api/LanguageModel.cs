@@ -115,6 +115,14 @@ public sealed class LanguageModel : IDisposable
     /// <summary>The attached adapters' settings (target modules as the module names they resolved to); null without adapters.</summary>
     public LoraConfig? AdapterConfig => ApiLora.ConfigOf(Folder.Model);
 
+    /// <summary>
+    /// Switches the adapters off until the returned handle is disposed (PEFT's <c>disable_adapter()</c>): meanwhile the
+    /// model computes, generates and scores exactly as its base. Nestable.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model has no adapters.</exception>
+    public IDisposable DisableAdapters() =>
+        (Folder.Model.Adapters ?? throw new InvalidOperationException("The model has no LoRA adapters to disable.")).Disable();
+
     /// <summary>Number of weights (PEFT's print_trainable_parameters' "all params"), adapters included.</summary>
     public long ParameterCount => Folder.Model.Parameters.ParameterCount;
 

@@ -195,6 +195,10 @@ public sealed class LoraApiTests : IDisposable
         Assert.True(model.HasAdapters);
         Assert.Equal(4, model.AdapterConfig!.Rank);
         string withAdapters = model.Generate("What is the capital of France?", greedy);
+        using (var plain = LanguageModel.Load(llama))
+        using (model.DisableAdapters())
+            Assert.Equal(plain.Generate("What is the capital of France?", greedy), model.Generate("What is the capital of France?", greedy));
+        Assert.Equal(withAdapters, model.Generate("What is the capital of France?", greedy));
         model.MergeAndUnload();
         Assert.False(model.HasAdapters);
         Assert.Equal(withAdapters, model.Generate("What is the capital of France?", greedy));
