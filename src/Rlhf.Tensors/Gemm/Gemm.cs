@@ -46,4 +46,21 @@ internal static unsafe class Gemm
         }
         current.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
     }
+
+    /// <summary>
+    /// <see cref="Sgemm"/> followed by C += <paramref name="term"/> (mask ⊙ u·v): fused into the managed GEMM's tiles,
+    /// a separate pass with the other providers and for few rows.
+    /// </summary>
+    public static void SgemmPlusTerm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, in LowRankTerm term)
+    {
+        if (m == 0 || n == 0) return;
+        if (Provider is ManagedGemm managed && !SkinnyGemm.Supports(transA, m))
+        {
+            managed.SgemmPlusTerm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, term);
+            return;
+        }
+        Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        term.AddTo(c, ldc, m, n);
+    }
 }

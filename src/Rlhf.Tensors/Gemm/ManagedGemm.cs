@@ -1,5 +1,6 @@
 // Packed, cache-blocked, register-tiled SGEMM in the style of BLIS/OpenBLAS, with its own deterministic threading.
 using System.Runtime.CompilerServices;
+using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
 
@@ -72,11 +73,46 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        var job = new Job
+        Run(new Job
         {
             Gemm = this, TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
             A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc,
-        };
+        }, parallel);
+    }
+
+    [ThreadStatic] private static float[]? termPanels;
+
+    /// <summary>
+    /// As <see cref="Sgemm"/>, then C += the low-rank term, added to each micro-tile right after its last k slice
+    /// (while the tile is in L1): the term's factors are packed once into the kernel's panels and multiplied by the
+    /// same micro-kernel with k = r.
+    /// </summary>
+    public void SgemmPlusTerm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, in LowRankTerm term, bool parallel = true)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0 || alpha == 0 || term.Rank <= 0)
+        {
+            Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel);
+            term.AddTo(c, ldc, m, n);
+            return;
+        }
+        int r = term.Rank;
+        long uLength = (long)RoundUp(m, mr) * r;
+        float* panels = (float*)(((nuint)KernelSupport.Scratch(ref termPanels, uLength + (long)RoundUp(n, nr) * r + 16) + 63) & ~(nuint)63);
+        GemmPacking.PackA(false, term.U, term.Ldu, 0, 0, m, r, mr, panels);
+        GemmPacking.PackB(false, term.V, term.Ldv, 0, 0, r, n, nr, panels + uLength);
+        Run(new Job
+        {
+            Gemm = this, TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc,
+            Term = term, TermU = panels, TermV = panels + uLength,
+        }, parallel);
+    }
+
+    private void Run(Job job, bool parallel)
+    {
+        int m = job.M, n = job.N, k = job.K;
         int threads = Parallelism.ThreadCount;
         if (parallel && threads > 1 && (double)m * n * k >= ParallelThreshold)
         {
@@ -110,6 +146,9 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
         public float Alpha, Beta;
         public float* A, B, C;
         public int Lda, Ldb, Ldc;
+        // The low-rank term (TermU null: none) and its factors packed as A and B panels of depth r.
+        public LowRankTerm Term;
+        public float* TermU, TermV;
 
         /// <summary>Computes the part-th range of C on the current thread.</summary>
         public readonly void RunPart(int part)
@@ -146,6 +185,7 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
             {
                 int kcCur = Math.Min(kc, k - pc);
                 float beta = pc == 0 ? job.Beta : 1f;
+                bool addTerm = job.TermU != null && pc + kcCur == k;
                 GemmPacking.PackB(job.TransB, job.B, job.Ldb, pc, jc, kcCur, ncCur, nr, packB);
                 for (int ic = m0; ic < m1; ic += mc)
                 {
@@ -176,11 +216,26 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
                                     else for (int j = 0; j < nrCur; j++) dst[j] = src[j] + beta * dst[j];
                                 }
                             }
+                            if (addTerm) AddTerm(in job, ic + ir, jc + jr, mrCur, nrCur, cp, ldc, tile);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>The term on one finished micro-tile (row0, col0 multiples of MR and NR): one more k = r kernel call.</summary>
+    private void AddTerm(in Job job, int row0, int col0, int rows, int cols, float* c, nint ldc, float* tile)
+    {
+        int r = job.Term.Rank;
+        float* up = job.TermU + (nint)row0 * r, vp = job.TermV + (nint)col0 * r;
+        if (!job.Term.Mask.Enabled && rows == mr && cols == nr)
+        {
+            kernel(r, up, vp, c, ldc, 1f, 1f);
+            return;
+        }
+        kernel(r, up, vp, tile, nr, 1f, 0f);
+        for (int i = 0; i < rows; i++) job.Term.AddRow(c + i * ldc, tile + i * nr, row0 + i, col0, cols);
     }
 
     private static int RoundUp(int x, int unit) => (x + unit - 1) / unit * unit;

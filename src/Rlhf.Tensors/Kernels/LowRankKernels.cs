@@ -2,14 +2,15 @@
 // result + lora_B(lora_A(dropout(x))) · scaling): y += s·(drop(x)·Aᵀ)·Bᵀ with A [r, in], B [out, r] and r small.
 // Forward reads x once (the dropout mask applied as x is read) and updates y in place; backward reads the output
 // gradient g once for dB and dlow = s·g·B, then x once for dA += dlowᵀ·drop(x) and dx += mask·(dlow·A). Only
-// low = drop(x)·Aᵀ [N, r] is kept between them; the mask is regenerated from its seed.
+// low = drop(x)·Aᵀ [N, r] is kept between them; the mask is regenerated from its seed. The thin products run on
+// twelve-row tiles with the rank in the vector lanes (LowRankTiles.cs).
 using System.Runtime.Intrinsics;
 
 namespace Rlhf.Tensors.Kernels;
 
-internal static unsafe class LowRankKernels
+internal static unsafe partial class LowRankKernels
 {
-    private const int RowBlock = 4, MinBlocksPerThread = 4;
+    private const int RowBlock = 4; // rows per y update (AddTimesTransposed4)
     [ThreadStatic] private static float[]? forwardScratch, backwardScratch;
 
     // Scratch whose vectors are 64-byte aligned (a 512-bit load across two cache lines costs two).
@@ -22,7 +23,7 @@ internal static unsafe class LowRankKernels
 
     /// <summary>
     /// low [N, r] = drop(x)·Aᵀ and y [N, out] += scale·low·Bᵀ, with x [N, in], A [r, in], B [out, r]; drop(x)[n, k] =
-    /// mask[n·in + k]·x[n, k]. Parallel over blocks of four rows.
+    /// mask[n·in + k]·x[n, k]. y null: low only (B unread). Parallel over tiles of twelve rows.
     /// </summary>
     public static void Forward(float* y, float* low, float* x, float* a, float* b, int rows, int inputs, int outputs, int rank,
         float scale, DropoutMask mask)
@@ -33,97 +34,85 @@ internal static unsafe class LowRankKernels
             ForwardScalar(y, low, x, a, b, rows, inputs, outputs, rank, scale, mask);
             return;
         }
-        int padded = PaddedRank(rank), rows4 = (rank + 3) & ~3, width = (inputs + 15) & ~15;
-        // A zero-padded to [r rounded up to 4, in rounded up to 16] (so the dot products need no tails) and scale·Bᵀ [r, out].
-        float* scratch = Aligned(ref forwardScratch, (long)rows4 * width + (long)rank * outputs);
-        float* ap = scratch, bt = scratch + (long)rows4 * width;
-        new Span<float>(ap, rows4 * width).Clear();
-        for (int j = 0; j < rank; j++) Buffer.MemoryCopy(a + (long)j * inputs, ap + (long)j * width, inputs * 4L, inputs * 4L);
+        int padded = PaddedRank(rank);
+        // Aᵀ zero-padded to [in, r'] (the rank in the lanes) and scale·Bᵀ [r, out].
+        float* scratch = Aligned(ref forwardScratch, (long)inputs * padded + (long)rank * outputs);
+        float* at = scratch, bt = scratch + (long)inputs * padded;
+        new Span<float>(at, inputs * padded).Clear();
+        for (int j = 0; j < rank; j++)
+            for (int k = 0; k < inputs; k++) at[(long)k * padded + j] = a[(long)j * inputs + k];
         for (int j = 0; j < rank; j++)
             for (int o = 0; o < outputs; o++) bt[(long)j * outputs + o] = scale * b[(long)o * rank + j];
-        int blocks = (rows + RowBlock - 1) / RowBlock;
-        Parallelism.For(blocks, MinBlocksPerThread, (first, last) => ForwardBlocks(y, low, x, ap, bt, rows, inputs, outputs, rank, padded, width, mask, first, last));
+        int tiles = (rows + TileRows - 1) / TileRows;
+        Parallelism.For(tiles, 2, (first, last) => ForwardTiles(y, low, x, at, bt, rows, inputs, outputs, rank, padded, mask, first, last));
     }
 
-    [ThreadStatic] private static float[]? maskedRows;
+    /// <summary>low [N, r] = drop(x)·Aᵀ alone (the update itself added elsewhere, e.g. inside the base GEMM).</summary>
+    public static void Low(float* low, float* x, float* a, int rows, int inputs, int rank, DropoutMask mask) =>
+        Forward(null, low, x, a, null, rows, inputs, 0, rank, 0f, mask);
 
-    private static void ForwardBlocks(float* y, float* low, float* x, float* ap, float* bt, int rows, int inputs, int outputs, int rank,
-        int padded, int width, DropoutMask mask, int firstBlock, int lastBlock)
+    [ThreadStatic] private static float[]? tileRows, gradientRows;
+
+    private static void ForwardTiles(float* y, float* low, float* x, float* at, float* bt, int rows, int inputs, int outputs, int rank,
+        int padded, DropoutMask mask, int firstTile, int lastTile)
     {
-        float* lowRowsStack = stackalloc float[RowBlock * padded + 16];
-        float* lowRows = Aligned(lowRowsStack);
-        float* masked = Aligned(ref maskedRows, (long)RowBlock * width); // this thread's
-        for (int block = firstBlock; block < lastBlock; block++)
+        float* lowStack = stackalloc float[TileRows * padded + 16];
+        float* lowRows = Aligned(lowStack);
+        float* buffer = Aligned(ref tileRows, (long)TileRows * DepthChunk); // this thread's
+        for (int tile = firstTile; tile < lastTile; tile++)
         {
-            int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
-            MaskRows(masked, x, n0, count, inputs, width, mask);
-            LowRows(lowRows, masked, ap, rank, padded, width);
+            int n0 = tile * TileRows, count = Math.Min(TileRows, rows - n0);
+            for (int k0 = 0; k0 < inputs; k0 += DepthChunk)
+            {
+                int depth = Math.Min(DepthChunk, inputs - k0);
+                float* source = Rows(buffer, x, inputs, n0, count, k0, depth, mask, out nint stride);
+                for (int lane = 0; lane < padded; lane += 16)
+                    RowsTimesThin(source, stride, at + (long)k0 * padded + lane, padded, depth, lowRows + lane, padded, accumulate: k0 > 0);
+            }
             for (int i = 0; i < count; i++)
                 Buffer.MemoryCopy(lowRows + i * padded, low + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
-            if (count == RowBlock) AddTimesTransposed4(y + (long)n0 * outputs, outputs, lowRows, padded, bt, rank);
-            else
-                for (int i = 0; i < count; i++) AddTimesTransposed1(y + (long)(n0 + i) * outputs, outputs, lowRows + i * padded, bt, rank);
-        }
-    }
-
-    /// <summary>masked[i, :] = drop(x)[n0 + i, :] zero-padded to <paramref name="width"/>; rows past the count are zero.</summary>
-    private static void MaskRows(float* masked, float* x, int n0, int count, int inputs, int width, DropoutMask mask)
-    {
-        for (int i = 0; i < RowBlock; i++)
-        {
-            float* target = masked + (long)i * width;
-            if (i >= count)
+            if (y == null) continue;
+            for (int s = 0; s < count; s += 4)
             {
-                new Span<float>(target, width).Clear();
-                continue;
+                if (count - s >= 4) AddTimesTransposed4(y + (long)(n0 + s) * outputs, outputs, lowRows + s * padded, padded, bt, rank);
+                else
+                    for (int i = s; i < count; i++) AddTimesTransposed1(y + (long)(n0 + i) * outputs, outputs, lowRows + i * padded, bt, rank);
             }
-            float* row = x + (long)(n0 + i) * inputs;
-            long first = (long)(n0 + i) * inputs;
-            int k = 0;
-            for (; k <= inputs - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
-            for (; k < inputs; k++) target[k] = row[k] * mask.Value(first + k);
-            for (; k < width; k++) target[k] = 0f;
         }
     }
 
     /// <summary>
-    /// lowRows[i, j] = masked[i, :]·A[j, :] for the block's four rows and every j: four rows of A at a time against the
-    /// four masked rows, sixteen accumulators, summed across lanes at the end.
+    /// Columns k0..k0+depth of rows n0.. (twelve) of drop(x) [·, width]: x itself when the tile is whole and undropped,
+    /// else a copy in <paramref name="buffer"/> (row stride depth) with the mask applied and the rows past the count zero.
     /// </summary>
-    private static void LowRows(float* lowRows, float* masked, float* ap, int rank, int padded, int width)
+    private static float* Rows(float* buffer, float* x, int width, int n0, int count, int k0, int depth, DropoutMask mask, out nint stride)
     {
-        float* x0 = masked, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width;
-        for (int j = 0; j < rank; j += 4)
+        if (count == TileRows && !mask.Enabled)
         {
-            float* w0 = ap + (long)j * width, w1 = w0 + width, w2 = w1 + width, w3 = w2 + width;
-            Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
-            Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
-            Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
-            Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
-            for (int k = 0; k < width; k += 16)
-            {
-                var a0 = Vector512.Load(w0 + k); var a1 = Vector512.Load(w1 + k); var a2 = Vector512.Load(w2 + k); var a3 = Vector512.Load(w3 + k);
-                var v = Vector512.Load(x0 + k);
-                s00 = Vector512.FusedMultiplyAdd(v, a0, s00); s01 = Vector512.FusedMultiplyAdd(v, a1, s01);
-                s02 = Vector512.FusedMultiplyAdd(v, a2, s02); s03 = Vector512.FusedMultiplyAdd(v, a3, s03);
-                v = Vector512.Load(x1 + k);
-                s10 = Vector512.FusedMultiplyAdd(v, a0, s10); s11 = Vector512.FusedMultiplyAdd(v, a1, s11);
-                s12 = Vector512.FusedMultiplyAdd(v, a2, s12); s13 = Vector512.FusedMultiplyAdd(v, a3, s13);
-                v = Vector512.Load(x2 + k);
-                s20 = Vector512.FusedMultiplyAdd(v, a0, s20); s21 = Vector512.FusedMultiplyAdd(v, a1, s21);
-                s22 = Vector512.FusedMultiplyAdd(v, a2, s22); s23 = Vector512.FusedMultiplyAdd(v, a3, s23);
-                v = Vector512.Load(x3 + k);
-                s30 = Vector512.FusedMultiplyAdd(v, a0, s30); s31 = Vector512.FusedMultiplyAdd(v, a1, s31);
-                s32 = Vector512.FusedMultiplyAdd(v, a2, s32); s33 = Vector512.FusedMultiplyAdd(v, a3, s33);
-            }
-            // Columns j..j+3 of the four rows (those past the rank are padding rows of A, never read back).
-            float* l = lowRows + j;
-            l[0] = Vector512.Sum(s00); l[padded] = Vector512.Sum(s10); l[2 * padded] = Vector512.Sum(s20); l[3 * padded] = Vector512.Sum(s30);
-            if (j + 1 < rank) { l[1] = Vector512.Sum(s01); l[padded + 1] = Vector512.Sum(s11); l[2 * padded + 1] = Vector512.Sum(s21); l[3 * padded + 1] = Vector512.Sum(s31); }
-            if (j + 2 < rank) { l[2] = Vector512.Sum(s02); l[padded + 2] = Vector512.Sum(s12); l[2 * padded + 2] = Vector512.Sum(s22); l[3 * padded + 2] = Vector512.Sum(s32); }
-            if (j + 3 < rank) { l[3] = Vector512.Sum(s03); l[padded + 3] = Vector512.Sum(s13); l[2 * padded + 3] = Vector512.Sum(s23); l[3 * padded + 3] = Vector512.Sum(s33); }
+            stride = width;
+            return x + (long)n0 * width + k0;
         }
+        stride = depth;
+        for (int i = 0; i < TileRows; i++)
+        {
+            float* target = buffer + (long)i * depth;
+            if (i >= count)
+            {
+                new Span<float>(target, depth).Clear();
+                continue;
+            }
+            long first = (long)(n0 + i) * width + k0;
+            float* row = x + first;
+            int k = 0;
+            for (; k <= depth - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
+            for (; k < depth; k++) target[k] = row[k] * mask.Value(first + k);
+        }
+        return buffer;
     }
+
+    // Columns of drop(x) per pass of a tile: twelve rows of them (12 KiB) stay in L1.
+    private const int DepthChunk = 256;
+
 
     /// <summary>y[i, :] += Σ_j lowRows[i, j]·bt[j, :] for four rows of y (ldy = outputs): 4 rows × 64 columns in registers.</summary>
     private static void AddTimesTransposed4(float* y, int outputs, float* lowRows, int padded, float* bt, int rank)
@@ -204,27 +193,28 @@ internal static unsafe class LowRankKernels
     /// Backward of <see cref="Forward"/> given g = dL/dy [N, out]: dB += s·gᵀ·low, dlow = s·g·B, dA += dlowᵀ·drop(x),
     /// dx += mask·(dlow·A). g is only read. Any of dx, dA, dB may be null (not needed). Row chunks (one per thread) sum
     /// dA and dB into partial buffers, added in chunk order afterwards (deterministic for a given thread count).
+    /// <paramref name="dlowOut"/> [N, r], when given, receives dlow (e.g. for dx's term inside the base GEMM).
     /// </summary>
     public static void Backward(float* dx, float* da, float* db, float* g, float* low, float* x, float* a, float* b,
-        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask)
+        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask, float* dlowOut = null)
     {
-        if (rows == 0 || (dx == null && da == null && db == null)) return;
+        if (rows == 0 || (dx == null && da == null && db == null && dlowOut == null)) return;
         if (!Vector512.IsHardwareAccelerated)
         {
-            BackwardScalar(dx, da, db, g, low, x, a, b, rows, inputs, outputs, rank, scale, mask);
+            BackwardScalar(dx, da, db, g, low, x, a, b, rows, inputs, outputs, rank, scale, mask, dlowOut);
             return;
         }
         int padded = PaddedRank(rank);
-        int blocks = (rows + RowBlock - 1) / RowBlock;
-        int chunks = Math.Clamp(blocks / (2 * MinBlocksPerThread), 1, Parallelism.ThreadCount);
-        long bpLength = (long)outputs * padded, dbLength = db == null ? 0 : (long)outputs * padded, daLength = da == null ? 0 : (long)rank * inputs;
+        int tiles = (rows + TileRows - 1) / TileRows;
+        int chunks = Math.Clamp(tiles / MinTilesPerChunk, 1, Parallelism.ThreadCount);
+        long sbLength = (long)outputs * padded, dbLength = db == null ? 0 : (long)outputs * padded, daLength = da == null ? 0 : (long)inputs * padded;
         long partialLength = (dbLength + daLength + 15) & ~15L;
-        // scale·B [out, r'] zero-padded, then per chunk: dB partial [out, r'] (without the scale) and dA partial [r, in].
-        float* scratch = Aligned(ref backwardScratch, bpLength + chunks * partialLength);
-        float* bp = scratch, partials = scratch + bpLength;
-        new Span<float>(bp, (int)bpLength).Clear();
+        // scale·B [out, r'] zero-padded, then per chunk: dB partial [out, r'] (without the scale) and dAᵀ partial [in, r'].
+        float* scratch = Aligned(ref backwardScratch, sbLength + chunks * partialLength);
+        float* sb = scratch, partials = scratch + sbLength;
+        new Span<float>(sb, (int)sbLength).Clear();
         for (int o = 0; o < outputs; o++)
-            for (int j = 0; j < rank; j++) bp[(long)o * padded + j] = scale * b[(long)o * rank + j];
+            for (int j = 0; j < rank; j++) sb[(long)o * padded + j] = scale * b[(long)o * rank + j];
         new Span<float>(partials, checked((int)(chunks * partialLength))).Clear();
         Parallelism.For(chunks, 1, (c0, c1) =>
         {
@@ -232,8 +222,8 @@ internal static unsafe class LowRankKernels
             {
                 float* dbPartial = db == null ? null : partials + chunk * partialLength;
                 float* daPartial = da == null ? null : partials + chunk * partialLength + dbLength;
-                BackwardBlocks(dx, daPartial, dbPartial, g, low, x, a, bp, rows, inputs, outputs, rank, padded, mask,
-                    (int)((long)blocks * chunk / chunks), (int)((long)blocks * (chunk + 1) / chunks));
+                BackwardTiles(dx, daPartial, dbPartial, dlowOut, g, low, x, a, sb, rows, inputs, outputs, rank, padded, mask,
+                    (int)((long)tiles * chunk / chunks), (int)((long)tiles * (chunk + 1) / chunks));
             }
         });
         if (db != null)
@@ -248,74 +238,57 @@ internal static unsafe class LowRankKernels
                     }
             });
         if (da != null)
-            KernelSupport.ForElements(daLength, (first, last) =>
+            Parallelism.For(inputs, 64, (first, last) =>
             {
-                for (int chunk = 0; chunk < chunks; chunk++)
-                    KernelSupport.AddInPlace(da + first, partials + chunk * partialLength + dbLength + first, last - first);
+                for (int k = first; k < last; k++)
+                    for (int j = 0; j < rank; j++)
+                    {
+                        float sum = 0;
+                        for (int chunk = 0; chunk < chunks; chunk++) sum += partials[chunk * partialLength + dbLength + (long)k * padded + j];
+                        da[(long)j * inputs + k] += sum;
+                    }
             });
     }
 
-    private static void BackwardBlocks(float* dx, float* daPartial, float* dbPartial, float* g, float* low, float* x, float* a, float* bp,
-        int rows, int inputs, int outputs, int rank, int padded, DropoutMask mask, int firstBlock, int lastBlock)
+    private const int MinTilesPerChunk = 4;
+
+    private static void BackwardTiles(float* dx, float* daPartial, float* dbPartial, float* dlowOut, float* g, float* low, float* x, float* a, float* sb,
+        int rows, int inputs, int outputs, int rank, int padded, DropoutMask mask, int firstTile, int lastTile)
     {
-        float* lowRowsStack = stackalloc float[RowBlock * padded + 16], dlowStack = stackalloc float[RowBlock * padded + 16];
-        float* lowRows = Aligned(lowRowsStack), dlow = Aligned(dlowStack);
-        for (int block = firstBlock; block < lastBlock; block++)
+        float* lowStack = stackalloc float[TileRows * padded + 16], dlowStack = stackalloc float[TileRows * padded + 16];
+        float* lowRows = Aligned(lowStack), dlowRows = Aligned(dlowStack);
+        float* xBuffer = daPartial == null ? null : Aligned(ref tileRows, (long)TileRows * DepthChunk);
+        float* gBuffer = Aligned(ref gradientRows, (long)TileRows * outputs);
+        var keepAll = new DropoutMask(0f, 0);
+        for (int tile = firstTile; tile < lastTile; tile++)
         {
-            int n0 = block * RowBlock, count = Math.Min(RowBlock, rows - n0);
-            // The block's low rows, r' lanes each; rows past the count are zero, so they add nothing to dB or dA.
-            new Span<float>(lowRows, RowBlock * padded).Clear();
+            int n0 = tile * TileRows, count = Math.Min(TileRows, rows - n0);
+            // The tile's low rows, r' lanes each; lanes past the rank and rows past the count are zero.
+            new Span<float>(lowRows, TileRows * padded).Clear();
             for (int i = 0; i < count; i++) Buffer.MemoryCopy(low + (long)(n0 + i) * rank, lowRows + i * padded, rank * 4L, rank * 4L);
-            GradientPass(dlow, dbPartial, g, lowRows, bp, n0, count, outputs, padded);
-            if (dx != null || daPartial != null) InputPass(dx, daPartial, x, a, dlow, n0, count, inputs, rank, padded, mask);
+            float* gs = Rows(gBuffer, g, outputs, n0, count, 0, outputs, keepAll, out nint gStride);
+            for (int lane = 0; lane < padded; lane += 16)
+            {
+                if (dbPartial != null) GradientTile(gs, gStride, sb + lane, lowRows + lane, padded, dbPartial + lane, padded, outputs, dlowRows + lane, padded);
+                else RowsTimesThin(gs, gStride, sb + lane, padded, outputs, dlowRows + lane, padded, accumulate: false);
+            }
+            if (dlowOut != null)
+                for (int i = 0; i < count; i++) Buffer.MemoryCopy(dlowRows + i * padded, dlowOut + (long)(n0 + i) * rank, rank * 4L, rank * 4L);
+            if (daPartial != null)
+            {
+                for (int k0 = 0; k0 < inputs; k0 += DepthChunk)
+                {
+                    int depth = Math.Min(DepthChunk, inputs - k0);
+                    float* xs = Rows(xBuffer, x, inputs, n0, count, k0, depth, mask, out nint stride);
+                    for (int lane = 0; lane < padded; lane += 16)
+                        OuterAccumulate(xs, stride, dlowRows + lane, padded, daPartial + (long)k0 * padded + lane, padded, depth);
+                }
+            }
+            if (dx != null)
+                for (int s = 0; s < count; s += 4) InputPass(dx, null, x, a, dlowRows + s * padded, n0 + s, Math.Min(4, count - s), inputs, rank, padded, mask);
         }
     }
 
-    /// <summary>
-    /// One read of the block's g rows: dlow[i, :] = Σ_o g[n0 + i, o]·(s·B)[o, :] and dB'[o, :] += Σ_i g[n0 + i, o]·low[i, :],
-    /// sixteen lanes of r' at a time. Rows past the count read row n0 and get dlow = 0.
-    /// </summary>
-    private static void GradientPass(float* dlow, float* dbPartial, float* g, float* lowRows, float* bp, int n0, int count, int outputs, int padded)
-    {
-        float* g0 = g + (long)n0 * outputs;
-        float* g1 = count > 1 ? g0 + outputs : g0, g2 = count > 2 ? g0 + 2L * outputs : g0, g3 = count > 3 ? g0 + 3L * outputs : g0;
-        for (int lane = 0; lane < padded; lane += 16)
-        {
-            var l0 = Vector512.Load(lowRows + lane); var l1 = Vector512.Load(lowRows + padded + lane);
-            var l2 = Vector512.Load(lowRows + 2 * padded + lane); var l3 = Vector512.Load(lowRows + 3 * padded + lane);
-            Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default;
-            float* w = bp + lane;
-            if (dbPartial != null)
-            {
-                float* p = dbPartial + lane;
-                for (int o = 0; o < outputs; o++, w += padded, p += padded)
-                {
-                    var row = Vector512.Load(w);
-                    var c0 = Vector512.Create(g0[o]); var c1 = Vector512.Create(g1[o]);
-                    var c2 = Vector512.Create(g2[o]); var c3 = Vector512.Create(g3[o]);
-                    d0 = Vector512.FusedMultiplyAdd(c0, row, d0); d1 = Vector512.FusedMultiplyAdd(c1, row, d1);
-                    d2 = Vector512.FusedMultiplyAdd(c2, row, d2); d3 = Vector512.FusedMultiplyAdd(c3, row, d3);
-                    var sum = Vector512.FusedMultiplyAdd(c0, l0, Vector512.Load(p));
-                    sum = Vector512.FusedMultiplyAdd(c1, l1, sum);
-                    sum = Vector512.FusedMultiplyAdd(c2, l2, sum);
-                    Vector512.FusedMultiplyAdd(c3, l3, sum).Store(p);
-                }
-            }
-            else
-            {
-                for (int o = 0; o < outputs; o++, w += padded)
-                {
-                    var row = Vector512.Load(w);
-                    d0 = Vector512.FusedMultiplyAdd(Vector512.Create(g0[o]), row, d0); d1 = Vector512.FusedMultiplyAdd(Vector512.Create(g1[o]), row, d1);
-                    d2 = Vector512.FusedMultiplyAdd(Vector512.Create(g2[o]), row, d2); d3 = Vector512.FusedMultiplyAdd(Vector512.Create(g3[o]), row, d3);
-                }
-            }
-            d0.Store(dlow + lane);
-            (count > 1 ? d1 : default).Store(dlow + padded + lane);
-            (count > 2 ? d2 : default).Store(dlow + 2 * padded + lane);
-            (count > 3 ? d3 : default).Store(dlow + 3 * padded + lane);
-        }
-    }
 
     /// <summary>
     /// One read of the block's x rows, sixteen inputs at a time with their mask: dA'[j, k] += Σ_i dlow[i, j]·drop(x)[i, k]
@@ -399,6 +372,7 @@ internal static unsafe class LowRankKernels
                 for (int k = 0; k < inputs; k++) sum += x[(long)n * inputs + k] * mask.Value((long)n * inputs + k) * a[(long)j * inputs + k];
                 low[(long)n * rank + j] = sum;
             }
+            if (y == null) continue;
             for (int o = 0; o < outputs; o++)
             {
                 float sum = 0;
@@ -410,7 +384,7 @@ internal static unsafe class LowRankKernels
 
     /// <summary>The backward in plain loops (see <see cref="ForwardScalar"/>).</summary>
     public static void BackwardScalar(float* dx, float* da, float* db, float* g, float* low, float* x, float* a, float* b,
-        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask)
+        int rows, int inputs, int outputs, int rank, float scale, DropoutMask mask, float* dlowOut = null)
     {
         var dlow = new float[rank];
         for (int n = 0; n < rows; n++)
@@ -425,6 +399,7 @@ internal static unsafe class LowRankKernels
                     if (db != null) db[(long)o * rank + j] += scale * go * low[(long)n * rank + j];
                 }
                 dlow[j] = scale * sum;
+                if (dlowOut != null) dlowOut[(long)n * rank + j] = dlow[j];
             }
             for (int k = 0; k < inputs; k++)
             {

@@ -114,6 +114,21 @@ internal sealed class LoraAdapters
             dropout, dropout > 0 ? DropoutSeed(DropoutDraws, entry.Index) : 0);
     }
 
+    /// <summary>
+    /// The linear layer <paramref name="weightName"/> (fp32 <paramref name="weight"/>, [out, in] when
+    /// <paramref name="weightOutIn"/>, else GPT-2's Conv1D [in, out]) with its adapter when it has one and the adapters
+    /// are enabled: one op (<see cref="Ops.LowRankLinear"/>) whose GEMMs carry the adapter's products. The same values,
+    /// dropout masks included, as the base linear followed by <see cref="Apply"/>.
+    /// </summary>
+    public Node Linear(Ops ops, Node input, string weightName, Node weight, Node? bias, bool training, bool weightOutIn = true)
+    {
+        if (disabled > 0 || !byWeight.TryGetValue(weightName, out var entry))
+            return weightOutIn ? ops.LinearOutIn(input, weight, bias) : ops.Linear(input, weight, bias);
+        float dropout = training ? Options.Dropout : 0f;
+        return ops.LowRankLinear(input, weight, bias, ops.Parameter(entry.A, training), ops.Parameter(entry.B, training), Options.Scaling,
+            dropout, dropout > 0 ? DropoutSeed(DropoutDraws, entry.Index) : 0, weightOutIn);
+    }
+
     private ulong DropoutSeed(long forward, int layer) =>
         Options.Seed * 0x9E3779B97F4A7C15UL ^ (ulong)forward * 0xBF58476D1CE4E5B9UL ^ ((ulong)layer + 1) * 0x94D049BB133111EBUL;
 

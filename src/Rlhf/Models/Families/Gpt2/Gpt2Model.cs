@@ -146,6 +146,7 @@ internal sealed class Gpt2Model : ICausalLm
         adapters?.BeginForward(trainable);
         Node Linear(Ops o, Node input, string weight, string bias)
         {
+            if (packed is null && adapters is not null) return adapters.Linear(o, input, weight, P(o, weight), P(o, bias), trainable, weightOutIn: false);
             var output = packed is null ? o.Linear(input, P(o, weight), P(o, bias)) : o.PackedLinear(input, packed[weight], P(o, bias));
             return adapters is null ? output : adapters.Apply(o, input, weight, output, trainable);
         }

@@ -118,6 +118,7 @@ internal sealed class LlamaModel : ICausalLm
         adapters?.BeginForward(trainable);
         Node Linear(Ops o, Node input, string weight, string? bias)
         {
+            if (packed is null && adapters is not null) return adapters.Linear(o, input, weight, P(o, weight), OptionalP(o, bias), trainable);
             var output = packed is null ? o.LinearOutIn(input, P(o, weight), OptionalP(o, bias)) : o.PackedLinear(input, packed[weight], OptionalP(o, bias));
             return adapters is null ? output : adapters.Apply(o, input, weight, output, trainable);
         }
