@@ -217,6 +217,27 @@ public sealed class LoraApiTests : IDisposable
         AssertSameAdapterFolder(dir.Sub("cli-further"), dir.Sub("api-further"));
     }
 
+    [Fact]
+    public void ResumingALoraRunFromItsCheckpointEqualsTheUninterruptedRun()
+    {
+        var data = Datasets.ReadDemonstrations(demonstrations);
+        var arguments = Loop(SftCommand.Defaults, dir.Sub("full")) with { MaxSteps = 4, LearningRate = 1e-2f };
+        using (var model = LanguageModel.Load(llama))
+            new SftTrainer(model, arguments, Lora()).Train(data);
+
+        // Stopped after step 2 (a checkpoint with the adapters, their moments and dropout draws), then resumed on a fresh model.
+        using (var model = LanguageModel.Load(llama))
+        using (var cancel = new CancellationTokenSource())
+        {
+            var trainer = new SftTrainer(model, arguments with { OutputDir = dir.Sub("resumed") }, Lora());
+            trainer.Progress += (_, p) => { if (p.Step == 2) cancel.Cancel(); };
+            Assert.True(trainer.Train(data, cancellation: cancel.Token).Interrupted);
+        }
+        using (var model = LanguageModel.Load(llama))
+            new SftTrainer(model, arguments with { OutputDir = dir.Sub("resumed"), ResumeFromCheckpoint = "latest" }, Lora()).Train(data);
+        AssertSameAdapterFolder(dir.Sub("full"), dir.Sub("resumed"));
+    }
+
     [SkippableFact]
     public void ABfloat16BaseTrainsWhatRlhfTrainsWithBaseDtypeBfloat16()
     {
