@@ -243,6 +243,8 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
         var output = Output(hidden.RequiresGradient || weight.RequiresGradient, rows);
         var logSumExp = Arena.AllocateUninitialized(rows);
         var scratch = Arena.AllocateUninitialized(checked((int)LinearSoftmaxKernels.ScratchLength(rows, channels, vocab)));
+        if (output.RequiresGradient && !weight.RequiresGradient)
+            return LinearLogProbsFrozenWeight(output, hidden, weight, targets, entropy, logSumExp, scratch);
         fixed (int* target = targets)
             LinearSoftmaxKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, weight.Value.Pointer, target,
                 rows, channels, vocab, scratch.Pointer, entropy: entropy is null ? null : entropy.Pointer);
@@ -256,6 +258,30 @@ internal sealed unsafe partial class Ops(Arena arena, Tape tape)
                 output.ReleaseGradient();
             });
         }
+        return output;
+    }
+
+    /// <summary>
+    /// <see cref="LinearLogProbs"/> with a frozen weight (an LM head under LoRA): ∂logp_n/∂h_n = W[target_n] − Σ_v
+    /// softmax[n, v]·W[v] does not depend on the loss, so the forward computes it while each chunk's logits are at hand
+    /// and the backward only scales it by ∂L/∂logp_n (no second pass over the vocabulary).
+    /// </summary>
+    private Node LinearLogProbsFrozenWeight(Node output, Node hidden, Node weight, int[] targets, Tensor? entropy, Tensor logSumExp, Tensor scratch)
+    {
+        int rows = targets.Length, channels = hidden.Shape[^1], vocab = weight.Shape[0];
+        var direction = Arena.Allocate(rows, channels);
+        var minusOne = new float[rows];
+        Array.Fill(minusOne, -1f); // "loss" −Σ(−1)·logp: its hidden gradient is Σ_n ∂logp_n/∂h_n
+        fixed (int* target = targets)
+        fixed (float* rowWeight = minusOne)
+            LinearSoftmaxKernels.Forward(output.Value.Pointer, logSumExp.Pointer, hidden.Value.Pointer, weight.Value.Pointer, target,
+                rows, channels, vocab, scratch.Pointer, rowWeight, direction.Pointer, null, entropy is null ? null : entropy.Pointer);
+        Tape.Record(() =>
+        {
+            fixed (int* target = targets)
+                LinearSoftmaxKernels.ScaleRowsInto(hidden.Gradient.Pointer, direction.Pointer, output.Gradient.Pointer, target, rows, channels);
+            output.ReleaseGradient();
+        });
         return output;
     }
 

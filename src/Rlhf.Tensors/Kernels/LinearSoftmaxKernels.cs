@@ -78,6 +78,23 @@ internal static unsafe class LinearSoftmaxKernels
         });
     }
 
+    /// <summary>hiddenGrad[n, :] += g[n]·direction[n, :] for the rows with a target. Parallel over rows.</summary>
+    public static void ScaleRowsInto(float* hiddenGrad, float* direction, float* g, int* targets, int rows, int channels) =>
+        Parallelism.For(rows, 16, (start, end) =>
+        {
+            for (int n = start; n < end; n++)
+            {
+                float scale = g[n];
+                if (targets[n] < 0 || scale == 0f) continue;
+                float* target = hiddenGrad + (long)n * channels, source = direction + (long)n * channels;
+                int c = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; c <= channels - 16; c += 16)
+                        Vector512.FusedMultiplyAdd(Vector512.Create(scale), Vector512.Load(source + c), Vector512.Load(target + c)).Store(target + c);
+                for (; c < channels; c++) target[c] = MathF.FusedMultiplyAdd(scale, source[c], target[c]);
+            }
+        });
+
     private delegate void ChunkBody(int[] chunkRows, int count, float* logits, float* gathered, float* gatheredGrad);
 
     /// <summary>Gathers rows with a target into chunks, computes their logits [count, V], and calls the body.</summary>

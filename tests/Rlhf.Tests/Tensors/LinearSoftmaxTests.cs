@@ -122,6 +122,45 @@ public unsafe class LmHeadTests
         for (int i = 0; i < eagerEmbedding.Length; i++) Assert.Equal(lateEmbedding[i], eagerEmbedding[i], 1e-6f);
     }
 
+    [Theory]
+    [InlineData(6, 5, 11)]
+    [InlineData(900, 8, 40000)] // more rows than one chunk holds
+    public void AFrozenWeightGivesTheSameHiddenGradientFromItsForward(int rows, int channels, int vocab)
+    {
+        // Ops.LinearLogProbs with a frozen weight computes ∂logp/∂h in the forward and only scales it in backward;
+        // it must equal the trainable weight's recomputing backward, entropy and log-probs included.
+        var rng = new Rng(13);
+        var hidden = Tensor.FromArray(FiniteDifference.RandomArray(rng, rows * channels), rows, channels);
+        var embedding = Tensor.FromArray(FiniteDifference.RandomArray(rng, vocab * channels), vocab, channels);
+        var targets = Enumerable.Range(0, rows).Select(n => n % 5 == 1 ? -1 : rng.NextInt(vocab)).ToArray();
+        var upstream = FiniteDifference.RandomArray(rng, rows);
+        for (int n = 0; n < rows; n++) if (targets[n] < 0) upstream[n] = float.NaN; // rows without a target take no gradient
+        (float[] LogProbs, float[] Entropy, float[] HiddenGrad) Run(bool frozen)
+        {
+            using var arena = new Arena();
+            var tape = new Tape();
+            var ops = new Ops(arena, tape);
+            var h = new Node(hidden, true, arena);
+            var w = frozen ? ops.Constant(embedding) : new Node(embedding, true, arena);
+            var entropy = Tensor.Zeros(rows);
+            var logProbs = ops.LinearLogProbs(h, w, targets, entropy);
+            upstream.CopyTo(logProbs.Gradient.Span);
+            var values = logProbs.Value.ToArray();
+            tape.Backward();
+            return (values, entropy.ToArray(), h.Gradient.ToArray());
+        }
+        var frozenRun = Run(true);
+        var trainable = Run(false);
+        Assert.Equal(trainable.LogProbs, frozenRun.LogProbs);
+        Assert.Equal(trainable.Entropy, frozenRun.Entropy);
+        Assert.All(frozenRun.HiddenGrad, v => Assert.True(float.IsFinite(v)));
+        // The same products summed in another order: 1e-5 relative to the gradient's scale.
+        double scale = trainable.HiddenGrad.Max(Math.Abs);
+        for (int i = 0; i < rows * channels; i++)
+            Assert.True(Math.Abs(frozenRun.HiddenGrad[i] - trainable.HiddenGrad[i]) <= 1e-5 * (1 + scale),
+                $"hidden gradient [{i / channels}, {i % channels}]: {frozenRun.HiddenGrad[i]} vs {trainable.HiddenGrad[i]}");
+    }
+
     [Fact]
     public void TargetOutsideVocabularyIsRejected()
     {
