@@ -34,11 +34,8 @@ internal sealed class FrozenReferenceOptions
         return precision;
     }
 
-    /// <summary>With LoRA adapters, holds the model's frozen base in <paramref name="precision"/> (<see cref="FrozenBase.Enable"/>).</summary>
-    public static void PackBase(WeightPrecision precision, ICausalLm model, LoraAdapters? adapters)
-    {
-        if (adapters is not null) FrozenBase.Enable(model, precision);
-    }
+    /// <summary>With LoRA adapters, holds the model's frozen base in <paramref name="precision"/> (<see cref="LoraSetup.PackBase"/>).</summary>
+    public static void PackBase(WeightPrecision precision, ICausalLm model, LoraAdapters? adapters) => LoraSetup.PackBase(model, adapters, precision);
 
     /// <summary>
     /// The reference of a policy that may carry LoRA adapters: with adapters and no --ref-model, the policy's own base

@@ -55,10 +55,7 @@ internal sealed class LoraCliOptions
     /// </summary>
     public LoraAdapters? Apply(IAnsiConsole console, CommandSettings settings, ICausalLm model, string modelDir, ulong seed)
     {
-        var adapter = AdapterFolder(settings);
-        var options = Resolve(settings, modelDir, seed);
-        LoraAdapters? adapters = adapter is not null ? PeftAdapterFolder.Attach(model, modelDir, adapter, seed)
-            : options is not null ? LoraAdapters.Attach(model, options) : null;
+        var adapters = LoraSetup.Attach(model, Resolve(settings, modelDir, seed), AdapterFolder(settings), modelDir, seed);
         if (adapters is null) return null;
         var parameters = model.Parameters;
         TrainingRunner.Line(console, $"LoRA r={adapters.Options.Rank} α={adapters.Options.Alpha:G4} dropout {adapters.Options.Dropout:G3} on " +

@@ -19,17 +19,23 @@ public sealed class DpoTrainer
     /// <param name="arguments">Loop settings (batch size, learning rate, steps, output folder …).</param>
     /// <param name="config">DPO settings; null: <see cref="DpoConfig"/>'s defaults (β 0.1, sigmoid loss).</param>
     /// <param name="reference">The frozen reference; null: the policy's weights as they are before training (their
-    /// log-probs are computed once, before the first step). Not disposed by the trainer.</param>
+    /// log-probs are computed once, before the first step), or with LoRA the policy's base with its adapters off (TRL
+    /// with a PEFT model: no second copy). Not disposed by the trainer.</param>
+    /// <param name="peftConfig">LoRA adapters to add to <paramref name="policy"/> now and train instead of its weights
+    /// (TRL's <c>peft_config</c>); the output folder is then a PEFT adapter folder. Null: train what the policy trains.</param>
     /// <exception cref="ArgumentNullException"><paramref name="policy"/> or <paramref name="arguments"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
+    /// <exception cref="ArgumentException">A LoRA target module matches no layer of the policy (the message lists its linear modules).</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the policy has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">A model is disposed.</exception>
-    public DpoTrainer(LanguageModel policy, TrainingArguments arguments, DpoConfig? config = null, LanguageModel? reference = null)
+    public DpoTrainer(LanguageModel policy, TrainingArguments arguments, DpoConfig? config = null, LanguageModel? reference = null, LoraConfig? peftConfig = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         TrainerRun.Check(arguments);
         config ??= new DpoConfig();
         ApiChecks.Valid(config.Validate, nameof(config));
         TrainerRun.CheckReference(policy, reference);
+        if (peftConfig is not null) policy.AttachAdapters(peftConfig, arguments.Seed, nameof(peftConfig));
         this.policy = policy;
         this.reference = reference;
         Arguments = arguments;
@@ -59,15 +65,18 @@ public sealed class DpoTrainer
         var folder = policy.Folder;
         IReadOnlyList<DpoExample> trainSet = Tokenize(train);
         IReadOnlyList<DpoExample>? evalSet = eval is null ? null : Tokenize(eval);
-        bool live = reference is not null && !Config.PrecomputeRefLogProbs && !Config.ReferenceFree;
+        folder.Model.GradientCheckpointing = Arguments.GradientCheckpointing;
+        // With LoRA and no reference given, the reference is the base with the adapters off, run live as `rlhf dpo --use-peft` runs it.
+        var referenceModel = reference?.Folder.Model ?? folder.Model.Adapters?.BaseModel;
+        bool live = referenceModel is not null && !Config.PrecomputeRefLogProbs && !Config.ReferenceFree;
         if (!Config.ReferenceFree && !live)
         {
             // The reference's log-probs, once, before the policy changes (TRL's precompute_ref_log_probs).
-            using var scorer = new DpoTask(folder.Model, (reference ?? policy).Folder.Model, Config, folder.PadTokenId, ownsReference: false);
+            using var scorer = new DpoTask(folder.Model, referenceModel ?? folder.Model, Config, folder.PadTokenId, ownsReference: false);
             trainSet = scorer.PrecomputeReferenceLogProbs(trainSet, Arguments.PerDeviceEvalBatchSize);
             if (evalSet is not null) evalSet = scorer.PrecomputeReferenceLogProbs(evalSet, Arguments.PerDeviceEvalBatchSize);
         }
-        using var task = new DpoTask(folder.Model, live ? reference!.Folder.Model : null, Config, folder.PadTokenId, folder.SaveTokenizerAndConfigs, ownsReference: false);
+        using var task = new DpoTask(folder.Model, live ? referenceModel : null, Config, folder.PadTokenId, folder.SaveTokenizerAndConfigs, ownsReference: false);
         return TrainerRun.Run(task, Arguments, trainSet, evalSet, this, Progress, cancellation);
     }
 
@@ -75,7 +84,7 @@ public sealed class DpoTrainer
     {
         var folder = policy.Folder;
         var encoder = new DelegateTextEncoder(policy.Encode);
-        int[] Response(string text) => TokenSequences.Response(encoder, text, PromptTemplate.Default, folder.EosTokenId);
+        int[] Response(string text) => TokenSequences.Response(encoder, text, TrainerRun.EosAppended, folder.EosTokenId);
         return pairs.Select(p => new DpoExample(policy.Encode(p.Prompt), Response(p.Chosen), Response(p.Rejected))
             .Truncate(Config.MaxLength, Config.MaxPromptLength)).ToArray();
     }

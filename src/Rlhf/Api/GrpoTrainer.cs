@@ -40,13 +40,16 @@ public sealed class GrpoTrainer
     /// <param name="arguments">Loop settings: per_device_train_batch_size counts completions per micro-batch and
     /// gradient_accumulation_steps micro-batches per generation batch (as in <c>rlhf grpo</c>; see <see cref="DefaultArguments"/>).</param>
     /// <param name="config">GRPO or RLOO settings; null: <see cref="GrpoConfig.Grpo"/>.</param>
-    /// <param name="reference">The frozen reference for β &gt; 0; null: the policy's weights before training. Not disposed by the trainer.</param>
+    /// <param name="reference">The frozen reference for β &gt; 0; null: the policy's weights before training (with LoRA, its base with the adapters off). Not disposed by the trainer.</param>
+    /// <param name="peftConfig">LoRA adapters to add to <paramref name="policy"/> now and train instead of its weights (TRL's <c>peft_config</c>); null: train what the policy trains.</param>
     /// <exception cref="ArgumentNullException"><paramref name="policy"/>, <paramref name="reward"/> or <paramref name="arguments"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
-    /// <exception cref="ArgumentException">The policy has no EOS token, or the reference's vocabulary differs from the policy's.</exception>
+    /// <exception cref="ArgumentException">The policy has no EOS token, the reference's vocabulary differs from the policy's, or a LoRA target module matches no layer.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the policy has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">A model is disposed.</exception>
-    public GrpoTrainer(LanguageModel policy, Func<string, string, double> reward, TrainingArguments arguments, GrpoConfig? config = null, LanguageModel? reference = null)
-        : this(policy, arguments, config, reference, FromFunction(reward))
+    public GrpoTrainer(LanguageModel policy, Func<string, string, double> reward, TrainingArguments arguments, GrpoConfig? config = null, LanguageModel? reference = null,
+        LoraConfig? peftConfig = null)
+        : this(policy, arguments, config, reference, FromFunction(reward), peftConfig)
     {
     }
 
@@ -55,17 +58,21 @@ public sealed class GrpoTrainer
     /// <param name="rewardModel">The reward model (logged as rewards/reward_model/mean); its tokenizer may differ from the policy's. Not disposed by the trainer.</param>
     /// <param name="arguments">Loop settings, as for the other constructor.</param>
     /// <param name="config">GRPO or RLOO settings; null: <see cref="GrpoConfig.Grpo"/>.</param>
-    /// <param name="reference">The frozen reference for β &gt; 0; null: the policy's weights before training. Not disposed by the trainer.</param>
+    /// <param name="reference">The frozen reference for β &gt; 0; null: the policy's weights before training (with LoRA, its base with the adapters off). Not disposed by the trainer.</param>
+    /// <param name="peftConfig">LoRA adapters to add to <paramref name="policy"/> now and train instead of its weights (TRL's <c>peft_config</c>); null: train what the policy trains.</param>
     /// <exception cref="ArgumentNullException"><paramref name="policy"/>, <paramref name="rewardModel"/> or <paramref name="arguments"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
-    /// <exception cref="ArgumentException">The policy has no EOS token, or the reference's vocabulary differs from the policy's.</exception>
+    /// <exception cref="ArgumentException">The policy has no EOS token, the reference's vocabulary differs from the policy's, or a LoRA target module matches no layer.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the policy has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">A model is disposed.</exception>
-    public GrpoTrainer(LanguageModel policy, RewardScorer rewardModel, TrainingArguments arguments, GrpoConfig? config = null, LanguageModel? reference = null)
-        : this(policy, arguments, config, reference, FromModel(rewardModel))
+    public GrpoTrainer(LanguageModel policy, RewardScorer rewardModel, TrainingArguments arguments, GrpoConfig? config = null, LanguageModel? reference = null,
+        LoraConfig? peftConfig = null)
+        : this(policy, arguments, config, reference, FromModel(rewardModel), peftConfig)
     {
     }
 
-    private GrpoTrainer(LanguageModel policy, TrainingArguments arguments, GrpoConfig? config, LanguageModel? reference, Func<LanguageModel, (ICompletionReward, IDisposable?)> rewardFor)
+    private GrpoTrainer(LanguageModel policy, TrainingArguments arguments, GrpoConfig? config, LanguageModel? reference, Func<LanguageModel, (ICompletionReward, IDisposable?)> rewardFor,
+        LoraConfig? peftConfig)
     {
         ArgumentNullException.ThrowIfNull(policy);
         TrainerRun.Check(arguments);
@@ -75,6 +82,7 @@ public sealed class GrpoTrainer
         ApiChecks.InRange(Config.MaxCompletionLength, 1, policy.ContextLength - 1, $"{nameof(config)}.{nameof(GrpoConfig.MaxCompletionLength)}");
         TrainerRun.RequireEos(policy, Config.Estimator == GroupEstimator.LeaveOneOut ? "RLOO" : "GRPO");
         TrainerRun.CheckReference(policy, reference);
+        if (peftConfig is not null) policy.AttachAdapters(peftConfig, loopArguments.Seed, nameof(peftConfig));
         this.policy = policy;
         this.reference = reference;
         this.rewardFor = rewardFor;
@@ -127,8 +135,10 @@ public sealed class GrpoTrainer
         folder.Model.GradientCheckpointing = loopArguments.GradientCheckpointing;
         var (reward, owned) = rewardFor(policy);
         using var rewardResources = owned;
-        using var ownReference = bound.Beta > 0 && reference is null ? WeightCopy.Clone(folder.Model) : null;
-        using var task = new GrpoTask(folder.Model, bound.Beta > 0 ? ownReference ?? reference!.Folder.Model : null, folder.Tokenizer,
+        // With LoRA and no reference given, the reference is the base with the adapters off (no copy), as `rlhf grpo --use-peft`.
+        var baseReference = reference is null ? folder.Model.Adapters?.BaseModel : null;
+        using var ownReference = bound.Beta > 0 && reference is null && baseReference is null ? WeightCopy.Clone(folder.Model) : null;
+        using var task = new GrpoTask(folder.Model, bound.Beta > 0 ? ownReference ?? baseReference ?? reference!.Folder.Model : null, folder.Tokenizer,
             new RewardSet([reward]), bound, folder.EosTokenId!.Value, folder.PadTokenId, loopArguments.Seed, folder.SaveTokenizerAndConfigs)
         {
             StopTokenIds = folder.Generation.EosTokenIds,

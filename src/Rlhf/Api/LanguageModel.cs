@@ -1,7 +1,9 @@
 // The public entry point for a causal language model and its tokenizer (what `rlhf` calls a model folder): load a
 // Hugging Face folder or make a small random one, tokenize, generate, save.
+using Rlhf.Models;
 using Rlhf.Models.Gpt2;
 using Rlhf.Models.Generation;
+using Rlhf.Models.Lora;
 using Rlhf.Text;
 using Rlhf.Training;
 
@@ -9,8 +11,10 @@ namespace Rlhf;
 
 /// <summary>
 /// A causal language model with its tokenizer and generation defaults: a Hugging Face model folder (GPT-2 or the
-/// Llama family) in memory. Load one with <see cref="Load"/> or create a small random one with
+/// Llama family) in memory. Load one with <see cref="Load(string)"/> or create a small random one with
 /// <see cref="CreateRandom"/>; trainers update it in place; <see cref="Save"/> writes a folder transformers loads.
+/// With LoRA (<see cref="AddAdapters"/>, a trainer's <c>peftConfig</c>, or <see cref="Load(string, string, BaseDtype, ulong)"/>)
+/// only the adapters train and <see cref="Save"/> writes a PEFT adapter folder; <see cref="MergeAndUnload"/> folds them in.
 /// Dispose it to free its native memory; any use after that throws <see cref="ObjectDisposedException"/>.
 /// </summary>
 public sealed class LanguageModel : IDisposable
@@ -18,7 +22,14 @@ public sealed class LanguageModel : IDisposable
     private readonly ModelFolder folder;
     private bool disposed;
 
-    private LanguageModel(ModelFolder folder) => this.folder = folder;
+    private LanguageModel(ModelFolder folder, string? sourceFolder = null)
+    {
+        this.folder = folder;
+        SourceFolder = sourceFolder;
+    }
+
+    /// <summary>The folder the model (its base, with adapters) was loaded from: adapter_config.json's base_model_name_or_path.</summary>
+    internal string? SourceFolder { get; }
 
     internal ModelFolder Folder
     {
@@ -48,8 +59,83 @@ public sealed class LanguageModel : IDisposable
     public static LanguageModel Load(string folder)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
-        return new LanguageModel(ModelFolder.Load(folder));
+        return new LanguageModel(ModelFolder.Load(folder), folder);
     }
+
+    /// <summary>
+    /// Loads a base model folder with a PEFT LoRA adapter folder on it (PEFT's <c>PeftModel.from_pretrained(base,
+    /// adapter)</c>; the CLI's <c>--model BASE --adapter DIR</c>): trainers train the adapters further, with the base
+    /// (adapters off) as their default reference; <see cref="MergeAndUnload"/> folds them into the weights.
+    /// </summary>
+    /// <param name="baseFolder">The base model folder the adapter was trained on.</param>
+    /// <param name="adapterFolder">The adapter folder (adapter_config.json, adapter_model.safetensors).</param>
+    /// <param name="baseDtype">How the frozen base is held; bfloat16 halves its matrices' memory (see <see cref="LoraConfig.BaseDtype"/>).</param>
+    /// <param name="seed">Seeds the adapters' dropout masks when they are trained further (the CLI's <c>--seed</c>).</param>
+    /// <exception cref="ArgumentNullException">A folder is null.</exception>
+    /// <exception cref="DirectoryNotFoundException">A folder does not exist.</exception>
+    /// <exception cref="ModelFormatException">The adapter folder is malformed or was made for another base model
+    /// (the message names the adapter's file and both folders).</exception>
+    public static LanguageModel Load(string baseFolder, string adapterFolder, BaseDtype baseDtype = BaseDtype.Float32, ulong seed = 42)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(baseFolder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(adapterFolder);
+        if (!Enum.IsDefined(baseDtype)) throw new ArgumentOutOfRangeException(nameof(baseDtype), baseDtype, "baseDtype must be Float32 or BFloat16.");
+        if (!Directory.Exists(adapterFolder)) throw new DirectoryNotFoundException($"The adapter folder '{adapterFolder}' does not exist.");
+        var loaded = ModelFolder.Load(baseFolder);
+        try
+        {
+            var adapters = LoraSetup.Attach(loaded.Model, null, adapterFolder, baseFolder, seed, modelSetting: nameof(baseFolder));
+            LoraSetup.PackBase(loaded.Model, adapters, baseDtype.ToPrecision());
+            return new LanguageModel(loaded, baseFolder);
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Adds fresh LoRA adapters (PEFT's <c>get_peft_model</c>): the model's own weights are frozen and, with B = 0, it
+    /// computes exactly what it computed before until trained. Trainers given a <c>peftConfig</c> call this themselves.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it).</exception>
+    /// <exception cref="ArgumentException">A target module matches no layer (the message lists the model's linear modules).</exception>
+    /// <exception cref="InvalidOperationException">The model already has adapters.</exception>
+    public void AddAdapters(LoraConfig config) => AttachAdapters(config, 42, nameof(config));
+
+    /// <summary>Attaches <paramref name="config"/>'s adapters (seed default <paramref name="defaultSeed"/>), errors naming <paramref name="name"/>.</summary>
+    internal LoraAdapters AttachAdapters(LoraConfig config, ulong defaultSeed, string name, bool packBase = true) =>
+        ApiLora.Attach(Folder.Model, config, defaultSeed, SourceFolder, name, packBase);
+
+    /// <summary>True while LoRA adapters are attached (then only they, and any head, are trained and saved).</summary>
+    public bool HasAdapters => Folder.Model.Adapters is not null;
+
+    /// <summary>The attached adapters' settings (target modules as the module names they resolved to); null without adapters.</summary>
+    public LoraConfig? AdapterConfig => ApiLora.ConfigOf(Folder.Model);
+
+    /// <summary>
+    /// Switches the adapters off until the returned handle is disposed (PEFT's <c>disable_adapter()</c>): meanwhile the
+    /// model computes, generates and scores exactly as its base. Nestable.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model has no adapters.</exception>
+    public IDisposable DisableAdapters() =>
+        (Folder.Model.Adapters ?? throw new InvalidOperationException("The model has no LoRA adapters to disable.")).Disable();
+
+    /// <summary>Number of weights (PEFT's print_trainable_parameters' "all params"), adapters included.</summary>
+    public long ParameterCount => Folder.Model.Parameters.ParameterCount;
+
+    /// <summary>Number of weights a trainer updates: all of them, or with adapters only the adapters'.</summary>
+    public long TrainableParameterCount => Folder.Model.Parameters.TrainableParameterCount;
+
+    /// <summary>
+    /// Folds the adapters into the weights, W ← W + (α/r)·B·A (PEFT's <c>merge_and_unload</c>), and removes them: the
+    /// model computes what it computed with them, generates at the base's speed, and <see cref="Save"/> writes a plain
+    /// model folder.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model has no adapters, or its base is held in bfloat16.</exception>
+    public void MergeAndUnload() => ApiLora.MergeAndUnload(Folder.Model);
 
     /// <summary>
     /// A small GPT-2 with random weights (seeded) and a byte-level BPE tokenizer learned from
@@ -117,7 +203,11 @@ public sealed class LanguageModel : IDisposable
         return results.Select(r => Decode(r.Ids)).ToArray();
     }
 
-    /// <summary>Writes the model folder (each file atomically): it loads again here and in transformers.</summary>
+    /// <summary>
+    /// Writes the model folder (each file atomically): it loads again here and in transformers. With adapters it is a
+    /// PEFT adapter folder (adapter_config.json, adapter_model.safetensors, config.json and the tokenizer), as
+    /// PEFT's <c>save_pretrained</c> writes it.
+    /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="folder"/> is null.</exception>
     public void Save(string folder)
     {

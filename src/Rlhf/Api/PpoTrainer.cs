@@ -1,6 +1,7 @@
 // RLHF with PPO from C#, as `rlhf ppo` runs it (Ouyang et al. 2022; Ziegler et al. 2019; TRL's PPOTrainer): the same
 // PpoTask on the same loop, with the policy, reference and reward model given in memory instead of as folders.
 using Rlhf.Models;
+using Rlhf.Models.Lora;
 using Rlhf.Training;
 using Rlhf.Training.Ppo;
 
@@ -21,6 +22,7 @@ public sealed class PpoTrainer
     private readonly LanguageModel? reference;
     private readonly PpoConfig bound;
     private readonly TrainingArguments loopArguments;
+    private readonly BaseDtype baseDtype;
 
     /// <summary>
     /// <c>rlhf ppo</c>'s loop defaults (the textbook's PPOConfig): rollout batch 16 (per_device_train_batch_size), 2
@@ -38,12 +40,18 @@ public sealed class PpoTrainer
     /// <param name="arguments">Loop settings: per_device_train_batch_size is the rollout batch, gradient_accumulation_steps
     /// the mini-batches per optimizer update (as in <c>rlhf ppo</c>; see <see cref="DefaultArguments"/>).</param>
     /// <param name="config">PPO settings; null: <see cref="PpoConfig"/>'s defaults (β₀ 0.2 adaptive, 4 PPO epochs, 20 new tokens).</param>
-    /// <param name="reference">The frozen reference; null: the policy's weights as they are before training. Not disposed by the trainer.</param>
+    /// <param name="reference">The frozen reference; null: the policy's weights as they are before training (with LoRA, its base with the adapters off). Not disposed by the trainer.</param>
+    /// <param name="peftConfig">LoRA adapters to add to <paramref name="policy"/> now and train instead of its weights (TRL's <c>peft_config</c>;
+    /// the value head is trained fully). PPO trains a copy of the policy with the value head, whose base
+    /// <see cref="LoraConfig.BaseDtype"/> packs; the policy's own base stays float32. Null: train what the policy trains.</param>
     /// <exception cref="ArgumentNullException"><paramref name="policy"/>, <paramref name="rewardModel"/> or <paramref name="arguments"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
-    /// <exception cref="ArgumentException">The policy has no EOS token, or the reference's vocabulary differs from the policy's.</exception>
+    /// <exception cref="ArgumentException">The policy has no EOS token, the reference's vocabulary differs from the policy's, a LoRA target
+    /// module matches no layer, or the policy's adapters sit on a bfloat16 base (PPO copies the policy: load its base in float32).</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the policy has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">A model is disposed.</exception>
-    public PpoTrainer(LanguageModel policy, RewardScorer rewardModel, TrainingArguments arguments, PpoConfig? config = null, LanguageModel? reference = null)
+    public PpoTrainer(LanguageModel policy, RewardScorer rewardModel, TrainingArguments arguments, PpoConfig? config = null, LanguageModel? reference = null,
+        LoraConfig? peftConfig = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(rewardModel);
@@ -55,6 +63,11 @@ public sealed class PpoTrainer
         _ = rewardModel.Model;
         TrainerRun.RequireEos(policy, "PPO");
         TrainerRun.CheckReference(policy, reference);
+        if (policy.Folder.Model.FrozenBaseWeights is not null)
+            throw new ArgumentException("The policy's base is held in bfloat16, but PPO copies the policy into a model with a value head: load it with " +
+                "BaseDtype.Float32 and give the trainer a LoraConfig with BaseDtype.BFloat16 for its copy, or use GRPO.", nameof(policy));
+        if (peftConfig is not null) policy.AttachAdapters(peftConfig, loopArguments.Seed, nameof(peftConfig), packBase: false);
+        baseDtype = peftConfig?.BaseDtype ?? BaseDtype.Float32;
         this.policy = policy;
         this.rewardModel = rewardModel;
         this.reference = reference;
@@ -88,15 +101,42 @@ public sealed class PpoTrainer
         var folder = policy.Folder;
         using var value = PolicyWithValueHead.FromModel(folder.Model, loopArguments.Seed); // a fresh value head from the seed, as rlhf ppo starts one
         value.Model.GradientCheckpointing = loopArguments.GradientCheckpointing;
-        using var ownReference = reference is null ? WeightCopy.Clone(folder.Model) : null;
+        var adapters = folder.Model.Adapters is { } policyAdapters ? CopyAdapters(policyAdapters, value.Model) : null;
+        LoraSetup.PackBase(value.Model, adapters, baseDtype.ToPrecision());
+        // With LoRA and no reference given, the reference is the copy's base with the adapters off, as `rlhf ppo --use-peft`.
+        var baseReference = reference is null ? adapters?.BaseModel : null;
+        using var ownReference = reference is null && baseReference is null ? WeightCopy.Clone(folder.Model) : null;
         using var scorer = new RewardModelScorer(rewardModel.Model, rewardModel.Tokenizer, folder.Tokenizer);
-        using var task = new PpoTask(value, ownReference ?? reference!.Folder.Model, scorer, bound, folder.EosTokenId!.Value, folder.PadTokenId,
+        using var task = new PpoTask(value, ownReference ?? baseReference ?? reference!.Folder.Model, scorer, bound, folder.EosTokenId!.Value, folder.PadTokenId,
             loopArguments.Seed, folder.SaveTokenizerAndConfigs)
         {
             StopTokenIds = folder.Generation.EosTokenIds,
         };
         var result = TrainerRun.Run(task, loopArguments, trainSet, evalSet, this, Progress, cancellation, new LoopHooks(task.State, task.Restore, "lr"));
-        WeightCopy.Into(value.Model, folder.Model); // the trained policy (also when interrupted) into the model given; a failed run leaves it as it was
+        // The trained policy (also when interrupted) into the model given; a failed run leaves it as it was.
+        if (adapters is null) WeightCopy.Into(value.Model, folder.Model);
+        else CopyAdapterWeights(adapters, folder.Model.Adapters!);
         return result;
+    }
+
+    /// <summary>The policy's adapters on the value model: the same settings, weights and dropout draws.</summary>
+    private static LoraAdapters CopyAdapters(LoraAdapters source, ICausalLm target)
+    {
+        var copy = LoraAdapters.Attach(target, source.Options);
+        CopyAdapterWeights(source, copy);
+        return copy;
+    }
+
+    private static void CopyAdapterWeights(LoraAdapters source, LoraAdapters target)
+    {
+        var from = source.AdapterParameters.ToArray();
+        var to = target.AdapterParameters.ToArray();
+        if (from.Length != to.Length) throw new InvalidOperationException("The policy's and its copy's adapters differ.");
+        for (int i = 0; i < from.Length; i++)
+        {
+            if (from[i].Name != to[i].Name) throw new InvalidOperationException($"The copy's adapter '{to[i].Name}' is not the policy's '{from[i].Name}'.");
+            from[i].Value.Span.CopyTo(to[i].Value.Span);
+        }
+        target.DropoutDraws = source.DropoutDraws;
     }
 }

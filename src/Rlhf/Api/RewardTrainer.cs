@@ -16,16 +16,22 @@ public sealed class RewardTrainer
     /// <param name="model">The reward model to train (e.g. from <see cref="RewardScorer.FromLanguageModel"/>).</param>
     /// <param name="arguments">Loop settings (batch size, learning rate, steps, output folder …).</param>
     /// <param name="config">Loss settings; null: pairwise loss, no centering.</param>
+    /// <param name="peftConfig">LoRA adapters to add to the backbone now and train instead of its weights, the score head
+    /// trained fully (TRL's <c>peft_config</c>; PEFT's modules_to_save); the output folder is then a PEFT adapter folder.
+    /// Null: train what the model trains.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="arguments"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
+    /// <exception cref="ArgumentException">A LoRA target module matches no layer of the model (the message lists its linear modules).</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the model has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">The model is disposed.</exception>
-    public RewardTrainer(RewardScorer model, TrainingArguments arguments, RewardConfig? config = null)
+    public RewardTrainer(RewardScorer model, TrainingArguments arguments, RewardConfig? config = null, LoraConfig? peftConfig = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         TrainerRun.Check(arguments);
         config ??= new RewardConfig();
         ApiChecks.Valid(config.Validate, nameof(config));
-        _ = model.Model;
+        var backbone = model.Model.Model;
+        if (peftConfig is not null) ApiLora.Attach(backbone, peftConfig, arguments.Seed, model.SourceFolder, nameof(peftConfig));
         this.model = model;
         Arguments = arguments;
         Config = config;
@@ -51,6 +57,7 @@ public sealed class RewardTrainer
     {
         ApiChecks.NotEmpty(train, nameof(train));
         if (eval is not null) ApiChecks.NotEmpty(eval, nameof(eval));
+        model.Model.Model.GradientCheckpointing = Arguments.GradientCheckpointing;
         using var task = new RewardTask(model.Model, Config, model.PadTokenId, model.Tokenizer.Save);
         return TrainerRun.Run(task, Arguments, Tokenize(train), eval is null ? null : Tokenize(eval), this, Progress, cancellation);
     }

@@ -15,15 +15,21 @@ public sealed class SftTrainer
     private readonly LanguageModel model;
 
     /// <param name="model">The model to fine-tune.</param>
-    /// <param name="arguments">Loop settings (batch size, learning rate, steps, output folder …).</param>
+    /// <param name="arguments">Loop settings (batch size, learning rate, steps, output folder, gradient checkpointing …).</param>
+    /// <param name="peftConfig">LoRA adapters to add to <paramref name="model"/> now and train instead of its weights (TRL's
+    /// <c>peft_config</c>; the CLI's <c>--use-peft</c>); the output folder is then a PEFT adapter folder. Null: train what
+    /// the model trains (every weight, or the adapters it already has).</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it and its range).</exception>
+    /// <exception cref="ArgumentException">A LoRA target module matches no layer of the model (the message lists its linear modules).</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="peftConfig"/> is given but the model has adapters already.</exception>
     /// <exception cref="ObjectDisposedException">The model is disposed.</exception>
-    public SftTrainer(LanguageModel model, TrainingArguments arguments)
+    public SftTrainer(LanguageModel model, TrainingArguments arguments, LoraConfig? peftConfig = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         TrainerRun.Check(arguments);
         _ = model.Folder;
+        if (peftConfig is not null) model.AttachAdapters(peftConfig, arguments.Seed, nameof(peftConfig));
         this.model = model;
         Arguments = arguments;
     }
@@ -49,6 +55,7 @@ public sealed class SftTrainer
         var trainSet = Tokenize(train);
         if (trainSet.Length == 0)
             throw new ArgumentException($"No demonstration fits the model's context of {model.ContextLength} tokens.", nameof(train));
+        folder.Model.GradientCheckpointing = Arguments.GradientCheckpointing;
         using var task = new SftTask(folder.Model, folder.PadTokenId, folder.SaveTokenizerAndConfigs);
         return TrainerRun.Run(task, Arguments, trainSet, eval is null ? null : Tokenize(eval), this, Progress, cancellation);
     }
@@ -56,7 +63,7 @@ public sealed class SftTrainer
     private SftExample[] Tokenize(IReadOnlyList<Demonstration> examples)
     {
         var encoder = new DelegateTextEncoder(model.Encode);
-        return examples.Select(e => new SftExample(model.Encode(e.Prompt), TokenSequences.Response(encoder, e.Response, PromptTemplate.Default, model.EosTokenId)))
+        return examples.Select(e => new SftExample(model.Encode(e.Prompt), TokenSequences.Response(encoder, e.Response, TrainerRun.EosAppended, model.EosTokenId)))
             .Where(e => e.Length <= model.ContextLength).ToArray();
     }
 }

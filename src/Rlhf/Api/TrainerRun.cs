@@ -1,4 +1,5 @@
 // What the public trainers share: argument checks, the shared loop with its progress relayed as events.
+using Rlhf.Data;
 using Rlhf.Training;
 
 namespace Rlhf;
@@ -30,6 +31,13 @@ internal static class TrainerRun
         if (reference is not null && reference.VocabSize != policy.VocabSize)
             throw new ArgumentException($"The reference model's vocabulary ({reference.VocabSize}) differs from the policy's ({policy.VocabSize}).", nameof(reference));
     }
+
+    /// <summary>
+    /// A template without {eos}, so TokenSequences appends the EOS id: the API's texts come without the EOS
+    /// text the CLI's pipeline renders (and encodes to that id), and the ids must be the same (PITFALLS #3: an SFT model
+    /// that never sees EOS never stops).
+    /// </summary>
+    internal static PromptTemplate EosAppended => PromptTemplate.Raw;
 
     /// <summary>The RL trainers end each sampled response at EOS.</summary>
     public static void RequireEos(LanguageModel policy, string trainer)

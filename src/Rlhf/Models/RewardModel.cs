@@ -157,7 +157,7 @@ internal sealed class RewardModel : IDisposable
         _ => "mean",
     };
 
-    private static RewardPooling ReadPooling(string directory)
+    internal static RewardPooling ReadPooling(string directory)
     {
         string path = Path.Combine(directory, RewardConfigFileName);
         if (!File.Exists(path)) return RewardPooling.LastToken;

@@ -41,6 +41,24 @@ public sealed partial class SampleTests
         Assert.True(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) >= 3, output);
     }
 
+    [Fact]
+    public void LoraSampleTrainsAnAdapterFolderThatLoadsAndMergesToTheSameText()
+    {
+        using var temp = new TempDirectory();
+        string output = RunMain("LoraSample", temp.Path);
+        var losses = LossLine().Matches(output).Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(4, losses.Length);
+        Assert.True(losses[^1] < 0.6, $"final DPO loss {losses[^1]} is not below 0.6:\n{output}");
+        Assert.Contains("adapter folder: adapter_config.json, adapter_model.safetensors", output);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "dpo-lora", "model.safetensors")));
+        var texts = MergedLines().Match(output);
+        Assert.True(texts.Success, output);
+        Assert.Equal(texts.Groups[1].Value, texts.Groups[2].Value); // W + (α/r)·B·A generates what the adapters generate
+    }
+
+    [GeneratedRegex(@"with adapters: \[(.*)\]\r?\nmerged: +\[(.*)\]")]
+    private static partial Regex MergedLines();
+
     [GeneratedRegex(@"step \d+/20  loss ([0-9.]+)")]
     private static partial Regex LossLine();
 

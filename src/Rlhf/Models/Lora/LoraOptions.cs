@@ -23,13 +23,17 @@ internal sealed record LoraOptions(int Rank = 16, float Alpha = 32, float Dropou
     /// <summary>Where the base model came from (adapter_config.json's base_model_name_or_path).</summary>
     public string? BaseModelNameOrPath { get; init; }
 
-    /// <summary>Throws on values PEFT would reject.</summary>
-    public void Validate()
+    /// <summary>
+    /// Throws on values PEFT would reject, naming the CLI option, or with <paramref name="apiName"/> the public API's
+    /// property (e.g. "peftConfig.Rank").
+    /// </summary>
+    public void Validate(string? apiName = null)
     {
-        if (Rank < 1) throw new ArgumentException($"--lora-r must be at least 1 (got {Rank}).");
-        if (!float.IsFinite(Alpha) || Alpha <= 0) throw new ArgumentException($"--lora-alpha must be a positive number (got {Alpha}).");
-        if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout)) throw new ArgumentException($"--lora-dropout must be in [0, 1) (got {Dropout}).");
-        if (TargetModules is { Count: 0 }) throw new ArgumentException("--lora-target-modules names no module.");
+        string Name(string option, string property) => apiName is null ? option : $"{apiName}.{property}";
+        if (Rank < 1) throw new ArgumentException($"{Name("--lora-r", "Rank")} must be at least 1 (got {Rank}).");
+        if (!float.IsFinite(Alpha) || Alpha <= 0) throw new ArgumentException($"{Name("--lora-alpha", "Alpha")} must be a positive number (got {Alpha}).");
+        if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout)) throw new ArgumentException($"{Name("--lora-dropout", "Dropout")} must be in [0, 1) (got {Dropout}).");
+        if (TargetModules is { Count: 0 }) throw new ArgumentException($"{Name("--lora-target-modules", "TargetModules")} names no module.");
     }
 
     /// <summary>Parses a --lora-target-modules value: comma-separated names, or "all-linear".</summary>

@@ -11,8 +11,11 @@ internal static class LoraTargets
     public static string ModuleOf(string weightName) =>
         weightName.EndsWith(".weight", StringComparison.Ordinal) ? weightName[..^".weight".Length] : weightName;
 
-    /// <summary>The model's linear layers that <paramref name="targets"/> select; an error listing the linear module names when none is.</summary>
-    public static IReadOnlyList<LoraTarget> Resolve(ICausalLm model, IReadOnlyList<string> targets)
+    /// <summary>
+    /// The model's linear layers that <paramref name="targets"/> select; an error naming <paramref name="setting"/> and
+    /// listing the linear module names when none is.
+    /// </summary>
+    public static IReadOnlyList<LoraTarget> Resolve(ICausalLm model, IReadOnlyList<string> targets, string setting = "--lora-target-modules")
     {
         bool all = targets.Count == 1 && string.Equals(targets[0], LoraOptions.AllLinear, StringComparison.OrdinalIgnoreCase);
         var result = new List<LoraTarget>();
@@ -26,7 +29,7 @@ internal static class LoraTargets
                 : new LoraTarget(module, name, layout, shape[1], shape[0]));
         }
         if (result.Count == 0)
-            throw new ArgumentException($"--lora-target-modules {string.Join(",", targets)} matches no module of this {model.Config.ModelType} model; " +
+            throw new ArgumentException($"{setting} {string.Join(",", targets)} matches no module of this {model.Config.ModelType} model; " +
                 $"its linear modules are: {string.Join(", ", LinearModuleNames(model))} (or use {LoraOptions.AllLinear}).");
         return result;
     }

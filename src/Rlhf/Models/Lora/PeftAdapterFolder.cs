@@ -117,10 +117,12 @@ internal static class PeftAdapterFolder
     /// </summary>
     /// <param name="headsRequired">Heads on the model (a reward model's score) must be in the folder; otherwise they keep
     /// their values when absent (e.g. PPO's value head beside an SFT adapter).</param>
-    public static LoraAdapters Attach(ICausalLm model, string modelDirectory, string adapterDirectory, ulong seed = 42, bool headsRequired = false)
+    /// <param name="modelSetting">How errors name the base folder: the CLI's --model, or an API parameter.</param>
+    public static LoraAdapters Attach(ICausalLm model, string modelDirectory, string adapterDirectory, ulong seed = 42, bool headsRequired = false,
+        string modelSetting = "--model")
     {
         var options = ReadOptions(adapterDirectory);
-        RequireSameBase(options.BaseModelNameOrPath, modelDirectory, adapterDirectory);
+        RequireSameBase(options.BaseModelNameOrPath, modelDirectory, adapterDirectory, modelSetting);
         LoraAdapters adapters;
         try
         {
@@ -149,7 +151,7 @@ internal static class PeftAdapterFolder
     /// The adapter's base_model_name_or_path must name <paramref name="modelDirectory"/>: the same folder when it is a
     /// local folder, else the same last path component (a Hub id "org/name" and a local copy named "name").
     /// </summary>
-    public static void RequireSameBase(string? baseName, string modelDirectory, string adapterDirectory)
+    public static void RequireSameBase(string? baseName, string modelDirectory, string adapterDirectory, string modelSetting = "--model")
     {
         if (string.IsNullOrWhiteSpace(baseName)) return;
         string model = Path.GetFullPath(modelDirectory).TrimEnd(Path.DirectorySeparatorChar);
@@ -158,7 +160,7 @@ internal static class PeftAdapterFolder
             : string.Equals(baseName.TrimEnd('/').Split('/')[^1], Path.GetFileName(model), StringComparison.OrdinalIgnoreCase);
         if (!same)
             throw new ModelFormatException(Path.Combine(adapterDirectory, ConfigFileName),
-                $"the adapter was trained on base_model_name_or_path '{baseName}', but --model is '{modelDirectory}'.");
+                $"the adapter was trained on base_model_name_or_path '{baseName}', but {modelSetting} is '{modelDirectory}'.");
     }
 
     /// <summary>
