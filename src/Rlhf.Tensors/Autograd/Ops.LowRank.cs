@@ -1,6 +1,6 @@
 // A low-rank update of a linear layer's output on the tape, fused (LoRA, Hu et al. 2021; PEFT lora.Linear.forward:
 // result + lora_B(lora_A(dropout(x)))·scaling). One op instead of dropout, two linears, a scale and an add: no mask,
-// no dropped-input copy and no [N, out] intermediates are stored, only low = drop(x)·Aᵀ [N, r] and the mask's seed.
+// no dropped-input copy and no [N, out] intermediates are stored, only low = drop(x)·Aᵀ [N, r] and the mask's bits.
 using Rlhf.Tensors.Kernels;
 
 namespace Rlhf.Tensors;
@@ -20,7 +20,7 @@ internal sealed unsafe partial class Ops
     /// update is added into its value in place (so it must not be used as the base's value afterwards), and the same
     /// node is returned when it needs a gradient (the update's backward reads that gradient and leaves it to the
     /// linear's backward, which runs after it). Otherwise the sum is a new tensor. Backward: dB += s·gᵀ·low,
-    /// dlow = s·g·B, dA += dlowᵀ·drop(x), dx += mask·(dlow·A), the mask regenerated from the seed.
+    /// dlow = s·g·B, dA += dlowᵀ·drop(x), dx += mask·(dlow·A), the mask read from the bits forward stored.
     /// </summary>
     public Node LowRankUpdate(Node baseOutput, Node input, Node a, Node b, float scale, float dropout, ulong seed)
     {
@@ -44,6 +44,7 @@ internal sealed unsafe partial class Ops
         }
         else output = baseOutput.RequiresGradient || !update ? baseOutput : new Node(baseOutput.Value, true, Arena);
         freshLinearOutput = null;
+        if (update) mask = StoredMask(mask, (long)rows * inputs);
         var low = Arena.AllocateUninitialized(rows, rank);
         LowRankKernels.Forward(output.Value.Pointer, low.Pointer, input.Value.Pointer, a.Value.Pointer, b.Value.Pointer,
             rows, inputs, outputs, rank, scale, mask);

@@ -12,8 +12,20 @@ internal sealed unsafe partial class Ops
     /// false: W [in, out], Conv1D), A [r, in], B [out, r]; dropout (probability <paramref name="dropout"/>, the mask of
     /// <paramref name="seed"/> as <see cref="Dropout(Node, float, ulong)"/> draws it) only on the adapter's input. Equals
     /// <see cref="LinearOutIn"/> (or <see cref="Linear"/>) followed by <see cref="LowRankUpdate"/>. Keeps drop(x)·Aᵀ
-    /// [N, r] for backward; the mask is regenerated there.
+    /// [N, r] for backward, and the dropout mask as one bit per element of x.
     /// </summary>
+    /// <summary>
+    /// The mask with its bits stored in the arena (one pass of the hash, then forward and backward read bits): for the
+    /// ops whose backward reads the mask again. A disabled mask as it is.
+    /// </summary>
+    private DropoutMask StoredMask(DropoutMask mask, long count)
+    {
+        if (!mask.Enabled) return mask;
+        var bits = Arena.AllocateUninitialized((int)((DropoutMask.StoredBytes(count) + 3) / 4));
+        DropoutKernels.StoreBits((ushort*)bits.Pointer, count, mask);
+        return mask.Stored((ushort*)bits.Pointer);
+    }
+
     public Node LowRankLinear(Node input, Node weight, Node? bias, Node a, Node b, float scale, float dropout, ulong seed, bool weightOutIn = true)
     {
         int outputs = weightOutIn ? weight.Shape[0] : weight.Shape[1], inputs = weightOutIn ? weight.Shape[1] : weight.Shape[0];
@@ -26,6 +38,7 @@ internal sealed unsafe partial class Ops
         var mask = new DropoutMask(dropout, seed);
         var output = Output(input.RequiresGradient || weight.RequiresGradient || (bias?.RequiresGradient ?? false) || a.RequiresGradient || b.RequiresGradient,
             rows, outputs);
+        if (output.RequiresGradient) mask = StoredMask(mask, (long)rows * inputs);
         var low = Arena.AllocateUninitialized(rows, rank);
         LowRankLinearKernels.Forward(output.Value.Pointer, low.Pointer, input.Value.Pointer, weight.Value.Pointer, bias is null ? null : bias.Value.Pointer,
             a.Value.Pointer, b.Value.Pointer, rows, inputs, outputs, rank, scale, mask, weightOutIn);

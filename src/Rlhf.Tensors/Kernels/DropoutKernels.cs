@@ -1,7 +1,7 @@
 // Inverted dropout as torch.nn.functional.dropout: each value is kept with probability 1 − p and scaled by 1/(1 − p).
 // The mask is counter-based (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"): element i's draw is a
 // keyed hash of (seed, i), so any element's mask is computed on its own, sixteen at a time, on any thread, and backward
-// regenerates the mask instead of storing it.
+// regenerates the mask instead of storing it, or (Stored) reads it back from one bit per element written once in forward.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -10,17 +10,34 @@ namespace Rlhf.Tensors.Kernels;
 /// <summary>
 /// The dropout mask of one seed: mask[i] = 0 when hash(seed, i) &lt; p·2³², else 1/(1 − p). The hash is two rounds of
 /// Wellons' lowbias32 integer mixer keyed by SplitMix64(seed) (32-bit uniform draws: the keep rate is 1 − p within 2⁻³²).
-/// Same seed, same mask, whatever the thread count or the order elements are visited in.
+/// Same seed, same mask, whatever the thread count or the order elements are visited in. A <see cref="Stored"/> mask reads
+/// the same values from a bit per element (1 = kept) that <see cref="DropoutKernels.StoreBits"/> wrote.
 /// </summary>
-internal readonly struct DropoutMask
+internal readonly unsafe struct DropoutMask
 {
     private readonly uint key0, key1, threshold;
+    private readonly ushort* keptBits; // null: draw each element from the hash
+
+    private DropoutMask(in DropoutMask source, ushort* bits)
+    {
+        (key0, key1, threshold, KeepScale, Enabled) = (source.key0, source.key1, source.threshold, source.KeepScale, source.Enabled);
+        keptBits = bits;
+    }
+
+    /// <summary>Bytes <see cref="DropoutKernels.StoreBits"/> writes for <paramref name="count"/> elements (with the padding reads need).</summary>
+    public static long StoredBytes(long count) => (count + 15) / 16 * 2 + 16;
+
+    /// <summary>This mask read from <paramref name="bits"/>, which <see cref="DropoutKernels.StoreBits"/> filled from it.</summary>
+    public DropoutMask Stored(ushort* bits) => new(this, bits);
 
     /// <summary>The factor kept values are multiplied by: 1/(1 − p).</summary>
     public float KeepScale { get; }
 
     /// <summary>False for p = 0: every value is kept unscaled.</summary>
     public bool Enabled { get; }
+
+    /// <summary>Draws below this are dropped (p·2³²).</summary>
+    internal uint Threshold => threshold;
 
     public DropoutMask(float probability, ulong seed)
     {
@@ -57,19 +74,40 @@ internal readonly struct DropoutMask
 
     /// <summary>mask[index]: 0 or <see cref="KeepScale"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float Value(long index) => !Enabled ? 1f : Draw(index) < threshold ? 0f : KeepScale;
+    public float Value(long index) =>
+        !Enabled ? 1f : (keptBits != null ? ((keptBits[index >> 4] >> (int)(index & 15)) & 1) == 0 : Draw(index) < threshold) ? 0f : KeepScale;
 
     /// <summary>mask[index .. index + 16) (sixteen consecutive elements), as <see cref="Value"/> computes each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<float> Vector(long index)
     {
         if (!Enabled) return Vector512<float>.One;
-        uint low = (uint)index;
-        if (low > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
-        var x = (Vector512.Create(low) + Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) ^ Vector512.Create(key0);
+        Vector512<uint> dropped;
+        if (keptBits != null)
+        {
+            // Sixteen bits from element index on: an unaligned 64-bit window shifted to the index's bit.
+            ulong window = Unsafe.ReadUnaligned<ulong>((byte*)keptBits + (index >> 3));
+            uint bits = (uint)(window >> (int)(index & 7)) & 0xFFFF;
+            dropped = Vector512.Equals(Vector512.Create(bits) & LaneBits, Vector512<uint>.Zero);
+        }
+        else
+        {
+            if ((uint)index > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
+            dropped = DroppedLanes(index);
+        }
+        return Vector512.ConditionalSelect(dropped.AsSingle(), Vector512<float>.Zero, Vector512.Create(KeepScale));
+    }
+
+    private static readonly Vector512<uint> LaneBits =
+        Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+
+    /// <summary>All-ones lanes where elements index .. index + 15 are dropped, from the hash (the sixteen within one 2³² block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal Vector512<uint> DroppedLanes(long index)
+    {
+        var x = (Vector512.Create((uint)index) + Vector512.Create(0u, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) ^ Vector512.Create(key0);
         x = MixVector(MixVector(x) ^ Vector512.Create(HighKey(index)));
-        var dropped = Vector512.LessThan(x, Vector512.Create(threshold)).AsSingle();
-        return Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512.Create(KeepScale));
+        return Vector512.LessThan(x, Vector512.Create(threshold));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -113,7 +151,33 @@ internal static unsafe class DropoutKernels
         for (; i < end; i++) output[i] = accumulate ? output[i] + mask.Value(first + i) * input[i] : mask.Value(first + i) * input[i];
     }
 
-    /// <summary>The mask itself, one value per element (tests and references; the ops never store it).</summary>
+    /// <summary>
+    /// bits[i / 16] bit i % 16 = 1 where element i of the first <paramref name="count"/> is kept (by the hash, not a stored
+    /// mask), zero past the count and in the padding <see cref="DropoutMask.StoredBytes"/> adds. Parallel over chunks.
+    /// </summary>
+    public static void StoreBits(ushort* bits, long count, DropoutMask mask)
+    {
+        long words = (count + 15) / 16;
+        new Span<byte>((byte*)bits + words * 2, 16).Clear();
+        KernelSupport.ForElements(words, (first, last) =>
+        {
+            for (long w = first; w < last; w++)
+            {
+                long index = w * 16;
+                if (Vector512.IsHardwareAccelerated && index + 16 <= count && (uint)index <= uint.MaxValue - 15)
+                {
+                    bits[w] = (ushort)~mask.DroppedLanes(index).ExtractMostSignificantBits();
+                    continue;
+                }
+                uint word = 0;
+                for (int i = 0; i < 16 && index + i < count; i++)
+                    if (mask.Draw(index + i) >= mask.Threshold) word |= 1u << i;
+                bits[w] = (ushort)word;
+            }
+        });
+    }
+
+    /// <summary>The mask itself, one value per element (tests and references; the ops store at most its bits).</summary>
     public static void FillMask(float* mask, long count, DropoutMask dropout)
     {
         for (long i = 0; i < count; i++) mask[i] = dropout.Value(i);

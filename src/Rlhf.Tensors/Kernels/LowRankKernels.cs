@@ -2,7 +2,7 @@
 // result + lora_B(lora_A(dropout(x))) · scaling): y += s·(drop(x)·Aᵀ)·Bᵀ with A [r, in], B [out, r] and r small.
 // Forward reads x once (the dropout mask applied as x is read) and updates y in place; backward reads the output
 // gradient g once for dB and dlow = s·g·B, then x once for dA += dlowᵀ·drop(x) and dx += mask·(dlow·A). Only
-// low = drop(x)·Aᵀ [N, r] is kept between them; the mask is regenerated from its seed. The thin products run on
+// low = drop(x)·Aᵀ [N, r] (and, from the ops, the mask's bits) is kept between them. The thin products run on
 // twelve-row tiles with the rank in the vector lanes (LowRankTiles.cs).
 using System.Runtime.Intrinsics;
 

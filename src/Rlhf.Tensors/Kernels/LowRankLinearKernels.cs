@@ -2,7 +2,7 @@
 // dropout(x)))·scaling). The adapter's two products that touch the layer's big [N, out] and [N, in] tensors ride inside
 // the base layer's GEMMs as a rank-r term on each output tile (LowRankTerm): forward y = x·Wᵀ + b + low·(s·B)ᵀ, backward
 // dx += g·W + mask ⊙ (dlow·A). The thin products stay in LowRankKernels: low = drop(x)·Aᵀ (one read of x), and
-// dlow = s·g·B with dB += s·gᵀ·low (one read of g), dA += dlowᵀ·drop(x) (one read of x, the mask regenerated).
+// dlow = s·g·B with dB += s·gᵀ·low (one read of g), dA += dlowᵀ·drop(x) (one read of x and of the mask).
 namespace Rlhf.Tensors.Kernels;
 
 internal static unsafe class LowRankLinearKernels

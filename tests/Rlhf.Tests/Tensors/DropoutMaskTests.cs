@@ -1,5 +1,6 @@
 // The counter-based dropout mask (DropoutMask): sixteen-lane = one-at-a-time, same seed same mask, keep rate 1 − p
-// within a stated number of standard deviations, neighbours and seeds independent, kept values scaled by 1/(1 − p).
+// within a stated number of standard deviations, neighbours and seeds independent, kept values scaled by 1/(1 − p);
+// a mask stored as bits (what the LoRA ops keep for backward) reads back the hash's values exactly at any offset.
 using Rlhf.Tensors.Kernels;
 using Xunit;
 
@@ -82,5 +83,32 @@ public sealed unsafe class DropoutMaskTests
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => new DropoutMask(1f, 0));
         Assert.False(new DropoutMask(0f, 0).Enabled);
+    }
+
+    [Theory]
+    [InlineData(0.05f, 16 * 1024 * 3 + 7)]
+    [InlineData(0.5f, 16 * 1024 * 3 + 7)]
+    [InlineData(0.3f, 5)]
+    [InlineData(0.9f, 48)]
+    public void StoredBitsReadBackTheHashedMaskAtAnyOffset(float p, int count)
+    {
+        var mask = new DropoutMask(p, 31);
+        var bits = new byte[DropoutMask.StoredBytes(count)];
+        Array.Fill(bits, (byte)0xA5); // StoreBits writes every byte, the padding included
+        fixed (byte* storage = bits)
+        {
+            DropoutKernels.StoreBits((ushort*)storage, count, mask);
+            var stored = mask.Stored((ushort*)storage);
+            for (int i = 0; i < count; i++) Assert.Equal(mask.Value(i), stored.Value(i));
+            for (int start = 0; start + 16 <= count; start += start < 64 ? 1 : 97)
+            {
+                var lanes = stored.Vector(start);
+                for (int i = 0; i < 16; i++) Assert.Equal(mask.Value(start + i), lanes[i]);
+            }
+            for (long i = count; i < (count + 15) / 16 * 16; i++) Assert.Equal(0, (bits[i / 8] >> (int)(i % 8)) & 1);
+            for (long i = (count + 15) / 16 * 2; i < bits.Length; i++) Assert.Equal(0, bits[i]);
+        }
+        var off = new DropoutMask(0f, 31);
+        Assert.Equal(1f, off.Stored(null).Value(3));
     }
 }
