@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Rlhf.Tensors;
 
-internal static unsafe class GemmKernels
+internal static unsafe partial class GemmKernels
 {
     // Micro-tiles: each k step broadcasts MR values of A against NR/width vectors of B into MR·NR/width
     // accumulators. AVX-512: 12×32 = 24 zmm accumulators + 2 B vectors + 1 broadcast (of 32 registers);

@@ -229,10 +229,20 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
     {
         int r = job.Term.Rank;
         float* up = job.TermU + (nint)row0 * r, vp = job.TermV + (nint)col0 * r;
-        if (!job.Term.Mask.Enabled && rows == mr && cols == nr)
+        if (rows == mr && cols == nr)
         {
-            kernel(r, up, vp, c, ldc, 1f, 1f);
-            return;
+            var mask = job.Term.Mask;
+            if (!mask.Enabled)
+            {
+                kernel(r, up, vp, c, ldc, 1f, 1f);
+                return;
+            }
+            if (mask.StoredBits != null && Kind == GemmKernelKind.Avx512)
+            {
+                // The masked term in registers (same sums and fused multiply-adds as the tile + AddRow path below).
+                GemmKernels.MaskedTerm512(r, up, vp, c, ldc, mask.StoredBits, row0 * job.Term.MaskStride + col0, job.Term.MaskStride, mask.KeepScale);
+                return;
+            }
         }
         kernel(r, up, vp, tile, nr, 1f, 0f);
         for (int i = 0; i < rows; i++) job.Term.AddRow(c + i * ldc, tile + i * nr, row0 + i, col0, cols);

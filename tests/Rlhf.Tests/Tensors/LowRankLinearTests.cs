@@ -55,10 +55,15 @@ public sealed unsafe class LowRankLinearTests
                         for (int q = 0; q < rank; q++) term += (double)u.Span[i * (rank + 1) + q] * v.Span[q * (n + 2) + j];
                         return alpha * sum + beta * c0.Span[i * ldc + j] + mask.Value((long)i * n + j) * term;
                     }
-                    var term = new LowRankTerm(u.Pointer, rank + 1, v.Pointer, n + 2, rank, mask, n);
-                    foreach (bool fallback in new[] { false, true })
+                    // The mask as the ops pass it: its bits stored (the AVX-512 kernel's masked-term path), else hashed.
+                    var bits = new byte[DropoutMask.StoredBytes((long)m * n)];
+                    fixed (byte* storage = bits) DropoutKernels.StoreBits((ushort*)storage, (long)m * n, mask);
+                    float[]? hashed = null;
+                    foreach (var (fallback, stored) in new[] { (false, false), (false, true), (true, false) })
                     {
                         var c = t.Copy(c0);
+                        using var pin = stored ? new Memory<byte>(bits).Pin() : default;
+                        var term = new LowRankTerm(u.Pointer, rank + 1, v.Pointer, n + 2, rank, stored ? mask.Stored((ushort*)pin.Pointer) : mask, n);
                         if (fallback)
                         {
                             // Providers without the fused term: the product, then the term in a separate pass.
@@ -80,6 +85,9 @@ public sealed unsafe class LowRankLinearTests
                                 Assert.True(error <= 2e-5 * Math.Sqrt(k + rank) * (1 + Math.Abs(e)),
                                     $"{kind}{(fallback ? " fallback" : "")} m={m} n={n} k={k} r={rank} tA={transA} tB={transB}: C[{i},{j}] = {actual[i * ldc + j]}, expected {e}");
                             }
+                        // Stored bits give the hashed mask's result bit for bit (same sums, same fused multiply-adds).
+                        if (!fallback && !stored) hashed = c.ToArray();
+                        if (stored) Assert.Equal(hashed, c.ToArray());
                     }
                 }
     }
