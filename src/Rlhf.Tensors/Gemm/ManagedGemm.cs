@@ -237,10 +237,10 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
                 kernel(r, up, vp, c, ldc, 1f, 1f);
                 return;
             }
-            if (mask.StoredBits != null && Kind == GemmKernelKind.Avx512)
+            if (mask.IsStored && Kind == GemmKernelKind.Avx512)
             {
                 // The masked term in registers (same sums and fused multiply-adds as the tile + AddRow path below).
-                GemmKernels.MaskedTerm512(r, up, vp, c, ldc, mask.StoredBits, row0 * job.Term.MaskStride + col0, job.Term.MaskStride, mask.KeepScale);
+                GemmKernels.MaskedTerm512(r, up, vp, c, ldc, in mask, row0 * job.Term.MaskStride + col0, job.Term.MaskStride);
                 return;
             }
         }

@@ -27,8 +27,8 @@ internal readonly unsafe struct DropoutMask
     /// <summary>Bytes <see cref="DropoutKernels.StoreBits"/> writes for <paramref name="count"/> elements (with the padding reads need).</summary>
     public static long StoredBytes(long count) => (count + 15) / 16 * 2 + 16;
 
-    /// <summary>The stored bits (1 = kept) a <see cref="Stored"/> mask reads, else null.</summary>
-    public ushort* StoredBits => keptBits;
+    /// <summary>True for a <see cref="Stored"/> mask (its values read from bits, not hashed).</summary>
+    public bool IsStored => keptBits != null;
 
     /// <summary>This mask read from <paramref name="bits"/>, which <see cref="DropoutKernels.StoreBits"/> filled from it.</summary>
     public DropoutMask Stored(ushort* bits) => new(this, bits);
