@@ -14,18 +14,6 @@ internal sealed unsafe partial class Ops
     /// <see cref="LinearOutIn"/> (or <see cref="Linear"/>) followed by <see cref="LowRankUpdate"/>. Keeps drop(x)·Aᵀ
     /// [N, r] for backward, and the dropout mask as one bit per element of x.
     /// </summary>
-    /// <summary>
-    /// The mask with its bits stored in the arena (one pass of the hash, then forward and backward read bits): for the
-    /// ops whose backward reads the mask again. A disabled mask as it is.
-    /// </summary>
-    private DropoutMask StoredMask(DropoutMask mask, long count)
-    {
-        if (!mask.Enabled) return mask;
-        var bits = Arena.AllocateUninitialized((int)((DropoutMask.StoredBytes(count) + 3) / 4));
-        DropoutKernels.StoreBits((ushort*)bits.Pointer, count, mask);
-        return mask.Stored((ushort*)bits.Pointer);
-    }
-
     public Node LowRankLinear(Node input, Node weight, Node? bias, Node a, Node b, float scale, float dropout, ulong seed, bool weightOutIn = true)
     {
         int outputs = weightOutIn ? weight.Shape[0] : weight.Shape[1], inputs = weightOutIn ? weight.Shape[1] : weight.Shape[0];
@@ -53,5 +41,17 @@ internal sealed unsafe partial class Ops
             });
         }
         return output;
+    }
+
+    /// <summary>
+    /// The mask with its bits stored in the arena (one pass of the hash, then forward and backward read bits): for the
+    /// ops whose backward reads the mask again. A disabled mask as it is.
+    /// </summary>
+    private DropoutMask StoredMask(DropoutMask mask, long count)
+    {
+        if (!mask.Enabled) return mask;
+        var bits = Arena.AllocateUninitialized((int)((DropoutMask.StoredBytes(count) + 3) / 4));
+        DropoutKernels.StoreBits((ushort*)bits.Pointer, count, mask);
+        return mask.Stored((ushort*)bits.Pointer);
     }
 }
