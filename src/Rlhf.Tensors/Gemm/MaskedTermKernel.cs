@@ -1,6 +1,6 @@
 // The masked low-rank term on one finished AVX-512 GEMM tile (LoRA's dx += mask ⊙ (dlow·A) inside the base GEMM):
 // C[i, j] += mask[first + i·stride + j]·Σ_p u[p][i]·v[p][j] over the kernel's packed panels (u [r][12], v [r][32]), the
-// product kept in registers and the mask read from its stored bits (DropoutMask.Vector). Same sums in the same order as
+// product kept in registers and the mask read from its stored bits (DropoutMask.StoredVector). Same sums in the same order as
 // Kernel512 with k = r, then the same fused multiply-add as LowRankTerm.AddRow: bit-identical results.
 // Generated (tools/generate_masked_term_kernel.py); keep regular.
 using System.Runtime.CompilerServices;
@@ -93,7 +93,7 @@ internal static unsafe partial class GemmKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AddMaskedRow(float* row, Vector512<float> low, Vector512<float> high, in DropoutMask mask, long index)
     {
-        Vector512.FusedMultiplyAdd(mask.Vector(index), low, Vector512.Load(row)).Store(row);
-        Vector512.FusedMultiplyAdd(mask.Vector(index + 16), high, Vector512.Load(row + 16)).Store(row + 16);
+        Vector512.FusedMultiplyAdd(mask.StoredVector(index), low, Vector512.Load(row)).Store(row);
+        Vector512.FusedMultiplyAdd(mask.StoredVector(index + 16), high, Vector512.Load(row + 16)).Store(row + 16);
     }
 }

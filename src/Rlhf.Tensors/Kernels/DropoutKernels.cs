@@ -85,24 +85,25 @@ internal readonly unsafe struct DropoutMask
     public Vector512<float> Vector(long index)
     {
         if (!Enabled) return Vector512<float>.One;
-        Vector512<uint> dropped;
-        if (keptBits != null)
-        {
-            // Sixteen bits from element index on: an unaligned 64-bit window shifted to the index's bit.
-            ulong window = Unsafe.ReadUnaligned<ulong>((byte*)keptBits + (index >> 3));
-            uint bits = (uint)(window >> (int)(index & 7)) & 0xFFFF;
-            dropped = Vector512.Equals(Vector512.Create(bits) & LaneBits, Vector512<uint>.Zero);
-        }
-        else
-        {
-            if ((uint)index > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
-            dropped = DroppedLanes(index);
-        }
-        return Vector512.ConditionalSelect(dropped.AsSingle(), Vector512<float>.Zero, Vector512.Create(KeepScale));
+        if (keptBits != null) return StoredVector(index);
+        if ((uint)index > uint.MaxValue - 15) return Straddling(index); // the sixteen cross a 2³² boundary
+        return Vector512.ConditionalSelect(DroppedLanes(index).AsSingle(), Vector512<float>.Zero, Vector512.Create(KeepScale));
     }
 
-    private static readonly Vector512<uint> LaneBits =
-        Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+    /// <summary>
+    /// <see cref="Vector"/> of a <see cref="Stored"/> mask (IsStored only, unchecked): straight-line code with no call on
+    /// any path, so a kernel that inlines it keeps its accumulators in registers (a possible call spills them all).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> StoredVector(long index)
+    {
+        // Sixteen bits from element index on: an unaligned 64-bit window shifted to the index's bit (lane j tests bit j,
+        // the bits above the sixteenth are ignored).
+        ulong window = Unsafe.ReadUnaligned<ulong>((byte*)keptBits + (index >> 3));
+        var lanes = Vector512.Create((uint)(window >> (int)(index & 7)))
+            & Vector512.Create(1u, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768);
+        return Vector512.ConditionalSelect(Vector512.Equals(lanes, Vector512<uint>.Zero).AsSingle(), Vector512<float>.Zero, Vector512.Create(KeepScale));
+    }
 
     /// <summary>All-ones lanes where elements index .. index + 15 are dropped, from the hash (the sixteen within one 2³² block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -104,7 +104,11 @@ internal static unsafe partial class LowRankKernels
             long first = (long)(n0 + i) * width + k0;
             float* row = x + first;
             int k = 0;
-            for (; k <= depth - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
+            // Stored bits (training) in a loop of their own: the hashed mask's rare out-of-line call would spill this one.
+            if (mask.IsStored)
+                for (; k <= depth - 16; k += 16) (Vector512.Load(row + k) * mask.StoredVector(first + k)).Store(target + k);
+            else
+                for (; k <= depth - 16; k += 16) (Vector512.Load(row + k) * mask.Vector(first + k)).Store(target + k);
             for (; k < depth; k++) target[k] = row[k] * mask.Value(first + k);
         }
         return buffer;
