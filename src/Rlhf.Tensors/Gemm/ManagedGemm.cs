@@ -80,6 +80,28 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
         }, parallel);
     }
 
+    /// <summary>The width of the B panels <see cref="SgemmPanels"/> takes (this kernel's NR).</summary>
+    public int PanelWidth => nr;
+
+    /// <summary>
+    /// C = alpha·A·B + beta·C with B [k, n] already in this kernel's B-panel layout: panel q (columns q·NR..) holds rows
+    /// 0..k−1 of NR floats one after the other at <paramref name="panels"/> + q·NR·k, zero past n (PackedMatrix's fp32
+    /// layout at NR = 32). B is not packed again; the blocking, and so every sum, is that of <see cref="Sgemm"/>.
+    /// </summary>
+    public void SgemmPanels(int m, int n, int k, float alpha, float* a, int lda, float* panels, float beta, float* c, int ldc, bool parallel = true)
+    {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0 || alpha == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        Run(new Job
+        {
+            Gemm = this, M = m, N = n, K = k, Alpha = alpha, Beta = beta, A = a, Lda = lda, C = c, Ldc = ldc, PanelsB = panels,
+        }, parallel);
+    }
+
     [ThreadStatic] private static float[]? termPanels;
 
     /// <summary>
@@ -149,6 +171,8 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
         // The low-rank term (TermU null: none) and its factors packed as A and B panels of depth r.
         public LowRankTerm Term;
         public float* TermU, TermV;
+        // B given already packed (SgemmPanels; null: pack op(B) from B).
+        public float* PanelsB;
 
         /// <summary>Computes the part-th range of C on the current thread.</summary>
         public readonly void RunPart(int part)
@@ -186,7 +210,7 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
                 int kcCur = Math.Min(kc, k - pc);
                 float beta = pc == 0 ? job.Beta : 1f;
                 bool addTerm = job.TermU != null && pc + kcCur == k;
-                GemmPacking.PackB(job.TransB, job.B, job.Ldb, pc, jc, kcCur, ncCur, nr, packB);
+                if (job.PanelsB == null) GemmPacking.PackB(job.TransB, job.B, job.Ldb, pc, jc, kcCur, ncCur, nr, packB);
                 for (int ic = m0; ic < m1; ic += mc)
                 {
                     int mcCur = Math.Min(mc, m1 - ic);
@@ -194,7 +218,7 @@ internal sealed unsafe class ManagedGemm : IGemmProvider
                     for (int jr = 0; jr < ncCur; jr += nr)
                     {
                         int nrCur = Math.Min(nr, ncCur - jr);
-                        float* bp = packB + (nint)jr * kcCur;
+                        float* bp = job.PanelsB == null ? packB + (nint)jr * kcCur : job.PanelsB + (nint)(jc + jr) * k + (nint)pc * nr;
                         for (int ir = 0; ir < mcCur; ir += mr)
                         {
                             int mrCur = Math.Min(mr, mcCur - ir);

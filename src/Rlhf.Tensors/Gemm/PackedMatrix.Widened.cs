@@ -17,26 +17,51 @@ internal sealed unsafe partial class PackedMatrix
 
     [ThreadStatic] private static float[]? widenedScratch;
 
-    /// <summary>C[m, n] = A·op(B) + bias through the GEMM, one block of whole panels (columns of op(B)) at a time.</summary>
+    /// <summary>
+    /// C[m, n] = A·op(B) + bias through the GEMM, one block of whole panels (columns of op(B)) at a time. The managed
+    /// AVX-512 GEMM takes the panels as its own packed B (its NR is the panel width): fp32 panels are multiplied where
+    /// they lie, bf16 ones widened into that layout; other GEMMs get the block widened to a plain [k, width] matrix.
+    /// </summary>
     private void MultiplyWidened(int m, float* a, int lda, float* c, int ldc, float* bias, bool parallel)
     {
-        int perBlock = (int)Math.Max(1, WidenedBlockFloats / ((long)K * PanelWidth));
+        var direct = Gemm.Provider is ManagedGemm { PanelWidth: PanelWidth } managed ? managed : null;
+        int perBlock = direct != null && Precision == WeightPrecision.Float32 ? panels : (int)Math.Max(1, WidenedBlockFloats / ((long)K * PanelWidth));
         perBlock = Math.Min(perBlock, panels);
-        float* block = Kernels.KernelSupport.Scratch(ref widenedScratch, (long)perBlock * PanelWidth * K);
+        float* block = direct != null && Precision == WeightPrecision.Float32
+            ? null
+            : Kernels.KernelSupport.Scratch(ref widenedScratch, (long)perBlock * PanelWidth * K);
         for (int first = 0; first < panels; first += perBlock)
         {
             int count = Math.Min(perBlock, panels - first), width = count * PanelWidth;
             int column = first * PanelWidth, columns = Math.Min(width, N - column);
-            // block[p, 0..width) = op(B)[p, column..column + width) (zero past n, as the panels).
-            WidenColumns(first, count, block, width);
             float beta = 0f;
             if (bias != null)
             {
                 for (int r = 0; r < m; r++) Buffer.MemoryCopy(bias + column, c + (long)r * ldc + column, columns * 4L, columns * 4L);
                 beta = 1f;
             }
+            if (direct != null)
+            {
+                // The panels as the GEMM's packed B: in place (fp32) or widened panel by panel (bf16).
+                float* source = block == null ? storage.Pointer + (long)first * PanelWidth * K : block;
+                if (block != null) WidenPanels(first, count, block);
+                direct.SgemmPanels(m, columns, K, 1f, a, lda, source, beta, c + column, ldc, parallel);
+                continue;
+            }
+            // block[p, 0..width) = op(B)[p, column..column + width) (zero past n, as the panels).
+            WidenColumns(first, count, block, width);
             Gemm.Sgemm(false, false, m, columns, K, 1f, a, lda, block, width, beta, c + column, ldc, parallel);
         }
+    }
+
+    /// <summary>Panels [first, first + count) widened to fp32 in their own layout (panel q at block + q·32·k).</summary>
+    private void WidenPanels(int first, int count, float* block)
+    {
+        Parallelism.For(count, 1, (q0, q1) =>
+        {
+            for (int q = q0; q < q1; q++)
+                WidenPanel<BFloat16Panel>(first + q, 0, K, block + (long)q * PanelWidth * K, PanelWidth);
+        });
     }
 
     /// <summary>A[m, k] += C[m, n]·op(B)ᵀ through the GEMM, one block of rows of op(B) (columns of A) at a time.</summary>

@@ -77,6 +77,32 @@ public sealed unsafe class PackedMatrixTests
         Assert.Equal(serial.Span.ToArray(), parallel.Span.ToArray());
     }
 
+    [SkippableTheory]
+    [InlineData(64, 65, 257, false)]
+    [InlineData(131, 1000, 300, false)]
+    [InlineData(97, 70, 600, true)]
+    [InlineData(200, 4200, 96, true)] // several widened blocks of panels
+    public void ManyRowsEqualTheGemmOnTheStoredValuesBitForBit(int m, int n, int k, bool bfloat16)
+    {
+        var precision = bfloat16 ? WeightPrecision.BFloat16 : WeightPrecision.Float32;
+        // From WidenedRows rows the managed GEMM takes the panels as its packed B (in place, or widened bf16): the same
+        // blocking and sums as the GEMM packing the same values itself, so the results must be identical, not close.
+        Skip.IfNot(PackedMatrix.Supported && Gemm.Provider is ManagedGemm, "panels as the GEMM's B need AVX-512 and the managed GEMM");
+        var a = tensors.Random(m, k + 5);
+        var weights = tensors.Random(n, k); // [out, in], used transposed
+        var bias = tensors.Random(n);
+        using var packed = PackedMatrix.FromTransposed(weights.Pointer, n, k, precision);
+        var stored = tensors.Zeros(k, n); // op(B) as the panels hold it (bf16-rounded for bf16)
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++) stored.Span[p * n + j] = packed[p, j];
+        var expected = tensors.Zeros(m, n);
+        for (int i = 0; i < m; i++) bias.Span.CopyTo(expected.Span.Slice(i * n, n));
+        ManagedGemm.Instance.Sgemm(false, false, m, n, k, 1f, a.Pointer, k + 5, stored.Pointer, n, 1f, expected.Pointer, n);
+        var actual = tensors.Zeros(m, n);
+        packed.Multiply(m, a.Pointer, k + 5, actual.Pointer, n, bias.Pointer);
+        Assert.Equal(expected.Span.ToArray(), actual.Span.ToArray());
+    }
+
     [Fact]
     public void BFloat16RoundsToNearestEven()
     {
