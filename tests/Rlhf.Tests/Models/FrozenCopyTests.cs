@@ -105,6 +105,10 @@ public sealed class FrozenCopyTests
             Assert.Equal(12, result.GetProperty("seq_len").GetInt32());
             Assert.Contains(checkpointing ? "gradient checkpointing" : "fp32 reference", result.GetProperty("setup").GetString());
             Assert.True(double.IsFinite(result.GetProperty("last_loss").GetDouble()));
+            // Every timed step is reported, and the fastest is the least of them.
+            var steps = result.GetProperty("step_ms").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Single(steps);
+            Assert.Equal(steps.Min(), result.GetProperty("fastest_ms_per_step").GetDouble());
         }
         finally
         {
